@@ -1,0 +1,274 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { DEFAULT_SHARD_BYTES } from './config';
+import { chooseDevice, DeviceChoice } from './device';
+import { EXIT_BAD_INPUT, VatomError } from './errors';
+import {
+  DatasetIdentity, exists, FORMAT_NAME, FORMAT_VERSION, identityDifferences, Manifest, MANIFEST_NAME,
+  PHILOX_STREAM, readManifest, shardNames, ShardEntry, writeManifest,
+} from './manifest';
+import { loadNative, NativeAddon, NativeSpec } from './native';
+import { BuildOptions, producedClasses } from './options';
+import { Reporter } from './progress';
+import { checkShard } from './verify';
+
+const GENERATOR = `vatom-fast ${require('../package.json').version as string}`;
+const LABELS_HEADER_BYTES = 128;
+
+/** What a finished build reports (`--json` prints it). */
+export interface BuildSummary {
+  out: string;
+  rng: 'philox' | 'reference';
+  device: 'cpu' | 'cuda';
+  threads: number;
+  classes: number;
+  instances: number;
+  images: number;
+  shards: number;
+  shardsWritten: number;
+  shardsReused: number;
+  bytes: number;
+  bytesWritten: number;
+  seconds: number;
+  imagesPerSecond: number;
+  megabytesPerSecond: number;
+}
+
+/** Everything that decides the dataset's bytes, from validated options. */
+export function datasetIdentity(options: BuildOptions): DatasetIdentity {
+  const classes = producedClasses(options);
+  const imageBytes = options.config.imageSize ** 2;
+  const classesPerShard = Math.max(1, Math.floor(DEFAULT_SHARD_BYTES / (options.instances * imageBytes)));
+  const identity: DatasetIdentity = {
+    format: FORMAT_NAME,
+    version: FORMAT_VERSION,
+    rng: options.rng,
+    stream: options.rng === 'philox' ? PHILOX_STREAM : 'cpython-mt19937/render_VisualAtom.py',
+    seed: options.rng === 'philox' ? options.seed : 'per process: t + 1',
+    config: { ...options.config },
+    imageSize: options.config.imageSize,
+    startClass: options.startClass,
+    requestedClasses: options.classes,
+    classes,
+    instances: options.instances,
+    imageCount: classes * options.instances,
+    shardSize: options.shardSize ?? Math.min(classesPerShard, classes) * options.instances,
+  };
+  if (options.rng === 'reference') identity.referenceThreads = options.referenceThreads;
+  return identity;
+}
+
+/** The shard list of a dataset: ranges of shardSize images, the last one shorter. */
+export function planShards(identity: Pick<DatasetIdentity, 'imageCount' | 'shardSize'>): ShardEntry[] {
+  const shards: ShardEntry[] = [];
+  for (let first = 0, i = 0; first < identity.imageCount; first += identity.shardSize, ++i) {
+    shards.push({
+      ...shardNames(i),
+      first,
+      count: Math.min(identity.shardSize, identity.imageCount - first),
+      imagesBytes: null,
+      labelsBytes: null,
+      imagesSha256: null,
+      labelsSha256: null,
+    });
+  }
+  return shards;
+}
+
+/** Bytes a shard of `count` images takes on disk (labels header rounded up). */
+function shardBytes(identity: DatasetIdentity, count: number, imagesDataOffset: number): number {
+  return imagesDataOffset + count * identity.imageSize ** 2 + LABELS_HEADER_BYTES + 4 * count;
+}
+
+/** Human-readable size, decimal units as disks are sold. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) { v /= 1000; ++u; }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}
+
+function nearestExisting(p: string): string {
+  let dir = path.resolve(p);
+  while (!exists(dir)) dir = path.dirname(dir);
+  return dir;
+}
+
+/** Refuses an output that is a file, not ours, not writable, or too small, before any work. */
+function checkOutput(options: BuildOptions, identity: DatasetIdentity): Manifest | undefined {
+  const out = options.out;
+  let previous: Manifest | undefined;
+  if (exists(out)) {
+    if (!fs.statSync(out).isDirectory()) {
+      throw new VatomError('OUTPUT_CONFLICT', `--out ${out} exists and is not a directory`, EXIT_BAD_INPUT);
+    }
+    if (exists(path.join(out, MANIFEST_NAME))) {
+      try {
+        previous = readManifest(out);
+      } catch (err) {
+        throw new VatomError('OUTPUT_CONFLICT', `--out ${out} holds a manifest this build cannot resume: ${(err as Error).message}`, EXIT_BAD_INPUT);
+      }
+      const differences = identityDifferences(identity, previous);
+      if (differences.length > 0) {
+        throw new VatomError('OUTPUT_CONFLICT',
+          `--out ${out} holds a dataset with another configuration (${differences.join('; ')}); ` +
+          'use another --out, or delete it to start over', EXIT_BAD_INPUT);
+      }
+    } else {
+      const entries = fs.readdirSync(out);
+      if (entries.length > 0) {
+        throw new VatomError('OUTPUT_CONFLICT',
+          `--out ${out} exists, is not empty (${entries.length} entries) and is not a vatom-fast dataset; use a new or empty directory`,
+          EXIT_BAD_INPUT);
+      }
+    }
+  }
+  const existing = nearestExisting(out);
+  try {
+    fs.accessSync(existing, fs.constants.W_OK);
+  } catch {
+    throw new VatomError('BAD_OPTION', `Invalid value for --out: ${JSON.stringify(out)}; ${existing} is not writable`, EXIT_BAD_INPUT);
+  }
+  return previous;
+}
+
+function checkFreeSpace(out: string, needed: number): void {
+  const where = nearestExisting(out);
+  const stats = fs.statfsSync(where);
+  const free = stats.bavail * stats.bsize;
+  if (needed > free) {
+    throw new VatomError('NO_SPACE',
+      `--out ${out}: the dataset needs ${formatBytes(needed)} more but only ${formatBytes(free)} is free on that file system`,
+      EXIT_BAD_INPUT);
+  }
+}
+
+/** The native spec of validated options (class parameters added once drawn). */
+export function nativeSpec(options: BuildOptions): NativeSpec {
+  return {
+    config: { ...options.config },
+    rng: options.rng,
+    seed: options.seed,
+    startClass: options.startClass,
+    classes: producedClasses(options),
+    instances: options.instances,
+    referenceThreads: options.referenceThreads,
+  };
+}
+
+/** Refusals that depend on the native build (device support); thrown before any work. */
+export function resolveDevice(options: BuildOptions, native: NativeAddon): DeviceChoice {
+  const support = (native as unknown as { cuda?: { available: boolean; devices: number } }).cuda;
+  return chooseDevice(options.device, { cuda: support?.available ?? false, cudaDevices: support?.devices ?? 0 });
+}
+
+/**
+ * Builds (or resumes) the dataset of `options` in options.out: shards written under temporary
+ * names, synced and renamed, the manifest updated after each one. A rerun skips shards that verify.
+ */
+export async function build(options: BuildOptions, reporter: Reporter, signal?: AbortSignal): Promise<BuildSummary> {
+  const native = loadNative();
+  const device = resolveDevice(options, native);
+  const identity = datasetIdentity(options);
+  if (identity.classes === 0) {
+    throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
+  }
+  const previous = checkOutput(options, identity);
+  const plan = previous ? previous.shards : planShards(identity);
+  const dataOffset = native.imageDataOffset;
+  const pending = plan.filter((s) => s.imagesSha256 === null);
+  checkFreeSpace(options.out, pending.reduce((sum, s) => sum + shardBytes(identity, s.count, dataOffset), 0));
+
+  if (options.rng === 'reference' && identity.classes !== options.classes) {
+    reporter.log(`warning: the reference with ${options.referenceThreads} processes makes ${identity.classes} of ` +
+      `${options.classes} classes (each process makes floor(classes / processes)); the last ` +
+      `${options.classes - identity.classes} are not produced`);
+  }
+  if (!options.json) reporter.log(`device: ${device.device} (${device.reason}), ${options.threads} threads`);
+
+  const startedAt = process.hrtime.bigint();
+  const spec = nativeSpec(options);
+  const classParams = previous?.classParams.map(({ class: _c, ...p }) => p) ?? await native.drawClassParams(spec);
+  const manifest: Manifest = previous ?? {
+    ...identity,
+    complete: false,
+    generator: GENERATOR,
+    dtype: 'uint8',
+    channels: 1,
+    order: 'class-major',
+    imagesDataOffset: dataOffset,
+    ...(options.rng === 'reference' ? { referenceExact: true } : {}),
+    classParams: classParams.map((p, i) => ({ class: identity.startClass + i, ...p })),
+    shards: plan,
+  };
+  manifest.complete = false;
+  fs.mkdirSync(options.out, { recursive: true });
+  writeManifest(options.out, manifest);
+
+  const generator = new native.Generator({ ...spec, classParams }, options.threads);
+  const onAbort = () => generator.cancel();
+  signal?.addEventListener('abort', onAbort);
+  let reused = 0;
+  let written = 0;
+  let bytesWritten = 0;
+  let imagesWritten = 0;
+  try {
+    let done = 0;
+    // Shards the manifest lists as written are kept if they still verify.
+    for (const shard of manifest.shards) {
+      if (shard.imagesSha256 !== null && (await checkShard(options.out, manifest, shard)).length === 0) {
+        done += shard.count;
+        ++reused;
+      } else if (shard.imagesSha256 !== null) {
+        Object.assign(shard, { imagesBytes: null, labelsBytes: null, imagesSha256: null, labelsSha256: null });
+      }
+    }
+    reporter.start(identity.imageCount, done);
+    for (const shard of manifest.shards) {
+      if (shard.imagesSha256 !== null) continue;
+      if (signal?.aborted) throw new VatomError('CANCELLED', 'build interrupted; rerun the same command to resume');
+      const base = done;
+      const result = await generator.writeShard({
+        first: shard.first,
+        count: shard.count,
+        imagesPath: path.join(options.out, shard.images),
+        labelsPath: path.join(options.out, shard.labels),
+      }, (n) => reporter.update(base + n)).catch((err: Error) => {
+        if (err.message === 'cancelled') throw new VatomError('CANCELLED', 'build interrupted; rerun the same command to resume');
+        throw new VatomError('IO', `writing shard ${shard.images} failed: ${err.message}; finished shards are kept, rerun to resume`);
+      });
+      Object.assign(shard, result);
+      writeManifest(options.out, manifest);
+      done += shard.count;
+      imagesWritten += shard.count;
+      bytesWritten += result.imagesBytes + result.labelsBytes;
+      ++written;
+      reporter.update(done);
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    reporter.stop();
+  }
+  manifest.complete = true;
+  writeManifest(options.out, manifest);
+
+  const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+  return {
+    out: options.out,
+    rng: options.rng,
+    device: device.device,
+    threads: options.threads,
+    classes: identity.classes,
+    instances: identity.instances,
+    images: identity.imageCount,
+    shards: manifest.shards.length,
+    shardsWritten: written,
+    shardsReused: reused,
+    bytes: manifest.shards.reduce((sum, s) => sum + (s.imagesBytes ?? 0) + (s.labelsBytes ?? 0), 0),
+    bytesWritten,
+    seconds,
+    imagesPerSecond: seconds > 0 ? imagesWritten / seconds : 0,
+    megabytesPerSecond: seconds > 0 ? bytesWritten / 1e6 / seconds : 0,
+  };
+}

@@ -1,0 +1,57 @@
+import type { CommandModule } from 'yargs';
+import { formatBytes } from '../../build';
+import { readManifest } from '../../manifest';
+
+/** `vatom-fast info DIR`: what a dataset holds and how it was made. */
+export default function infoCommand(setExit: (code: number) => void): CommandModule {
+  return {
+    command: 'info <dir>',
+    describe: 'Show what a dataset holds and how it was made',
+    builder: (y) => y.positional('dir', { type: 'string', describe: 'Dataset directory' })
+      .option('json', { type: 'boolean', describe: 'Print the summary as JSON' }),
+    handler: (argv) => {
+      const m = readManifest(String(argv.dir));
+      const written = m.shards.filter((s) => s.imagesSha256 !== null);
+      const bytes = written.reduce((sum, s) => sum + (s.imagesBytes ?? 0) + (s.labelsBytes ?? 0), 0);
+      const summary = {
+        dir: String(argv.dir),
+        complete: m.complete,
+        rng: m.rng,
+        stream: m.stream,
+        seed: m.seed,
+        ...(m.referenceThreads !== undefined ? { referenceThreads: m.referenceThreads } : {}),
+        classes: m.classes,
+        startClass: m.startClass,
+        instances: m.instances,
+        images: m.imageCount,
+        imageSize: m.imageSize,
+        shards: m.shards.length,
+        shardsWritten: written.length,
+        bytes,
+        config: m.config,
+        generator: m.generator,
+      };
+      if (argv.json) {
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+      } else {
+        const c = m.config;
+        const lines = [
+          `dataset     ${summary.dir} (${m.complete ? 'complete' : `incomplete: ${written.length} of ${m.shards.length} shards`})`,
+          `images      ${m.imageCount} = ${m.classes} classes (from ${m.startClass}) x ${m.instances}, ${m.imageSize}x${m.imageSize} uint8, class-major`,
+          `shards      ${m.shards.length} of up to ${m.shardSize} images, ${formatBytes(bytes)} written`,
+          `stream      ${m.rng} (${m.stream}), seed ${m.seed}${m.referenceThreads !== undefined ? `, ${m.referenceThreads} reference processes` : ''}`,
+          `generator   vertices ${c.verticesMin}:${c.verticesMax}, orbits ${c.orbitsMin}:${c.orbitsMax}, noise-min ${c.noiseMin}, ` +
+            `line-width ${c.lineWidth}, radius-min ${c.radiusMin}, oval-rate ${c.ovalRate}, start-pos ${c.startPos}, ` +
+            `freq1 ${c.freq1Min}:${c.freq1Max}, freq2 ${c.freq2Min}:${c.freq2Max}`,
+          `made by     ${m.generator}`,
+        ];
+        const shown = m.classParams.slice(0, 5).map((p) =>
+          `  class ${p.class}: q ${p.vertices}, K ${p.orbits}, r0 ${p.radius}, n1 ${p.freq1}, n2 ${p.freq2}, ` +
+          `eta ${p.noise.toFixed(4)}, lw ${p.lineWidth.toFixed(4)}, ox ${p.ovalX.toFixed(4)}, oy ${p.ovalY.toFixed(4)}`);
+        if (m.classParams.length > 5) shown.push(`  ... ${m.classParams.length - 5} more in manifest.json`);
+        process.stdout.write(`${[...lines, 'classes', ...shown].join('\n')}\n`);
+      }
+      setExit(0);
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import type { CommandModule } from 'yargs';
+import { formatBytes } from '../../build';
+import { EXIT_FAILURE } from '../../errors';
+import { verifyDataset } from '../../verify';
+
+/** `vatom-fast verify DIR`: every shard against the manifest; exit 1 naming each problem. */
+export default function verifyCommand(setExit: (code: number) => void): CommandModule {
+  return {
+    command: 'verify <dir>',
+    describe: 'Check every shard of a dataset against its manifest (size, .npy header, sha256)',
+    builder: (y) => y.positional('dir', { type: 'string', describe: 'Dataset directory' })
+      .option('json', { type: 'boolean', describe: 'Print the report as JSON' }),
+    handler: async (argv) => {
+      const dir = String(argv.dir);
+      const report = await verifyDataset(dir);
+      if (argv.json) {
+        process.stdout.write(`${JSON.stringify(report)}\n`);
+      } else if (report.ok) {
+        process.stdout.write(`${dir}: OK, ${report.shardsChecked} shards, ${formatBytes(report.bytesChecked)} verified\n`);
+      } else {
+        for (const problem of report.problems) process.stderr.write(`${dir}: ${problem}\n`);
+        process.stderr.write(`${dir}: FAILED, ${report.problems.length} problem(s)\n`);
+      }
+      setExit(report.ok ? 0 : EXIT_FAILURE);
+    },
+  };
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { VatomError, EXIT_BAD_INPUT } from '../errors';
+import buildCommand from './commands/build';
+import verifyCommand from './commands/verify';
+import infoCommand from './commands/info';
+
+/** Runs the command line; resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  try {
+    await yargs(argv)
+      .scriptName('vatom-fast')
+      .command(buildCommand((code) => { exitCode = code; }))
+      .command(verifyCommand((code) => { exitCode = code; }))
+      .command(infoCommand((code) => { exitCode = code; }))
+      .demandCommand(1, 'Name a command: build, verify or info')
+      .strict()
+      .recommendCommands()
+      .help()
+      .version()
+      .fail((message, err) => {
+        if (err) throw err;
+        process.stderr.write(`vatom-fast: ${message}\nRun vatom-fast --help for the options.\n`);
+        exitCode = EXIT_BAD_INPUT;
+      })
+      .parseAsync();
+  } catch (err) {
+    if (err instanceof VatomError) {
+      process.stderr.write(`vatom-fast: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`vatom-fast: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+  return exitCode;
+}
+
+if (require.main === module) {
+  main(hideBin(process.argv)).then((code) => { process.exitCode = code; });
+}

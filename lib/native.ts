@@ -1,0 +1,94 @@
+import * as path from 'path';
+import { VatomError } from './errors';
+import type { GeneratorConfig } from './config';
+
+/** Parameters one class draws once (DESIGN.md, "The generator"). */
+export interface ClassParams {
+  vertices: number;
+  orbits: number;
+  radius: number;
+  freq1: number;
+  freq2: number;
+  noise: number;
+  lineWidth: number;
+  ovalX: number;
+  ovalY: number;
+}
+
+/** What the native side needs to know about a dataset; validated by options.ts before it gets here. */
+export interface NativeSpec {
+  config: GeneratorConfig;
+  rng: 'philox' | 'reference';
+  /** Decimal string: seeds go up to 2^64 - 1. */
+  seed: string;
+  startClass: number;
+  classes: number;
+  instances: number;
+  referenceThreads: number;
+  classParams?: ClassParams[];
+}
+
+export interface ShardTask {
+  first: number;
+  count: number;
+  imagesPath: string;
+  labelsPath: string;
+}
+
+export interface ShardResult {
+  imagesBytes: number;
+  labelsBytes: number;
+  imagesSha256: string;
+  labelsSha256: string;
+}
+
+/** A dataset's renderer and thread pool; one job at a time. */
+export interface NativeGenerator {
+  writeShard(task: ShardTask, onProgress?: (imagesDone: number) => void): Promise<ShardResult>;
+  render(begin: number, end: number): Promise<Buffer>;
+  cancel(): void;
+}
+
+/** The whole native surface, typed in one place. */
+export interface NativeAddon {
+  drawClassParams(spec: NativeSpec): Promise<ClassParams[]>;
+  Generator: new (spec: NativeSpec, threads: number) => NativeGenerator;
+  imageDataOffset: number;
+  testing: {
+    philox(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): Uint32Array;
+    rasterize(width: number, height: number, segments: Int32Array, walk: boolean): Uint8Array;
+    sha256(data: Buffer): string;
+    detSinCos(n: number, d: number): Float64Array;
+    mtWords(seed: number, n: number): Uint32Array;
+    pyRandomCalls(seed: number, calls: Array<[string, ...number[]]>): number[];
+    pnoise1(xs: Float64Array): Float64Array;
+  };
+}
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon built by `npm install` (cmake-js) or node-gyp; one error lists why and the fixes. */
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  const root = path.resolve(__dirname, '..');
+  const candidates = [
+    path.join(root, 'build', 'Release', 'vatom_native.node'),
+    path.join(root, 'build', 'Debug', 'vatom_native.node'),
+  ];
+  const failures: string[] = [];
+  for (const candidate of candidates) {
+    try {
+      cached = require(candidate) as NativeAddon;
+      return cached;
+    } catch (err) {
+      failures.push(`${candidate}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new VatomError(
+    'NATIVE_LOAD',
+    ['Could not load the vatom-fast native addon.', ...failures.map((f) => `  - ${f}`),
+      'Possible fixes:',
+      '  - build it: npm run build (needs a C++17 compiler and CMake >= 3.18)',
+      '  - or with node-gyp (CPU only): npx node-gyp rebuild'].join('\n'),
+  );
+}

@@ -1,0 +1,314 @@
+// N-API glue and nothing else: converts the already-validated JS spec into native structs and runs
+// long jobs as AsyncWorkers that resolve Promises. Progress reaches JS through a thread-safe function.
+#include <napi.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "dataset.hpp"
+#include "npy.hpp"
+#include "philox.hpp"
+#include "raster.hpp"
+#include "detmath.hpp"
+#include "reference.hpp"
+#include "sha256.hpp"
+#include "shard_writer.hpp"
+#include "testing_reference.hpp"
+
+namespace {
+
+using vatom::ClassParams;
+using vatom::DatasetSpec;
+
+int32_t get_int(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int32Value(); }
+int64_t get_int64(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int64Value(); }
+double get_double(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); }
+
+vatom::GeneratorConfig config_from_js(const Napi::Object& o) {
+  vatom::GeneratorConfig c;
+  c.image_size = get_int(o, "imageSize");
+  c.vertices_min = get_int(o, "verticesMin");
+  c.vertices_max = get_int(o, "verticesMax");
+  c.orbits_min = get_int(o, "orbitsMin");
+  c.orbits_max = get_int(o, "orbitsMax");
+  c.noise_min = get_double(o, "noiseMin");
+  c.line_width = get_double(o, "lineWidth");
+  c.radius_min = get_int(o, "radiusMin");
+  c.oval_rate = get_double(o, "ovalRate");
+  c.start_pos = get_int(o, "startPos");
+  c.freq1_min = get_int(o, "freq1Min");
+  c.freq1_max = get_int(o, "freq1Max");
+  c.freq2_min = get_int(o, "freq2Min");
+  c.freq2_max = get_int(o, "freq2Max");
+  return c;
+}
+
+ClassParams params_from_js(const Napi::Object& o) {
+  ClassParams p;
+  p.vertices = get_int(o, "vertices");
+  p.orbits = get_int(o, "orbits");
+  p.radius = get_int(o, "radius");
+  p.freq1 = get_int(o, "freq1");
+  p.freq2 = get_int(o, "freq2");
+  p.noise = get_double(o, "noise");
+  p.line_width = get_double(o, "lineWidth");
+  p.oval_x = get_double(o, "ovalX");
+  p.oval_y = get_double(o, "ovalY");
+  return p;
+}
+
+Napi::Object params_to_js(Napi::Env env, const ClassParams& p) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("vertices", p.vertices);
+  o.Set("orbits", p.orbits);
+  o.Set("radius", p.radius);
+  o.Set("freq1", p.freq1);
+  o.Set("freq2", p.freq2);
+  o.Set("noise", p.noise);
+  o.Set("lineWidth", p.line_width);
+  o.Set("ovalX", p.oval_x);
+  o.Set("ovalY", p.oval_y);
+  return o;
+}
+
+// The seed travels as a decimal string: it may exceed 2^53.
+DatasetSpec spec_from_js(const Napi::Object& o) {
+  DatasetSpec s;
+  s.config = config_from_js(o.Get("config").As<Napi::Object>());
+  s.stream = o.Get("rng").As<Napi::String>().Utf8Value() == "reference" ? vatom::StreamKind::Reference
+                                                                         : vatom::StreamKind::Philox;
+  s.seed = std::strtoull(o.Get("seed").ToString().Utf8Value().c_str(), nullptr, 10);
+  s.start_class = get_int64(o, "startClass");
+  s.classes = get_int64(o, "classes");
+  s.instances = get_int64(o, "instances");
+  s.reference_threads = o.Has("referenceThreads") ? get_int(o, "referenceThreads") : 1;
+  if (o.Has("classParams")) {
+    Napi::Array params = o.Get("classParams").As<Napi::Array>();
+    for (uint32_t i = 0; i < params.Length(); ++i) s.params.push_back(params_from_js(params.Get(i).As<Napi::Object>()));
+  }
+  return s;
+}
+
+class DrawParamsWorker : public Napi::AsyncWorker {
+ public:
+  DrawParamsWorker(Napi::Env env, DatasetSpec spec)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), spec_(std::move(spec)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      if (spec_.stream == vatom::StreamKind::Reference) {
+        params_ = vatom::reference_class_params(spec_.config, spec_.classes, spec_.instances, spec_.reference_threads);
+      } else {
+        params_ = vatom::philox_class_params(spec_.config, spec_.seed, spec_.start_class, spec_.classes);
+      }
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::Array out = Napi::Array::New(Env(), params_.size());
+    for (size_t i = 0; i < params_.size(); ++i) out.Set(static_cast<uint32_t>(i), params_to_js(Env(), params_[i]));
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  DatasetSpec spec_;
+  std::vector<ClassParams> params_;
+};
+
+Napi::Value DrawClassParams(const Napi::CallbackInfo& info) {
+  auto* worker = new DrawParamsWorker(info.Env(), spec_from_js(info[0].As<Napi::Object>()));
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+// A dataset's renderer and thread pool, kept across shards so that a sequential stream (reference)
+// continues where the previous shard ended instead of replaying from its start.
+class Generator : public Napi::ObjectWrap<Generator> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Generator",
+                       {InstanceMethod("writeShard", &Generator::WriteShard),
+                        InstanceMethod("render", &Generator::Render),
+                        InstanceMethod("cancel", &Generator::Cancel)});
+  }
+
+  Generator(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Generator>(info) {
+    spec_ = spec_from_js(info[0].As<Napi::Object>());
+    const int threads = info[1].As<Napi::Number>().Int32Value();
+    pool_ = std::make_unique<vatom::ThreadPool>(threads);
+    renderer_ = vatom::make_renderer(spec_);
+  }
+
+  // Runs job on a worker thread; one job at a time (the JS side serialises them).
+  template <typename Job, typename Done>
+  class Worker : public Napi::AsyncWorker {
+   public:
+    Worker(Napi::Env env, Job job, Done done)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), job_(std::move(job)), done_(std::move(done)) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+      try {
+        job_();
+      } catch (const vatom::Cancelled&) {
+        SetError("cancelled");
+      } catch (const std::exception& e) {
+        SetError(e.what());
+      }
+    }
+    void OnOK() override { deferred_.Resolve(done_(Env())); }
+    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    Job job_;
+    Done done_;
+  };
+
+  template <typename Job, typename Done>
+  static Napi::Promise queue(Napi::Env env, Job job, Done done) {
+    auto* worker = new Worker<Job, Done>(env, std::move(job), std::move(done));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  }
+
+  // writeShard({first, count, imagesPath, labelsPath}, onProgress?) -> Promise<ShardResult>
+  Napi::Value WriteShard(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object t = info[0].As<Napi::Object>();
+    vatom::ShardTask task;
+    task.first = get_int64(t, "first");
+    task.count = get_int64(t, "count");
+    task.images_path = t.Get("imagesPath").As<Napi::String>().Utf8Value();
+    task.labels_path = t.Get("labelsPath").As<Napi::String>().Utf8Value();
+    std::shared_ptr<Napi::ThreadSafeFunction> progress;
+    if (info.Length() > 1 && info[1].IsFunction()) {
+      progress = std::make_shared<Napi::ThreadSafeFunction>(
+          Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "vatom-progress", 0, 1));
+    }
+    cancel_.store(false);
+    auto result = std::make_shared<vatom::ShardResult>();
+    auto job = [this, task, progress, result] {
+      vatom::WriteOptions options;
+      options.threads = pool_->size();
+      options.cancel = &cancel_;
+      if (progress) {
+        options.on_progress = [progress](int64_t done) {
+          progress->NonBlockingCall([done](Napi::Env env, Napi::Function fn) { fn.Call({Napi::Number::New(env, static_cast<double>(done))}); });
+        };
+      }
+      struct Release {
+        std::shared_ptr<Napi::ThreadSafeFunction> tsfn;
+        ~Release() { if (tsfn) tsfn->Release(); }
+      } release{progress};
+      *result = vatom::write_shard(spec_, *renderer_, *pool_, task, options);
+    };
+    auto done = [result](Napi::Env env) -> Napi::Value {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("imagesBytes", static_cast<double>(result->images_bytes));
+      o.Set("labelsBytes", static_cast<double>(result->labels_bytes));
+      o.Set("imagesSha256", result->images_sha256);
+      o.Set("labelsSha256", result->labels_sha256);
+      return o;
+    };
+    return queue(env, std::move(job), std::move(done));
+  }
+
+  // render(begin, end) -> Promise<Buffer> of (end - begin) gray images.
+  Napi::Value Render(const Napi::CallbackInfo& info) {
+    const int64_t begin = info[0].As<Napi::Number>().Int64Value();
+    const int64_t end = info[1].As<Napi::Number>().Int64Value();
+    auto pixels = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>((end - begin) * spec_.image_bytes()));
+    auto job = [this, begin, end, pixels] { if (end > begin) renderer_->render(begin, end, pixels->data(), *pool_); };
+    auto done = [pixels](Napi::Env env) -> Napi::Value {
+      return Napi::Buffer<uint8_t>::Copy(env, pixels->data(), pixels->size());
+    };
+    return queue(info.Env(), std::move(job), std::move(done));
+  }
+
+  Napi::Value Cancel(const Napi::CallbackInfo& info) {
+    cancel_.store(true);
+    return info.Env().Undefined();
+  }
+
+ private:
+  DatasetSpec spec_;
+  std::unique_ptr<vatom::ThreadPool> pool_;
+  std::unique_ptr<vatom::ImageRenderer> renderer_;
+  std::atomic<bool> cancel_{false};
+};
+
+// Test hooks for the shared components, compared in test/ against Python, PIL and Node's crypto.
+Napi::Value Philox(const Napi::CallbackInfo& info) {
+  uint32_t a[6];
+  for (int i = 0; i < 6; ++i) a[i] = info[i].As<Napi::Number>().Uint32Value();
+  const vatom::Philox4x32 r = vatom::philox4x32_10(a[0], a[1], a[2], a[3], a[4], a[5]);
+  Napi::Uint32Array out = Napi::Uint32Array::New(info.Env(), 4);
+  for (int i = 0; i < 4; ++i) out[i] = r.v[i];
+  return out;
+}
+
+// rasterize(width, height, segments: Int32Array [x0,y0,x1,y1,...], walk: boolean) -> Uint8Array:
+// pixel value i+1 for segment i (so the test sees which segment set each pixel), 0 where none did.
+Napi::Value Rasterize(const Napi::CallbackInfo& info) {
+  const int width = info[0].As<Napi::Number>().Int32Value();
+  const int height = info[1].As<Napi::Number>().Int32Value();
+  Napi::Int32Array seg = info[2].As<Napi::Int32Array>();
+  const bool walk = info[3].ToBoolean().Value();
+  Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), static_cast<size_t>(width) * height);
+  std::fill(out.Data(), out.Data() + out.ElementLength(), 0);
+  const vatom::Canvas canvas{out.Data(), width, height};
+  for (size_t i = 0; i + 3 < seg.ElementLength(); i += 4) {
+    const uint8_t value = static_cast<uint8_t>(1 + (i / 4) % 255);
+    if (walk) vatom::draw_line_pil_walk(canvas, seg[i], seg[i + 1], seg[i + 2], seg[i + 3], value);
+    else vatom::draw_line_pil(canvas, seg[i], seg[i + 1], seg[i + 2], seg[i + 3], value);
+  }
+  return out;
+}
+
+Napi::Value Sha256Hex(const Napi::CallbackInfo& info) {
+  Napi::Buffer<uint8_t> data = info[0].As<Napi::Buffer<uint8_t>>();
+  vatom::Sha256 h;
+  // Uneven pieces exercise the streaming path.
+  size_t offset = 0, piece = 1;
+  while (offset < data.Length()) {
+    const size_t n = std::min(piece, data.Length() - offset);
+    h.update(data.Data() + offset, n);
+    offset += n;
+    piece = piece * 3 + 1;
+  }
+  return Napi::String::New(info.Env(), h.hex_digest());
+}
+
+Napi::Value DetSinCos(const Napi::CallbackInfo& info) {
+  const vatom::SinCos r = vatom::det_sincos_turns(info[0].As<Napi::Number>().Int64Value(), info[1].As<Napi::Number>().Int64Value());
+  Napi::Float64Array out = Napi::Float64Array::New(info.Env(), 2);
+  out[0] = r.s;
+  out[1] = r.c;
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("drawClassParams", Napi::Function::New(env, DrawClassParams));
+  exports.Set("Generator", Generator::Define(env));
+  exports.Set("imageDataOffset", Napi::Number::New(env, static_cast<double>(vatom::kImageDataOffset)));
+  Napi::Object testing = Napi::Object::New(env);
+  testing.Set("philox", Napi::Function::New(env, Philox));
+  testing.Set("rasterize", Napi::Function::New(env, Rasterize));
+  testing.Set("sha256", Napi::Function::New(env, Sha256Hex));
+  testing.Set("detSinCos", Napi::Function::New(env, DetSinCos));
+  register_reference_testing(env, testing);
+  exports.Set("testing", testing);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(vatom_native, Init)

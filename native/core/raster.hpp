@@ -1,0 +1,112 @@
+// 1-pixel lines that set exactly the pixels Pillow 9.4's ImageDraw.line(width=1) sets for one segment:
+// endpoints truncated toward zero, Bresenham from the first point with the end excluded (ties step the
+// minor axis, |dx| == |dy| takes the steep branch), the end point plotted on its own, and clipping per
+// pixel. REFERENCE_RENDERER.md, section 3.
+#pragma once
+#include <cstdint>
+#include "hd.hpp"
+
+namespace vatom {
+
+struct Canvas {
+  uint8_t* pixels;  // row-major, height x width
+  int width;
+  int height;
+};
+
+VATOM_HD void plot_clipped(const Canvas& c, int x, int y, uint8_t gray) {
+  if (x >= 0 && x < c.width && y >= 0 && y < c.height) c.pixels[static_cast<int64_t>(y) * c.width + x] = gray;
+}
+
+// Pillow's walk, step by step over the whole segment even where it lies off the canvas. It is the
+// definition the fast rasterizer is tested against; nothing renders with it.
+VATOM_HD void draw_line_pil_walk(const Canvas& c, int x0, int y0, int x1, int y1, uint8_t gray) {
+  int dx = x1 - x0, dy = y1 - y0, xs = 1, ys = 1;
+  if (dx < 0) { dx = -dx; xs = -1; }
+  if (dy < 0) { dy = -dy; ys = -1; }
+  int x = x0, y = y0;
+  if (dx == 0) {
+    for (int i = 0; i < dy; ++i) { plot_clipped(c, x, y, gray); y += ys; }
+  } else if (dy == 0) {
+    for (int i = 0; i < dx; ++i) { plot_clipped(c, x, y, gray); x += xs; }
+  } else if (dx > dy) {
+    int e = 2 * dy - dx;
+    for (int i = 0; i < dx; ++i) {
+      plot_clipped(c, x, y, gray);
+      if (e >= 0) { y += ys; e -= 2 * dx; }
+      e += 2 * dy;
+      x += xs;
+    }
+  } else {
+    int e = 2 * dx - dy;
+    for (int i = 0; i < dy; ++i) {
+      plot_clipped(c, x, y, gray);
+      if (e >= 0) { x += xs; e -= 2 * dy; }
+      e += 2 * dx;
+      y += ys;
+    }
+  }
+  plot_clipped(c, x1, y1, gray);
+}
+
+// Same pixel set as draw_line_pil_walk, visiting only the steps that can land on the canvas.
+// After i steps along the major axis the minor axis has moved floor((2*minor*i + major) / (2*major))
+// (the closed form of the error recurrence above, also covering the vertical, horizontal and
+// single-point cases), so the walk starts at the first step whose major coordinate is on the canvas
+// and stops at the last one.
+VATOM_HD void draw_line_pil(const Canvas& c, int x0, int y0, int x1, int y1, uint8_t gray) {
+  plot_clipped(c, x1, y1, gray);
+  // Every pixel of the walk lies in the endpoints' bounding box.
+  const int xmin = x0 < x1 ? x0 : x1, xmax = x0 < x1 ? x1 : x0;
+  const int ymin = y0 < y1 ? y0 : y1, ymax = y0 < y1 ? y1 : y0;
+  if (xmax < 0 || ymax < 0 || xmin >= c.width || ymin >= c.height) return;
+
+  int64_t dx = static_cast<int64_t>(x1) - x0, dy = static_cast<int64_t>(y1) - y0;
+  int xs = 1, ys = 1;
+  if (dx < 0) { dx = -dx; xs = -1; }
+  if (dy < 0) { dy = -dy; ys = -1; }
+  const bool steep = dx <= dy;
+  // Major axis a, minor axis b, in that orientation.
+  const int64_t major = steep ? dy : dx, minor = steep ? dx : dy;
+  if (major == 0) return;  // single point: only the end point, plotted above
+  const int64_t a0 = steep ? y0 : x0, b0 = steep ? x0 : y0;
+  const int as = steep ? ys : xs, bs = steep ? xs : ys;
+  const int64_t alimit = steep ? c.height : c.width;
+  const int64_t blimit = steep ? c.width : c.height;
+  // Steps i in [0, major) with 0 <= a0 + as*i < alimit.
+  int64_t ilo, ihi;
+  if (as > 0) { ilo = -a0; ihi = alimit - 1 - a0; } else { ilo = a0 - (alimit - 1); ihi = a0; }
+  if (ilo < 0) ilo = 0;
+  if (ihi > major - 1) ihi = major - 1;
+  if (ilo > ihi) return;
+  int64_t moved = (2 * minor * ilo + major) / (2 * major);
+  int64_t e = 2 * minor * (ilo + 1) - major - 2 * major * moved;
+  int64_t a = a0 + as * ilo, b = b0 + bs * moved;
+  const int stride_a = steep ? c.width : 1, stride_b = steep ? 1 : c.width;
+  for (int64_t i = ilo; i <= ihi; ++i) {
+    if (b >= 0 && b < blimit) {
+      c.pixels[a * stride_a + b * stride_b] = gray;
+    } else if ((bs > 0) == (b >= blimit)) {
+      break;  // the minor axis has left the canvas for good
+    }
+    if (e >= 0) { b += bs; e -= 2 * major; }
+    e += 2 * minor;
+    a += as;
+  }
+}
+
+// Truncation toward zero as C's (int) cast, with coordinates beyond +-2^30 held there: no image pixel
+// depends on where such a far point lies except through the line's slope, and the cast would be undefined.
+VATOM_HD int truncate_coord(float v) {
+  if (!(v > -1073741824.0f)) return -1073741824;  // also NaN
+  if (v > 1073741824.0f) return 1073741824;
+  return static_cast<int>(v);
+}
+
+VATOM_HD int truncate_coord(double v) {
+  if (!(v > -1073741824.0)) return -1073741824;
+  if (v > 1073741824.0) return 1073741824;
+  return static_cast<int>(v);
+}
+
+}  // namespace vatom

@@ -1,0 +1,42 @@
+// Writes one shard (a range of the dataset's images) as images-NNNNN.npy and labels-NNNNN.npy:
+// rendered in chunks on the thread pool while a writer thread appends the previous chunk and hashes
+// it, to `<path>.tmp`, then fsync, rename and fsync of the directory. A failure removes the temporary
+// files, so a file with a final name is always complete.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include "dataset.hpp"
+
+namespace vatom {
+
+struct ShardTask {
+  int64_t first = 0;  // first global image index
+  int64_t count = 0;
+  std::string images_path;
+  std::string labels_path;
+};
+
+struct ShardResult {
+  int64_t images_bytes = 0, labels_bytes = 0;
+  std::string images_sha256, labels_sha256;
+};
+
+struct WriteOptions {
+  int threads = 1;
+  // Called on the calling thread with the number of images of this shard rendered and written so far.
+  std::function<void(int64_t)> on_progress;
+  // Checked between chunks; when set, the shard is abandoned (temporary files removed).
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+class Cancelled : public std::runtime_error {
+ public:
+  Cancelled() : std::runtime_error("cancelled") {}
+};
+
+ShardResult write_shard(const DatasetSpec& spec, ImageRenderer& renderer, ThreadPool& pool,
+                        const ShardTask& task, const WriteOptions& options);
+
+}  // namespace vatom

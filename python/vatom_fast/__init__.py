@@ -1,0 +1,28 @@
+"""PyTorch loader for vatom-fast VisualAtom datasets (format 1: memory-mapped .npy shards)."""
+
+from .dataset import VisualAtomDataset
+from .manifest import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    DatasetError,
+    DatasetInfo,
+    NpyHeader,
+    Shard,
+    load_manifest,
+    read_npy_header,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "VisualAtomDataset",
+    "DatasetError",
+    "DatasetInfo",
+    "NpyHeader",
+    "Shard",
+    "load_manifest",
+    "read_npy_header",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "__version__",
+]

@@ -1,0 +1,250 @@
+"""Map-style PyTorch dataset over a vatom-fast format-1 directory of .npy shards."""
+
+from __future__ import annotations
+
+import bisect
+import operator
+import os
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .manifest import IMAGE_DTYPE, LABEL_DTYPE, DatasetInfo, Shard, load_manifest
+
+try:  # torch is optional: without it the dataset is a plain object with __len__/__getitem__.
+    import torch
+    from torch.utils.data import Dataset as _Base
+except (ImportError, OSError):  # pragma: no cover - exercised only without torch
+    torch = None  # type: ignore[assignment]
+
+    class _Base:  # type: ignore[no-redef]
+        pass
+
+try:
+    from PIL import Image as _PILImage
+except ImportError:  # pragma: no cover
+    _PILImage = None  # type: ignore[assignment]
+
+OUTPUTS = ("pil", "numpy", "tensor")
+
+
+class VisualAtomDataset(_Base):
+    """A vatom-fast dataset directory as a map-style dataset of ``(image, label)``.
+
+    Args:
+        root: the dataset directory (holding ``manifest.json`` and the ``.npy`` shards).
+        transform: applied to the image (e.g. a torchvision/timm transform).
+        target_transform: applied to the label.
+        channels: 3 (default) expands the one stored channel to R = G = B; 1 keeps it.
+        output: ``"pil"`` (a ``PIL.Image``, mode "RGB", or "L" with ``channels=1``),
+            ``"numpy"`` (uint8 ``(S, S, 3)``, or ``(S, S)`` with ``channels=1``) or
+            ``"tensor"`` (torch uint8 ``(3, S, S)``, or ``(1, S, S)``). Default: "pil" when
+            Pillow is installed, else "numpy".
+        relative_labels: return ``class - startClass`` (0-based) instead of the absolute class.
+        verify_checksums: also hash every shard against the manifest's sha256 and check every
+            label (reads the whole dataset once).
+        max_open_shards: at most this many image shards mapped at once per process (least
+            recently used ones are unmapped; their pages stay in the page cache).
+
+    The manifest and every shard's header and size are checked in the constructor, before
+    anything is mapped (a ``ValueError`` names each problem). Shards are mapped lazily, on first
+    access in each process, so the dataset is safe to hand to DataLoader workers under fork and
+    spawn; pickling drops the maps.
+    """
+
+    def __init__(
+        self,
+        root: "str | os.PathLike[str]",
+        transform: Optional[Callable[[Any], Any]] = None,
+        target_transform: Optional[Callable[[int], Any]] = None,
+        channels: int = 3,
+        output: Optional[str] = None,
+        relative_labels: bool = False,
+        verify_checksums: bool = False,
+        max_open_shards: int = 128,
+    ) -> None:
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+        if output is None:
+            output = "pil" if _PILImage is not None else "numpy"
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        if output == "pil" and _PILImage is None:
+            raise ImportError('output="pil" needs Pillow (pip install pillow)')
+        if output == "tensor" and torch is None:
+            raise ImportError('output="tensor" needs PyTorch (pip install torch)')
+        if not (isinstance(max_open_shards, int) and max_open_shards >= 1):
+            raise ValueError(f"max_open_shards must be an integer >= 1, got {max_open_shards!r}")
+
+        self.info: DatasetInfo = load_manifest(os.fspath(root), verify_checksums=verify_checksums)
+        self.root: str = self.info.root
+        self.transform = transform
+        self.target_transform = target_transform
+        self.channels = channels
+        self.output = output
+        self.relative_labels = bool(relative_labels)
+        self.max_open_shards = max_open_shards
+        self._firsts: List[int] = [s.first for s in self.info.shards]
+        self._reset_cache()
+
+    # ------------------------------------------------------------------ metadata
+
+    @property
+    def manifest(self) -> Dict[str, Any]:
+        return self.info.manifest
+
+    @property
+    def shards(self) -> Tuple[Shard, ...]:
+        """The shards in order; shard k holds global images ``[first, first + count)``."""
+        return self.info.shards
+
+    @property
+    def image_size(self) -> int:
+        return self.info.image_size
+
+    @property
+    def instances(self) -> int:
+        return self.info.instances
+
+    @property
+    def start_class(self) -> int:
+        return self.info.start_class
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes in this dataset (labels are absolute unless ``relative_labels``:
+        a model trained on absolute labels needs ``start_class + num_classes`` outputs)."""
+        return self.info.classes
+
+    @property
+    def classes(self) -> List[int]:
+        """The label value of each class, in order."""
+        c0 = 0 if self.relative_labels else self.info.start_class
+        return list(range(c0, c0 + self.info.classes))
+
+    def class_of(self, index: int) -> int:
+        """The label of image ``index`` from the class-major layout (reads nothing)."""
+        i = self._check_index(index)
+        c = i // self.info.instances
+        return c if self.relative_labels else self.info.start_class + c
+
+    def labels(self) -> np.ndarray:
+        """Every image's label as an int64 array of length ``len(self)``, read from the label shards."""
+        out = np.concatenate([self._shard_labels(k) for k in range(len(self.info.shards))]).astype(np.int64)
+        if self.relative_labels:
+            out -= self.info.start_class
+        return out
+
+    @property
+    def targets(self) -> np.ndarray:
+        """Same as :meth:`labels` (torchvision-style name)."""
+        return self.labels()
+
+    def __len__(self) -> int:
+        return self.info.image_count
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(root={self.root!r}, images={len(self)}, classes={self.num_classes}, "
+            f"start_class={self.start_class}, image_size={self.image_size}, shards={len(self.shards)}, "
+            f"channels={self.channels}, output={self.output!r})"
+        )
+
+    # ------------------------------------------------------------------ lazy maps
+
+    def _reset_cache(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._maps: "OrderedDict[int, np.memmap]" = OrderedDict()
+        self._label_cache: Dict[int, np.ndarray] = {}
+
+    def _check_pid(self) -> None:
+        if self._pid != os.getpid():  # forked after maps were opened: reopen in this process
+            self._reset_cache()
+
+    def _shard_images(self, k: int) -> np.ndarray:
+        self._check_pid()
+        with self._lock:
+            mm = self._maps.get(k)
+            if mm is not None:
+                self._maps.move_to_end(k)
+                return mm
+            s = self.info.shards[k]
+            S = self.info.image_size
+            mm = np.memmap(s.images_path, dtype=IMAGE_DTYPE, mode="r", offset=s.images_offset, shape=(s.count, S, S))
+            self._maps[k] = mm
+            while len(self._maps) > self.max_open_shards:
+                self._maps.popitem(last=False)
+            return mm
+
+    def _shard_labels(self, k: int) -> np.ndarray:
+        self._check_pid()
+        lab = self._label_cache.get(k)
+        if lab is None:
+            s = self.info.shards[k]
+            lab = np.fromfile(s.labels_path, dtype=LABEL_DTYPE, count=s.count, offset=s.labels_offset)
+            if lab.shape[0] != s.count:
+                raise OSError(f"{s.labels_path}: short read ({lab.shape[0]} of {s.count} labels)")
+            self._label_cache[k] = lab
+        return lab
+
+    def close(self) -> None:
+        """Unmap every shard in this process (they are reopened on the next access)."""
+        self._reset_cache()
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        for key in ("_maps", "_label_cache", "_lock", "_pid"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset_cache()
+
+    # ------------------------------------------------------------------ items
+
+    def _check_index(self, index: Any) -> int:
+        i = operator.index(index)
+        n = self.info.image_count
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"index {index} is out of range for a dataset of {n} images")
+        return i
+
+    def locate(self, index: int) -> Tuple[int, int]:
+        """``(shard number, position in that shard)`` of image ``index``."""
+        i = self._check_index(index)
+        k = bisect.bisect_right(self._firsts, i) - 1
+        return k, i - self._firsts[k]
+
+    def read(self, index: int) -> Tuple[np.ndarray, int]:
+        """The stored ``(S, S)`` uint8 image (a copy) and its label, without conversion or transforms."""
+        k, j = self.locate(index)
+        img = np.array(self._shard_images(k)[j], copy=True)
+        label = int(self._shard_labels(k)[j])
+        if self.relative_labels:
+            label -= self.info.start_class
+        return img, label
+
+    def _convert(self, img: np.ndarray) -> Any:
+        if self.output == "pil":
+            im = _PILImage.fromarray(img)  # 2-D uint8 -> mode "L"
+            return im.convert("RGB") if self.channels == 3 else im
+        if self.output == "numpy":
+            return np.repeat(img[:, :, None], 3, axis=2) if self.channels == 3 else img
+        t = torch.from_numpy(img).unsqueeze(0)
+        return t.expand(3, -1, -1).contiguous() if self.channels == 3 else t
+
+    def __getitem__(self, index: int) -> Tuple[Any, Any]:
+        img, label = self.read(index)
+        image = self._convert(img)
+        if self.transform is not None:
+            image = self.transform(image)
+        target: Any = label
+        if self.target_transform is not None:
+            target = self.target_transform(label)
+        return image, target
