@@ -125,6 +125,9 @@ function checkOutput(options: BuildOptions, identity: DatasetIdentity): Manifest
     }
   }
   const existing = nearestExisting(out);
+  if (!fs.statSync(existing).isDirectory()) {
+    throw new VatomError('BAD_OPTION', `Invalid value for --out: ${JSON.stringify(out)}; ${existing} is not a directory`, EXIT_BAD_INPUT);
+  }
   try {
     fs.accessSync(existing, fs.constants.W_OK);
   } catch {
@@ -185,7 +188,7 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
       `${options.classes} classes (each process makes floor(classes / processes)); the last ` +
       `${options.classes - identity.classes} are not produced`);
   }
-  if (!options.json) reporter.log(`device: ${device.device} (${device.reason}), ${options.threads} threads`);
+  if (!options.json) reporter.log(`device: ${device.device}, ${options.threads} threads (${device.reason})`);
 
   const startedAt = process.hrtime.bigint();
   const spec = nativeSpec(options);

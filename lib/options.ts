@@ -95,12 +95,9 @@ export function parseBuildOptions(raw: RawOptions, requireOut = true): BuildOpti
     throw new VatomError('BAD_OPTION', 'Missing --out: expected the dataset directory to write', EXIT_BAD_INPUT);
   }
   const startClass = given('start-class') ? parseInteger('start-class', raw['start-class'], 0, LIMITS.classIndex - 1) : 0;
-  const classes = given('classes')
-    ? parseInteger('classes', raw.classes, 1, LIMITS.classIndex - startClass,
-        `an integer >= 1 with --start-class + --classes <= ${LIMITS.classIndex}`)
-    : base.classes;
+  const classes = given('classes') ? parseInteger('classes', raw.classes, 1, Number.MAX_SAFE_INTEGER) : base.classes;
   if (startClass + classes > LIMITS.classIndex) {
-    throw badOption('start-class', raw['start-class'], `an integer >= 0 with --start-class + --classes <= ${LIMITS.classIndex}`);
+    throw badOption('classes', raw.classes ?? classes, `an integer >= 1 with --start-class + --classes <= ${LIMITS.classIndex}`);
   }
   const instances = given('instances') ? parseInteger('instances', raw.instances, 1, LIMITS.instances) : base.instances;
   if (classes * instances > Number.MAX_SAFE_INTEGER) {

@@ -58,6 +58,7 @@ class BarReporter implements Reporter {
 class LineReporter implements Reporter {
   private startedAt = Date.now();
   private lastLine = 0;
+  private lastDone = -1;
   private total = 0;
   private base = 0;
 
@@ -71,8 +72,9 @@ class LineReporter implements Reporter {
 
   update(done: number): void {
     const now = Date.now();
-    if (now - this.lastLine < 10_000 && done < this.total) return;
+    if (done === this.lastDone || (now - this.lastLine < 10_000 && done < this.total)) return;
     this.lastLine = now;
+    this.lastDone = done;
     const r = rate(done - this.base, this.startedAt);
     const eta = r > 0 ? Math.round((this.total - done) / r) : 0;
     this.stream.write(`${done}/${this.total} images, ${r.toFixed(0)} images/s, ETA ${eta} s\n`);

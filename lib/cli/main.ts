@@ -12,6 +12,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await yargs(argv)
       .scriptName('vatom-fast')
+      .parserConfiguration({ 'duplicate-arguments-array': false })
       .command(buildCommand((code) => { exitCode = code; }))
       .command(verifyCommand((code) => { exitCode = code; }))
       .command(infoCommand((code) => { exitCode = code; }))
@@ -22,8 +23,7 @@ export async function main(argv: string[]): Promise<number> {
       .version()
       .fail((message, err) => {
         if (err) throw err;
-        process.stderr.write(`vatom-fast: ${message}\nRun vatom-fast --help for the options.\n`);
-        exitCode = EXIT_BAD_INPUT;
+        throw new VatomError('BAD_OPTION', `${message}\nRun vatom-fast --help for the options.`, EXIT_BAD_INPUT);
       })
       .parseAsync();
   } catch (err) {
