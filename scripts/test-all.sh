@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test: jest (TypeScript, native addon, CLI), then pytest (the Python loader) against
+# synthetic datasets and one the CLI builds here. Ends with one line "N passed, N failed" and a
+# non-zero status when anything failed.
+set -u
+cd "$(dirname "$0")/.."
+PYTHON=${VATOM_PYTHON:-/usr/bin/python3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+npx jest --runInBand --json --outputFile="$work/jest.json"
+jest_status=$?
+
+dataset="$work/dataset"
+node dist/cli/main.js build --out "$dataset" --quiet --classes 4 --instances 6 --image-size 64 \
+  --vertices 20:60 --orbits 1:12 --start-pos 64 --radius-min 2 --shard-size 7 --seed 3
+build_status=$?
+
+VATOM_DATASET="$dataset" "$PYTHON" -m pytest test/python -q -p no:cacheprovider --junitxml="$work/pytest.xml"
+pytest_status=$?
+
+node - "$work" "$jest_status" "$build_status" "$pytest_status" <<'JS'
+const fs = require('fs');
+const [work, jestStatus, buildStatus, pytestStatus] = process.argv.slice(2);
+let passed = 0, failed = 0;
+try {
+  const j = JSON.parse(fs.readFileSync(`${work}/jest.json`, 'utf8'));
+  passed += j.numPassedTests;
+  failed += j.numFailedTests + j.numRuntimeErrorTestSuites;
+} catch { failed += 1; }
+if (jestStatus !== '0' && failed === 0) failed += 1;
+if (buildStatus !== '0') failed += 1;
+try {
+  const x = fs.readFileSync(`${work}/pytest.xml`, 'utf8');
+  const suite = /<testsuite [^>]*>/.exec(x)[0];
+  const attr = (name) => Number((new RegExp(`${name}="(\\d+)"`).exec(suite) || [0, 0])[1]);
+  const pyFailed = attr('failures') + attr('errors');
+  passed += attr('tests') - pyFailed - attr('skipped');
+  failed += pyFailed;
+} catch { failed += 1; }
+if (pytestStatus !== '0' && pytestStatus !== '5' && failed === 0) failed += 1;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);
+JS
