@@ -3,11 +3,13 @@ import * as path from 'path';
 import { DEFAULT_SHARD_BYTES } from './config';
 import { chooseDevice, DeviceChoice } from './device';
 import { EXIT_BAD_INPUT, VatomError } from './errors';
+import { DirectoryLock } from './lock';
 import {
-  DatasetIdentity, exists, FORMAT_NAME, FORMAT_VERSION, identityDifferences, Manifest, MANIFEST_NAME,
+  DatasetIdentity, exists, FORMAT_NAME, FORMAT_VERSION, identityDifferences, identityOf, Manifest, MANIFEST_NAME, PartInfo,
   PHILOX_STREAM, readManifest, shardNames, ShardEntry, writeManifest,
 } from './manifest';
-import { loadNative, NativeAddon, NativeSpec } from './native';
+import { ClassParams, loadNative, NativeAddon, NativeSpec } from './native';
+import { PART_MANIFEST_PATTERN, partManifestName, workerShardRange } from './workers';
 import { BuildOptions, producedClasses } from './options';
 import { Reporter } from './progress';
 import { checkShard } from './verify';
@@ -95,32 +97,49 @@ function nearestExisting(p: string): string {
   return dir;
 }
 
-/** Refuses an output that is a file, not ours, not writable, or too small, before any work. */
-function checkOutput(options: BuildOptions, identity: DatasetIdentity): Manifest | undefined {
+/** Files a build, a worker or a merge may leave in a dataset directory. */
+const DATASET_FILE = /^(manifest(\.part-\d+-of-\d+)?\.json|(images|labels)-\d+\.npy)(\.tmp)?$|^\.lock(-part-\d+)?$/;
+
+/** The manifests in a dataset directory: the merged or single-build one, and workers' partial ones. */
+function manifestsIn(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => f === MANIFEST_NAME || PART_MANIFEST_PATTERN.test(f)).sort();
+}
+
+/**
+ * Refuses an output that is a file, not ours, not writable, or holds another configuration, before
+ * any work. Returns the shard entries already recorded for this build's part of the layout.
+ */
+function checkOutput(options: BuildOptions, identity: DatasetIdentity, plan: ShardEntry[]): ShardEntry[] | undefined {
   const out = options.out;
-  let previous: Manifest | undefined;
+  let recorded: ShardEntry[] | undefined;
   if (exists(out)) {
     if (!fs.statSync(out).isDirectory()) {
       throw new VatomError('OUTPUT_CONFLICT', `--out ${out} exists and is not a directory`, EXIT_BAD_INPUT);
     }
-    if (exists(path.join(out, MANIFEST_NAME))) {
+    const foreign = fs.readdirSync(out).filter((f) => !DATASET_FILE.test(f));
+    if (foreign.length > 0) {
+      const entries = fs.readdirSync(out).length;
+      throw new VatomError('OUTPUT_CONFLICT',
+        `--out ${out} exists, is not empty (${entries} entries) and is not a vatom-fast dataset; use a new or empty directory`,
+        EXIT_BAD_INPUT);
+    }
+    const own = options.worker ? partManifestName(options.worker.index, options.worker.count) : MANIFEST_NAME;
+    for (const name of manifestsIn(out)) {
+      let previous: Manifest;
       try {
-        previous = readManifest(out);
+        previous = readManifest(out, name);
       } catch (err) {
         throw new VatomError('OUTPUT_CONFLICT', `--out ${out} holds a manifest this build cannot resume: ${(err as Error).message}`, EXIT_BAD_INPUT);
       }
       const differences = identityDifferences(identity, previous);
       if (differences.length > 0) {
         throw new VatomError('OUTPUT_CONFLICT',
-          `--out ${out} holds a dataset with another configuration (${differences.join('; ')}); ` +
+          `--out ${out} holds a dataset with another configuration (${name}: ${differences.join('; ')}); ` +
           'use another --out, or delete it to start over', EXIT_BAD_INPUT);
       }
-    } else {
-      const entries = fs.readdirSync(out);
-      if (entries.length > 0) {
-        throw new VatomError('OUTPUT_CONFLICT',
-          `--out ${out} exists, is not empty (${entries.length} entries) and is not a vatom-fast dataset; use a new or empty directory`,
-          EXIT_BAD_INPUT);
+      if (name === own || (name === MANIFEST_NAME && recorded === undefined)) {
+        const byName = new Map(previous.shards.map((s) => [s.images, s]));
+        recorded = plan.map((s) => ({ ...(byName.get(s.images) ?? s) }));
       }
     }
   }
@@ -133,7 +152,25 @@ function checkOutput(options: BuildOptions, identity: DatasetIdentity): Manifest
   } catch {
     throw new VatomError('BAD_OPTION', `Invalid value for --out: ${JSON.stringify(out)}; ${existing} is not writable`, EXIT_BAD_INPUT);
   }
-  return previous;
+  return recorded;
+}
+
+/** The manifest of a dataset (or of one worker's part of it, with `part` set). */
+export function makeManifest(identity: DatasetIdentity, classParams: ClassParams[], shards: ShardEntry[],
+  imagesDataOffset: number, complete: boolean, part?: PartInfo): Manifest {
+  return {
+    ...identityOf(identity),
+    complete,
+    generator: GENERATOR,
+    dtype: 'uint8',
+    channels: 1,
+    order: 'class-major',
+    imagesDataOffset,
+    ...(identity.rng === 'reference' ? { referenceExact: true } : {}),
+    classParams: classParams.map((p, i) => ({ class: identity.startClass + i, ...p })),
+    shards,
+    ...(part ? { part } : {}),
+  };
 }
 
 function checkFreeSpace(out: string, needed: number): void {
@@ -177,10 +214,14 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
   if (identity.classes === 0) {
     throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
   }
-  const previous = checkOutput(options, identity);
-  const plan = previous ? previous.shards : planShards(identity);
+  const layout = planShards(identity);
+  const worker = options.worker;
+  const [firstShard, endShard] = worker ? workerShardRange(layout.length, worker.index, worker.count) : [0, layout.length];
+  const plan = layout.slice(firstShard, endShard);
+  const recorded = checkOutput(options, identity, plan);
+  const shards = recorded ?? plan;
   const dataOffset = native.imageDataOffset;
-  const pending = plan.filter((s) => s.imagesSha256 === null);
+  const pending = shards.filter((s) => s.imagesSha256 === null);
   checkFreeSpace(options.out, pending.reduce((sum, s) => sum + shardBytes(identity, s.count, dataOffset), 0));
 
   if (options.rng === 'reference' && identity.classes !== options.classes) {
@@ -189,25 +230,29 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
       `${options.classes - identity.classes} are not produced`);
   }
   if (!options.json) reporter.log(`device: ${device.device}, ${options.threads} threads (${device.reason})`);
+  if (worker && !options.json) {
+    reporter.log(`worker ${worker.index} of ${worker.count} (${worker.source}): shards ${firstShard}..${endShard - 1} of ${layout.length}`);
+  }
 
+  fs.mkdirSync(options.out, { recursive: true });
+  const lock = DirectoryLock.acquire(options.out, worker ? `.lock-part-${worker.index}` : '.lock',
+    `vatom-fast build${worker ? ` worker ${worker.index}/${worker.count}` : ''}`);
+  try {
+    return await buildLocked(options, identity, shards, worker ? { index: worker.index, count: worker.count, firstShard, endShard, layoutShards: layout.length } : undefined,
+      native, device, reporter, signal);
+  } finally {
+    lock.release();
+  }
+}
+
+async function buildLocked(options: BuildOptions, identity: DatasetIdentity, shards: ShardEntry[], part: PartInfo | undefined,
+  native: NativeAddon, device: DeviceChoice, reporter: Reporter, signal?: AbortSignal): Promise<BuildSummary> {
   const startedAt = process.hrtime.bigint();
   const spec = nativeSpec(options);
-  const classParams = previous?.classParams.map(({ class: _c, ...p }) => p) ?? await native.drawClassParams(spec);
-  const manifest: Manifest = previous ?? {
-    ...identity,
-    complete: false,
-    generator: GENERATOR,
-    dtype: 'uint8',
-    channels: 1,
-    order: 'class-major',
-    imagesDataOffset: dataOffset,
-    ...(options.rng === 'reference' ? { referenceExact: true } : {}),
-    classParams: classParams.map((p, i) => ({ class: identity.startClass + i, ...p })),
-    shards: plan,
-  };
-  manifest.complete = false;
-  fs.mkdirSync(options.out, { recursive: true });
-  writeManifest(options.out, manifest);
+  const classParams = await native.drawClassParams(spec);
+  const manifestName = part ? partManifestName(part.index, part.count) : MANIFEST_NAME;
+  const manifest = makeManifest(identity, classParams, shards, native.imageDataOffset, false, part);
+  writeManifest(options.out, manifest, manifestName);
 
   const generator = new native.Generator({ ...spec, classParams }, options.threads);
   const onAbort = () => generator.cancel();
@@ -227,7 +272,7 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
         Object.assign(shard, { imagesBytes: null, labelsBytes: null, imagesSha256: null, labelsSha256: null });
       }
     }
-    reporter.start(identity.imageCount, done);
+    reporter.start(manifest.shards.reduce((sum, s) => sum + s.count, 0), done);
     for (const shard of manifest.shards) {
       if (shard.imagesSha256 !== null) continue;
       if (signal?.aborted) throw new VatomError('CANCELLED', 'build interrupted; rerun the same command to resume');
@@ -242,7 +287,7 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
         throw new VatomError('IO', `writing shard ${shard.images} failed: ${err.message}; finished shards are kept, rerun to resume`);
       });
       Object.assign(shard, result);
-      writeManifest(options.out, manifest);
+      writeManifest(options.out, manifest, manifestName);
       done += shard.count;
       imagesWritten += shard.count;
       bytesWritten += result.imagesBytes + result.labelsBytes;
@@ -254,7 +299,7 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
     reporter.stop();
   }
   manifest.complete = true;
-  writeManifest(options.out, manifest);
+  writeManifest(options.out, manifest, manifestName);
 
   const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
   return {
@@ -264,7 +309,7 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
     threads: options.threads,
     classes: identity.classes,
     instances: identity.instances,
-    images: identity.imageCount,
+    images: manifest.shards.reduce((sum, s) => sum + s.count, 0),
     shards: manifest.shards.length,
     shardsWritten: written,
     shardsReused: reused,

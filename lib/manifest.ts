@@ -40,6 +40,15 @@ export interface DatasetIdentity {
   shardSize: number;
 }
 
+/** Which part of the shard layout a worker's partial manifest covers (sharded builds). */
+export interface PartInfo {
+  index: number;
+  count: number;
+  firstShard: number;
+  endShard: number;
+  layoutShards: number;
+}
+
 /** manifest.json: the identity, what each class drew, and every shard with its checksums. */
 export interface Manifest extends DatasetIdentity {
   complete: boolean;
@@ -51,12 +60,21 @@ export interface Manifest extends DatasetIdentity {
   referenceExact?: boolean;
   classParams: Array<ClassParams & { class: number }>;
   shards: ShardEntry[];
+  /** Present only in a worker's partial manifest. */
+  part?: PartInfo;
 }
 
 const IDENTITY_KEYS: ReadonlyArray<keyof DatasetIdentity> = [
   'format', 'version', 'rng', 'stream', 'seed', 'referenceThreads', 'config', 'imageSize', 'startClass',
   'requestedClasses', 'classes', 'instances', 'imageCount', 'shardSize',
 ];
+
+/** The identity fields of a manifest, in their canonical order. */
+export function identityOf(m: DatasetIdentity): DatasetIdentity {
+  const out: Record<string, unknown> = {};
+  for (const key of IDENTITY_KEYS) if (m[key] !== undefined) out[key] = m[key];
+  return out as unknown as DatasetIdentity;
+}
 
 /** The identity fields of two manifests that differ, as `name: ours vs theirs` lines. */
 export function identityDifferences(a: DatasetIdentity, b: DatasetIdentity): string[] {
@@ -98,9 +116,9 @@ export function resolveShardPath(dir: string, name: unknown): string {
   return full;
 }
 
-/** Reads and checks the structure of DIR/manifest.json. */
-export function readManifest(dir: string): Manifest {
-  const file = path.join(dir, MANIFEST_NAME);
+/** Reads and checks the structure of DIR/manifest.json (or of a worker's partial manifest). */
+export function readManifest(dir: string, name = MANIFEST_NAME): Manifest {
+  const file = path.join(dir, name);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -120,7 +138,8 @@ export function readManifest(dir: string): Manifest {
     throw new VatomError('BAD_MANIFEST', `${file} has format version ${m.version}; this vatom-fast reads version ${FORMAT_VERSION}`);
   }
   if (!Array.isArray(m.shards)) throw new VatomError('BAD_MANIFEST', `${file} has no shard list`);
-  let next = 0;
+  // A partial manifest covers a contiguous run of the layout; a whole one covers all of it.
+  let next = m.part ? (m.shards[0]?.first ?? 0) : 0;
   for (const [i, s] of m.shards.entries()) {
     resolveShardPath(dir, s.images);
     resolveShardPath(dir, s.labels);
@@ -129,15 +148,15 @@ export function readManifest(dir: string): Manifest {
     }
     next += s.count;
   }
-  if (next !== m.imageCount || m.imageCount !== m.classes * m.instances) {
+  if ((!m.part && next !== m.imageCount) || next > m.imageCount || m.imageCount !== m.classes * m.instances) {
     throw new VatomError('BAD_MANIFEST', `${file}: shards hold ${next} images, imageCount is ${m.imageCount}, classes x instances is ${m.classes * m.instances}`);
   }
   return m;
 }
 
 /** Writes the manifest under a temporary name, syncs it and renames it over the old one. */
-export function writeManifest(dir: string, manifest: Manifest): void {
-  const file = path.join(dir, MANIFEST_NAME);
+export function writeManifest(dir: string, manifest: Manifest, name = MANIFEST_NAME): void {
+  const file = path.join(dir, name);
   const temp = `${file}.tmp`;
   const fd = fs.openSync(temp, 'w');
   try {

@@ -1,6 +1,7 @@
 import * as os from 'os';
 import { badOption, VatomError, EXIT_BAD_INPUT } from './errors';
 import { DEFAULT_PRESET, GeneratorConfig, PRESETS } from './config';
+import { workerSlice, WorkerSlice } from './workers';
 
 /** Every option of `build` and `preview`, validated and filled with defaults; the native side trusts it. */
 export interface BuildOptions {
@@ -17,6 +18,8 @@ export interface BuildOptions {
   threads: number;
   /** Images per shard; undefined means whole classes adding up to about 1 GiB. */
   shardSize?: number;
+  /** This process's part of a sharded (cluster) build; undefined for a whole build. */
+  worker?: WorkerSlice;
   quiet: boolean;
   json: boolean;
 }
@@ -85,7 +88,7 @@ function parseChoice<T extends string>(option: string, value: unknown, choices: 
 }
 
 /** Validates `build` options; throws a VatomError (exit 2) naming the first bad option. */
-export function parseBuildOptions(raw: RawOptions, requireOut = true): BuildOptions {
+export function parseBuildOptions(raw: RawOptions, requireOut = true, env: NodeJS.ProcessEnv = process.env): BuildOptions {
   const given = (name: string): boolean => raw[name] !== undefined;
   const preset = given('preset') ? parseChoice('preset', raw.preset, Object.keys(PRESETS)) : DEFAULT_PRESET;
   const base = PRESETS[preset];
@@ -146,6 +149,8 @@ export function parseBuildOptions(raw: RawOptions, requireOut = true): BuildOpti
   const threads = given('threads') ? parseInteger('threads', raw.threads, 1, LIMITS.threads) : defaultThreads();
   const shardSize = given('shard-size') ? parseInteger('shard-size', raw['shard-size'], 1, Number.MAX_SAFE_INTEGER) : undefined;
 
+  const worker = requireOut ? workerSlice(raw, env) : undefined;
+
   return {
     out: given('out') ? text(raw.out) : '',
     preset,
@@ -159,6 +164,7 @@ export function parseBuildOptions(raw: RawOptions, requireOut = true): BuildOpti
     device,
     threads,
     shardSize,
+    worker,
     quiet: raw.quiet === true,
     json: raw.json === true,
   };

@@ -59,6 +59,23 @@ export async function checkShardFile(dir: string, e: FileExpectation): Promise<s
   return [];
 }
 
+/** Problems with one shard's files that their sizes show (cheap: no data is read). */
+export function checkShardSizes(dir: string, s: ShardEntry): string[] {
+  const problems: string[] = [];
+  for (const [name, bytes] of [[s.images, s.imagesBytes], [s.labels, s.labelsBytes]] as const) {
+    let size: number;
+    try {
+      size = fs.statSync(resolveShardPath(dir, name)).size;
+    } catch {
+      problems.push(`${name}: missing`);
+      continue;
+    }
+    if (bytes === null) problems.push(`${name}: not recorded as written`);
+    else if (size !== bytes) problems.push(`${name}: ${size} bytes, expected ${bytes}`);
+  }
+  return problems;
+}
+
 /** Problems with one shard (images and labels). */
 export async function checkShard(dir: string, m: Pick<Manifest, 'imageSize' | 'imagesDataOffset'>, s: ShardEntry): Promise<string[]> {
   return [

@@ -143,7 +143,7 @@ print(json.dumps(res))
     const before = directoryHashes(out);
     const r = runCli(['build', '--out', out, '--quiet', ...SMALL_SET.slice(0, -1), '9', '--shard-size', '8']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/holds a dataset with another configuration \(seed: "7" there, "9" here\)/);
+    expect(r.stderr).toMatch(/holds a dataset with another configuration \(manifest\.json: seed: "7" there, "9" here\)/);
     expect(directoryHashes(out)).toEqual(before);
   });
 
@@ -217,6 +217,7 @@ describe('resume after SIGKILL', () => {
 
     const killed = path.join(dirs, 'killed');
     const child = startCli(['build', '--out', killed, '--quiet', ...args]);
+    const exited = new Promise((resolve) => child.on('exit', resolve));
     // Kill once at least one shard is in the manifest but before the end.
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
@@ -230,7 +231,7 @@ describe('resume after SIGKILL', () => {
         } catch { /* not written yet */ }
       }, 5);
     });
-    await new Promise((resolve) => child.on('exit', resolve));
+    await exited;
     const m = JSON.parse(fs.readFileSync(path.join(killed, 'manifest.json'), 'utf8'));
     expect(m.complete).toBe(false);
     const v = runCli(['verify', killed]);

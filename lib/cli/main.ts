@@ -5,6 +5,9 @@ import { VatomError, EXIT_BAD_INPUT } from '../errors';
 import buildCommand from './commands/build';
 import verifyCommand from './commands/verify';
 import infoCommand from './commands/info';
+import exportCommand from './commands/export';
+import previewCommand from './commands/preview';
+import mergeCommand from './commands/merge';
 
 /** Runs the command line; resolves to the exit status. */
 export async function main(argv: string[]): Promise<number> {
@@ -16,7 +19,10 @@ export async function main(argv: string[]): Promise<number> {
       .command(buildCommand((code) => { exitCode = code; }))
       .command(verifyCommand((code) => { exitCode = code; }))
       .command(infoCommand((code) => { exitCode = code; }))
-      .demandCommand(1, 'Name a command: build, verify or info')
+      .command(exportCommand((code) => { exitCode = code; }))
+      .command(previewCommand((code) => { exitCode = code; }))
+      .command(mergeCommand((code) => { exitCode = code; }))
+      .demandCommand(1, 'Name a command: build, verify, info, merge, export or preview')
       .strict()
       .recommendCommands()
       .help()

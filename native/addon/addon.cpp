@@ -15,10 +15,7 @@
 #include "reference.hpp"
 #include "sha256.hpp"
 #include "shard_writer.hpp"
-#if __has_include("testing_reference.hpp")
 #include "testing_reference.hpp"
-#define VATOM_HAVE_REF_TESTING 1
-#endif
 
 namespace {
 
@@ -307,9 +304,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   testing.Set("rasterize", Napi::Function::New(env, Rasterize));
   testing.Set("sha256", Napi::Function::New(env, Sha256Hex));
   testing.Set("detSinCos", Napi::Function::New(env, DetSinCos));
-#ifdef VATOM_HAVE_REF_TESTING
   register_reference_testing(env, testing);
-#endif
   exports.Set("testing", testing);
   return exports;
 }

@@ -4,9 +4,16 @@
 //
 //   vatom-native [--classes N] [--instances N] [--start-class N] [--image-size S] [--vertices A:B]
 //                [--orbits A:B] [--seed N] [--rng philox|reference] [--reference-threads T]
-//                [--threads N] [--shard-size N] [--out DIR]
+//                [--threads N] [--shard-size N] [--out DIR] [--noise-min X] [--line-width X]
+//                [--radius-min N] [--oval-rate X] [--freq1 A:B] [--freq2 A:B] [--stages 1]
 //
-// Without --out nothing is written: images are rendered and hashed in memory.
+// Without --out nothing is written: images are rendered and hashed in memory, and the time spent
+// rendering (without hashing) is printed beside the total.
+//
+// --stages 1|2 (default stream): renders on one thread with the stages of every orbit run and timed
+// one after another (Philox words, noise, vertex update, truncation, rasterization, memset), prints
+// the breakdown and segment statistics, and the sha256 of the images it made (the same as without
+// --stages; 2 draws every segment with draw_line_pil, as the first renderer did). VATOM_SIMD=scalar|avx2 in the environment caps the kernels (default: the best this CPU runs).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +23,7 @@
 #include <vector>
 
 #include "dataset.hpp"
+#include "philox_simd.hpp"
 #include "npy.hpp"
 #include "reference.hpp"
 #include "sha256.hpp"
@@ -41,8 +49,56 @@ void to_range(const std::string& option, const std::string& value, int32_t& lo, 
   hi = colon == std::string::npos ? lo : static_cast<int32_t>(to_int(option, value.substr(colon + 1)));
 }
 
+double to_double(const std::string& option, const std::string& value) {
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0') usage("invalid value for " + option + ": " + value);
+  return v;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+int run_stages(const vatom::DatasetSpec& spec, bool per_segment_raster) {
+  const int64_t count = spec.image_count();
+  std::vector<uint8_t> pixels(static_cast<size_t>(count * spec.image_bytes()));
+  const vatom::psimd::Isa isa = vatom::psimd::best_isa();
+  const auto started = std::chrono::steady_clock::now();
+  const vatom::psimd::StageReport r = vatom::philox_profile_stages(spec, 0, count, pixels.data(), isa, per_segment_raster);
+  const double wall = seconds_since(started);
+  const int64_t size = spec.config.image_size;
+  vatom::Sha256 h;
+  const std::string header = vatom::npy_header("|u1", {count, size, size}, vatom::kImageDataOffset);
+  h.update(header.data(), header.size());
+  h.update(pixels.data(), pixels.size());
+  std::printf("shard 0 images %lld sha256 %s\n", static_cast<long long>(count), h.hex_digest().c_str());
+  const double staged = r.memset_s + r.setup_s + r.words_s + r.noise_s + r.update_s + r.truncate_s + r.raster_s;
+  std::printf("stages (%s kernels, %s, 1 thread, %lld images, %.1f orbits and %.0f vertex-orbits per image)\n",
+              vatom::psimd::isa_name(isa), per_segment_raster ? "draw_line_pil per segment" : "polygon rasterizer",
+              static_cast<long long>(r.images), double(r.orbits) / r.images,
+              double(r.vertex_orbits) / r.images);
+  const struct { const char* name; double s; } rows[] = {
+      {"philox words", r.words_s}, {"noise (pnoise1)", r.noise_s}, {"vertex update", r.update_s},
+      {"truncation", r.truncate_s}, {"rasterization", r.raster_s}, {"memset", r.memset_s},
+      {"image setup", r.setup_s}};
+  std::printf("  %-16s %10s %8s %12s %14s\n", "stage", "seconds", "share", "us/image", "ns/vertex-orbit");
+  for (const auto& row : rows) {
+    std::printf("  %-16s %10.4f %7.1f%% %12.1f %14.2f\n", row.name, row.s, 100.0 * row.s / staged,
+                1e6 * row.s / r.images, 1e9 * row.s / r.vertex_orbits);
+  }
+  std::printf("  %-16s %10.4f %7.1f%% %12.1f %14.2f   (%.1f images/s staged; wall %.3f s with timers)\n",
+              "total", staged, 100.0, 1e6 * staged / r.images, 1e9 * staged / r.vertex_orbits, r.images / staged, wall);
+  const double seg = static_cast<double>(r.segments);
+  std::printf("segments %lld: both ends on canvas %.1f%%, culled %.1f%%, clipped %.1f%%\n",
+              static_cast<long long>(r.segments), 100 * r.inside / seg, 100 * r.culled / seg, 100 * r.clipped / seg);
+  std::printf("  on-canvas segments set %.0f pixels per image (%.2f per segment, %.2f ns per pixel of rasterization)\n",
+              double(r.inside_pixels) / r.images, double(r.inside_pixels) / r.inside, 1e9 * r.raster_s / r.inside_pixels);
+  std::printf("  on-canvas segments by major-axis length: 0: %.1f%%  1: %.1f%%  2: %.1f%%  3-4: %.1f%%  5-8: %.1f%%  9+: %.1f%%\n",
+              100.0 * r.inside_major[0] / r.inside, 100.0 * r.inside_major[1] / r.inside,
+              100.0 * r.inside_major[2] / r.inside, 100.0 * r.inside_major[3] / r.inside,
+              100.0 * r.inside_major[4] / r.inside, 100.0 * r.inside_major[5] / r.inside);
+  return 0;
 }
 
 }  // namespace
@@ -54,6 +110,7 @@ int main(int argc, char** argv) {
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   int64_t shard_size = 0;
   std::string out;
+  int stages = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string option = argv[i];
     if (i + 1 >= argc) usage("missing value for " + option);
@@ -71,6 +128,13 @@ int main(int argc, char** argv) {
     else if (option == "--threads") threads = static_cast<int>(to_int(option, value));
     else if (option == "--shard-size") shard_size = to_int(option, value);
     else if (option == "--out") out = value;
+    else if (option == "--noise-min") spec.config.noise_min = to_double(option, value);
+    else if (option == "--line-width") spec.config.line_width = to_double(option, value);
+    else if (option == "--radius-min") spec.config.radius_min = static_cast<int32_t>(to_int(option, value));
+    else if (option == "--oval-rate") spec.config.oval_rate = to_double(option, value);
+    else if (option == "--freq1") to_range(option, value, spec.config.freq1_min, spec.config.freq1_max);
+    else if (option == "--freq2") to_range(option, value, spec.config.freq2_min, spec.config.freq2_max);
+    else if (option == "--stages") stages = static_cast<int>(to_int(option, value));
     else usage("unknown option " + option);
   }
   if (threads < 1) threads = 1;
@@ -82,10 +146,16 @@ int main(int argc, char** argv) {
   }
   if (shard_size <= 0) shard_size = spec.image_count();
 
+  if (stages) {
+    if (spec.stream != vatom::StreamKind::Philox) usage("--stages times the default (philox) stream only");
+    return run_stages(spec, stages == 2);
+  }
+
   vatom::ThreadPool pool(threads);
   auto renderer = vatom::make_renderer(spec);
   const auto started = std::chrono::steady_clock::now();
   std::vector<uint8_t> pixels;
+  double render_s = 0;
   int shard = 0;
   for (int64_t first = 0; first < spec.image_count(); first += shard_size, ++shard) {
     const int64_t count = std::min(shard_size, spec.image_count() - first);
@@ -99,7 +169,9 @@ int main(int argc, char** argv) {
       const int64_t size = spec.config.image_size;
       const std::string header = vatom::npy_header("|u1", {count, size, size}, vatom::kImageDataOffset);
       pixels.resize(static_cast<size_t>(count * spec.image_bytes()));
+      const auto render_started = std::chrono::steady_clock::now();
       renderer->render(first, first + count, pixels.data(), pool);
+      render_s += seconds_since(render_started);
       vatom::Sha256 h;
       h.update(header.data(), header.size());
       h.update(pixels.data(), pixels.size());
@@ -111,5 +183,10 @@ int main(int argc, char** argv) {
   std::printf("images %lld threads %d seconds %.3f images/s %.1f images/s/thread %.1f\n",
               static_cast<long long>(spec.image_count()), threads, elapsed, spec.image_count() / elapsed,
               spec.image_count() / elapsed / threads);
+  if (out.empty()) {
+    std::printf("render only (%s kernels): seconds %.3f images/s %.1f images/s/thread %.1f\n",
+                spec.stream == vatom::StreamKind::Philox ? vatom::psimd::isa_name(vatom::psimd::best_isa()) : "reference",
+                render_s, spec.image_count() / render_s, spec.image_count() / render_s / threads);
+  }
   return 0;
 }

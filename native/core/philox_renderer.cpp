@@ -1,10 +1,14 @@
 // The CPU renderer of the default stream.
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <map>
 #include <stdexcept>
 
 #include "dataset.hpp"
 #include "philox_image.hpp"
+#include "philox_simd.hpp"
 
 namespace vatom {
 
@@ -43,18 +47,106 @@ std::vector<ClassParams> philox_class_params(const GeneratorConfig& config, uint
 
 namespace {
 
-struct ClassTables {
-  std::vector<float> cos_t, sin_t, bias;
+// A vector of T on 64-byte boundaries (whole cache lines for the kernels' vector loads and stores).
+template <typename T>
+class AlignedArray {
+ public:
+  AlignedArray() = default;
+  AlignedArray(const AlignedArray&) = delete;
+  AlignedArray& operator=(const AlignedArray&) = delete;
+  AlignedArray(AlignedArray&& o) noexcept : data_(o.data_), size_(o.size_) { o.data_ = nullptr; o.size_ = 0; }
+  ~AlignedArray() { std::free(data_); }
+  // Makes room for n elements (contents are not kept, nor initialized).
+  void reserve_uninit(size_t n) {
+    if (n > size_) {
+      std::free(data_);
+      data_ = static_cast<T*>(std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64));
+      if (!data_) throw std::bad_alloc();
+      size_ = n;
+    }
+  }
+  // Resizes to n zeroed elements (contents are not kept).
+  void assign_zero(size_t n) {
+    reserve_uninit(n);
+    std::memset(data_, 0, n * sizeof(T));
+  }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+
+ private:
+  T* data_ = nullptr;
+  size_t size_ = 0;
 };
 
-struct Scratch {
-  std::vector<float> x, y;
-  std::vector<int> ix, iy;
+// Per-vertex constants of a class, padded with zeros to psimd::padded_vertices(q).
+struct ClassTables {
+  AlignedArray<float> cos_t, sin_t, bias;
 };
+
+ClassTables make_tables(const ClassParams& p) {
+  ClassTables t;
+  const size_t n = static_cast<size_t>(psimd::padded_vertices(p.vertices));
+  t.cos_t.assign_zero(n);
+  t.sin_t.assign_zero(n);
+  t.bias.assign_zero(n);
+  for (int32_t v = 0; v < p.vertices; ++v) philox_vertex_constants(p, v, t.cos_t[v], t.sin_t[v], t.bias[v]);
+  return t;
+}
+
+struct Scratch {
+  AlignedArray<float> x, y, px, py;
+  AlignedArray<int32_t> ix, iy, raster;
+  AlignedArray<uint32_t> header, wx, wy;
+};
+
+// The parts of one image before its orbits: the header words (centre, then one gray per orbit) and
+// the starting vertices.
+struct ImageSetup {
+  int32_t q, orbits, size;
+  float eta;
+  Canvas canvas;
+  psimd::OrbitJob job;
+};
+
+ImageSetup setup_image(const DatasetSpec& spec, PhiloxKey key, const psimd::Kernels& k, int64_t class_offset,
+                       int64_t instance, const ClassTables& t, Scratch& s, uint8_t* pixels) {
+  const ClassParams& p = spec.params[static_cast<size_t>(class_offset)];
+  const uint32_t cls = static_cast<uint32_t>(spec.start_class + class_offset);
+  const uint32_t inst = static_cast<uint32_t>(instance);
+  const int32_t size = spec.config.image_size;
+  const int32_t q = p.vertices;
+  const size_t n = static_cast<size_t>(psimd::padded_vertices(q));
+  s.x.assign_zero(n); s.y.assign_zero(n); s.ix.assign_zero(n); s.iy.assign_zero(n);
+  s.raster.reserve_uninit(psimd::raster_scratch_ints(q));
+  // Header words 0, 1: centre; word 2 + k: gray of orbit k.
+  const int32_t header_blocks = (p.orbits + 2 + 3) / 4;
+  s.header.reserve_uninit(static_cast<size_t>(header_blocks) * 4);
+  k.words(key, cls, inst, 0, kPurposeHeader, header_blocks, s.header.data());
+  const float cy = philox_centre(s.header[0], size, spec.config.start_pos);
+  const float cx = philox_centre(s.header[1], size, spec.config.start_pos);
+  const float r0 = static_cast<float>(p.radius);
+  const float ox = static_cast<float>(p.oval_x), oy = static_cast<float>(p.oval_y);
+  for (int32_t v = 0; v < q; ++v) {
+    s.x[v] = ((t.cos_t[v] * r0) * ox) + cx;
+    s.y[v] = ((t.sin_t[v] * r0) * oy) + cy;
+  }
+  ImageSetup out;
+  out.q = q;
+  out.orbits = p.orbits;
+  out.size = size;
+  out.eta = static_cast<float>(p.noise);
+  out.canvas = Canvas{pixels, size, size};
+  out.job = psimd::OrbitJob{key, cls, inst, 0, q, out.eta, t.cos_t.data(), t.sin_t.data(), t.bias.data(),
+                            s.x.data(), s.y.data(), s.ix.data(), s.iy.data()};
+  return out;
+}
 
 class PhiloxRenderer final : public ImageRenderer {
  public:
-  explicit PhiloxRenderer(const DatasetSpec& spec) : spec_(spec), key_(philox_key(spec.seed)) {}
+  explicit PhiloxRenderer(const DatasetSpec& spec)
+      : spec_(spec), key_(philox_key(spec.seed)), kernels_(psimd::kernels(psimd::best_isa())) {}
 
   void render(int64_t begin, int64_t end, uint8_t* out, ThreadPool& pool) override {
     const int64_t first_class = begin / spec_.instances, last_class = (end - 1) / spec_.instances;
@@ -74,67 +166,119 @@ class PhiloxRenderer final : public ImageRenderer {
   const ClassTables& tables_for(int64_t class_offset) {
     auto it = tables_.find(class_offset);
     if (it != tables_.end()) return it->second;
-    const ClassParams& p = spec_.params[static_cast<size_t>(class_offset)];
-    ClassTables t;
-    t.cos_t.resize(p.vertices);
-    t.sin_t.resize(p.vertices);
-    t.bias.resize(p.vertices);
-    for (int32_t v = 0; v < p.vertices; ++v) philox_vertex_constants(p, v, t.cos_t[v], t.sin_t[v], t.bias[v]);
-    return tables_.emplace(class_offset, std::move(t)).first->second;
+    return tables_.emplace(class_offset, make_tables(spec_.params[static_cast<size_t>(class_offset)]))
+        .first->second;
   }
 
   void render_one(int64_t class_offset, int64_t instance, Scratch& s, uint8_t* pixels) const {
-    const ClassParams& p = spec_.params[static_cast<size_t>(class_offset)];
-    const ClassTables& t = tables_.at(class_offset);
-    const uint32_t cls = static_cast<uint32_t>(spec_.start_class + class_offset);
-    const uint32_t inst = static_cast<uint32_t>(instance);
-    const int32_t size = spec_.config.image_size;
-    const int32_t q = p.vertices;
     std::memset(pixels, 0, static_cast<size_t>(spec_.image_bytes()));
-    const Canvas canvas{pixels, size, size};
-
-    s.x.resize(q); s.y.resize(q); s.ix.resize(q); s.iy.resize(q);
-    const Philox4x32 header = philox_block(key_, cls, inst, 0, kPurposeHeader, 0);
-    const float cy = philox_centre(header.v[0], size, spec_.config.start_pos);
-    const float cx = philox_centre(header.v[1], size, spec_.config.start_pos);
-    const float r0 = static_cast<float>(p.radius);
-    const float ox = static_cast<float>(p.oval_x), oy = static_cast<float>(p.oval_y);
-    const float eta = static_cast<float>(p.noise);
-    for (int32_t v = 0; v < q; ++v) {
-      s.x[v] = ((t.cos_t[v] * r0) * ox) + cx;
-      s.y[v] = ((t.sin_t[v] * r0) * oy) + cy;
-    }
-    for (int32_t k = 0; k < p.orbits; ++k) {
-      const uint32_t gray_word = 2 + static_cast<uint32_t>(k);
-      const uint8_t gray = word_to_gray(philox_word(key_, cls, inst, 0, kPurposeHeader, gray_word));
-      const uint32_t orbit = static_cast<uint32_t>(k);
-      for (int32_t v0 = 0; v0 < q; v0 += 4) {
-        const uint32_t block = static_cast<uint32_t>(v0) >> 2;
-        const Philox4x32 nx = philox_block(key_, cls, inst, orbit, kPurposeNoiseX, block);
-        const Philox4x32 ny = philox_block(key_, cls, inst, orbit, kPurposeNoiseY, block);
-        const int32_t lanes = q - v0 < 4 ? q - v0 : 4;
-        for (int32_t l = 0; l < lanes; ++l) {
-          const int32_t v = v0 + l;
-          s.x[v] = philox_displace(s.x[v], nx.v[l], eta, t.cos_t[v], t.bias[v]);
-          s.y[v] = philox_displace(s.y[v], ny.v[l], eta, t.sin_t[v], t.bias[v]);
-          s.ix[v] = truncate_coord(s.x[v]);
-          s.iy[v] = truncate_coord(s.y[v]);
-        }
-      }
-      for (int32_t v = 0; v < q; ++v) {
-        const int32_t w = v + 1 == q ? 0 : v + 1;
-        draw_line_pil(canvas, s.ix[v], s.iy[v], s.ix[w], s.iy[w], gray);
-      }
+    ImageSetup im = setup_image(spec_, key_, kernels_, class_offset, instance, tables_.at(class_offset), s, pixels);
+    for (int32_t k = 0; k < im.orbits; ++k) {
+      im.job.orbit = static_cast<uint32_t>(k);
+      kernels_.orbit(im.job);
+      kernels_.raster(im.canvas, s.ix.data(), s.iy.data(), im.q, word_to_gray(s.header[2 + k]), s.raster.data());
     }
   }
 
   const DatasetSpec& spec_;
   const PhiloxKey key_;
+  const psimd::Kernels& kernels_;
   std::map<int64_t, ClassTables> tables_;
   std::vector<Scratch> scratch_;
 };
 
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void count_segments(const int32_t* x, const int32_t* y, int32_t q, int32_t size, psimd::StageReport& r) {
+  const unsigned w = static_cast<unsigned>(size);
+  for (int32_t v = 0; v < q; ++v) {
+    const int32_t u = v + 1 == q ? 0 : v + 1;
+    const int x0 = x[v], y0 = y[v], x1 = x[u], y1 = y[u];
+    ++r.segments;
+    if (static_cast<unsigned>(x0) < w && static_cast<unsigned>(y0) < w && static_cast<unsigned>(x1) < w &&
+        static_cast<unsigned>(y1) < w) {
+      ++r.inside;
+      const int dx = x1 > x0 ? x1 - x0 : x0 - x1, dy = y1 > y0 ? y1 - y0 : y0 - y1;
+      const int major = dx > dy ? dx : dy;
+      r.inside_pixels += major > 0 ? major : 1;
+      ++r.inside_major[major == 0 ? 0 : major == 1 ? 1 : major == 2 ? 2 : major <= 4 ? 3 : major <= 8 ? 4 : 5];
+    } else if ((x0 < 0 && x1 < 0) || (y0 < 0 && y1 < 0) || (x0 >= size && x1 >= size) ||
+               (y0 >= size && y1 >= size)) {
+      ++r.culled;
+    } else {
+      ++r.clipped;
+    }
+  }
+}
+
 }  // namespace
+
+psimd::StageReport philox_profile_stages(const DatasetSpec& spec, int64_t begin, int64_t end, uint8_t* out,
+                                         psimd::Isa isa, bool per_segment_raster) {
+  const psimd::Kernels& k = psimd::kernels(isa);
+  const PhiloxKey key = philox_key(spec.seed);
+  psimd::StageReport r;
+  Scratch s;
+  std::map<int64_t, ClassTables> tables;
+  for (int64_t index = begin; index < end; ++index) {
+    const int64_t class_offset = index / spec.instances, instance = index % spec.instances;
+    auto it = tables.find(class_offset);
+    if (it == tables.end()) {
+      it = tables.emplace(class_offset, make_tables(spec.params[static_cast<size_t>(class_offset)])).first;
+    }
+    uint8_t* pixels = out + (index - begin) * spec.image_bytes();
+    double t0 = now_s();
+    std::memset(pixels, 0, static_cast<size_t>(spec.image_bytes()));
+    double t1 = now_s();
+    r.memset_s += t1 - t0;
+    ImageSetup im = setup_image(spec, key, k, class_offset, instance, it->second, s, pixels);
+    const size_t n = static_cast<size_t>(psimd::padded_vertices(im.q));
+    s.wx.assign_zero(n); s.wy.assign_zero(n); s.px.assign_zero(n); s.py.assign_zero(n);
+    const int32_t blocks = (im.q + psimd::kVertexPad - 1) / psimd::kVertexPad * (psimd::kVertexPad / 4);
+    const int32_t nv = blocks * 4;
+    double t2 = now_s();
+    r.setup_s += t2 - t1;
+    const psimd::OrbitJob& j = im.job;
+    for (int32_t o = 0; o < im.orbits; ++o) {
+      const uint32_t orbit = static_cast<uint32_t>(o);
+      const double a = now_s();
+      k.words(key, j.cls, j.instance, orbit, kPurposeNoiseX, blocks, s.wx.data());
+      k.words(key, j.cls, j.instance, orbit, kPurposeNoiseY, blocks, s.wy.data());
+      const double b = now_s();
+      k.noise(s.wx.data(), nv, s.px.data());
+      k.noise(s.wy.data(), nv, s.py.data());
+      const double c = now_s();
+      k.update(s.px.data(), nv, im.eta, j.cos_t, j.bias, j.x);
+      k.update(s.py.data(), nv, im.eta, j.sin_t, j.bias, j.y);
+      const double d = now_s();
+      k.truncate(j.x, nv, j.ix);
+      k.truncate(j.y, nv, j.iy);
+      const double e = now_s();
+      const uint8_t gray = word_to_gray(s.header[2 + o]);
+      if (per_segment_raster) {
+        for (int32_t v = 0; v < im.q; ++v) {
+          const int32_t u = v + 1 == im.q ? 0 : v + 1;
+          draw_line_pil(im.canvas, j.ix[v], j.iy[v], j.ix[u], j.iy[u], gray);
+        }
+      } else {
+        k.raster(im.canvas, j.ix, j.iy, im.q, gray, s.raster.data());
+      }
+      const double f = now_s();
+      r.words_s += b - a;
+      r.noise_s += c - b;
+      r.update_s += d - c;
+      r.truncate_s += e - d;
+      r.raster_s += f - e;
+      count_segments(j.ix, j.iy, im.q, im.size, r);
+    }
+    ++r.images;
+    r.orbits += im.orbits;
+    r.vertex_orbits += static_cast<int64_t>(im.orbits) * im.q;
+  }
+  return r;
+}
 
 std::unique_ptr<ImageRenderer> make_philox_renderer(const DatasetSpec& spec) {
   return std::make_unique<PhiloxRenderer>(spec);

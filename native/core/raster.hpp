@@ -109,4 +109,46 @@ VATOM_HD int truncate_coord(double v) {
   return static_cast<int>(v);
 }
 
+// ---- Fast paths of the same pixel sets (added for the CPU renderer; the functions above are the definition).
+
+// Steps 1 .. major-1 of draw_line_pil's walk plus its start pixel, for a segment whose two endpoints are
+// both on the canvas (so no pixel of it needs clipping and every offset fits in 32 bits). The end point
+// itself is not plotted: in a closed polygon it is the start of the next segment.
+inline void draw_segment_inside_open(const Canvas& c, int x0, int y0, int x1, int y1, uint8_t gray) {
+  const int dx = x1 - x0, dy = y1 - y0;
+  const int adx = dx < 0 ? -dx : dx, ady = dy < 0 ? -dy : dy;
+  const int sx = dx < 0 ? -1 : 1, sy = dy < 0 ? -c.width : c.width;
+  const bool steep = adx <= ady;
+  const int major = steep ? ady : adx, minor = steep ? adx : ady;
+  const int step_major = steep ? sy : sx, step_minor = steep ? sx : sy;
+  uint8_t* p = c.pixels + static_cast<int64_t>(y0) * c.width + x0;
+  *p = gray;
+  int e = 2 * minor - major;
+  for (int i = 1; i < major; ++i) {
+    if (e >= 0) { p += step_minor; e -= 2 * major; }
+    e += 2 * minor;
+    p += step_major;
+    *p = gray;
+  }
+}
+
+// The closed polygon through (x[v], y[v]), v = 0 .. n-1, in one gray: the same pixels as
+// draw_line_pil for the segments v -> v+1 and n-1 -> 0. Within one gray the order of the segments does
+// not matter; a segment with both ends on the canvas takes the unclipped walk without its end point
+// (the end point is the next segment's start, which that segment plots: its first step, or its only
+// pixel when it is a single point), every other segment draw_line_pil itself.
+inline void draw_polygon_pil(const Canvas& c, const int* x, const int* y, int n, uint8_t gray) {
+  const unsigned w = static_cast<unsigned>(c.width), h = static_cast<unsigned>(c.height);
+  for (int v = 0; v < n; ++v) {
+    const int u = v + 1 == n ? 0 : v + 1;
+    const int x0 = x[v], y0 = y[v], x1 = x[u], y1 = y[u];
+    if (static_cast<unsigned>(x0) < w && static_cast<unsigned>(y0) < h && static_cast<unsigned>(x1) < w &&
+        static_cast<unsigned>(y1) < h) {
+      draw_segment_inside_open(c, x0, y0, x1, y1, gray);
+    } else {
+      draw_line_pil(c, x0, y0, x1, y1, gray);
+    }
+  }
+}
+
 }  // namespace vatom

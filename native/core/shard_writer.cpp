@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <future>
@@ -17,6 +19,19 @@ namespace vatom {
 namespace {
 
 constexpr int64_t kChunkBytes = 64ll << 20;
+
+// Test hook for the disk-full path: VATOM_TEST_FAIL_WRITE_AFTER=N makes shard writes fail with
+// ENOSPC once this process has written N bytes of shards, as a full disk would.
+std::atomic<int64_t> g_bytes_written{0};
+
+bool simulated_disk_full(size_t size) {
+  static const int64_t limit = [] {
+    const char* v = std::getenv("VATOM_TEST_FAIL_WRITE_AFTER");
+    return v ? std::atoll(v) : -1;
+  }();
+  if (limit < 0) return false;
+  return g_bytes_written.fetch_add(static_cast<int64_t>(size)) + static_cast<int64_t>(size) > limit;
+}
 
 std::runtime_error io_error(const std::string& what, const std::string& path) {
   return std::runtime_error(what + " " + path + ": " + std::strerror(errno));
@@ -36,6 +51,10 @@ class TempFile {
 
   void write(const void* data, size_t size) {
     const char* p = static_cast<const char*>(data);
+    if (simulated_disk_full(size)) {
+      errno = ENOSPC;
+      throw io_error("cannot write", temp_);
+    }
     while (size > 0) {
       const ssize_t n = ::write(fd_, p, size);
       if (n < 0) {

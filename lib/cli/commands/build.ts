@@ -12,6 +12,8 @@ export default function buildCommand(setExit: (code: number) => void): CommandMo
     builder: (y) => generatorOptions(y)
       .option('out', { type: 'string', describe: 'Dataset directory', demandOption: false })
       .option('shard-size', { type: 'string', describe: 'Images per shard (default: whole classes adding up to about 1 GiB)' })
+      .option('shard-index', { type: 'string', describe: 'Worker index I of a sharded build (default: SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)' })
+      .option('shard-count', { type: 'string', describe: 'Number of workers N of a sharded build (default: SLURM_ARRAY_TASK_COUNT)' })
       .option('quiet', { type: 'boolean', describe: 'No progress output' })
       .option('json', { type: 'boolean', describe: 'Print a machine-readable summary at the end' }),
     handler: async (argv) => {

@@ -1,0 +1,49 @@
+import type { CommandModule } from 'yargs';
+import { formatBytes } from '../../build';
+import { exportDataset, exportFormatOptions, parseExportOptions } from '../../export';
+import { configureEncoders } from '../../export/encode';
+import { createReporter } from '../../progress';
+
+/** `vatom-fast export DIR --to png|wds --out DIR2`: a dataset as a PNG tree (ImageFolder) or WebDataset shards. */
+export default function exportCommand(setExit: (code: number) => void): CommandModule {
+  return {
+    command: 'export <dir>',
+    describe: 'Write a dataset as a PNG tree (the reference layout, ImageFolder) or WebDataset tar shards (resumes an interrupted export)',
+    builder: (y) => exportFormatOptions(y.positional('dir', { type: 'string', describe: 'Dataset directory (.npy shards)' })
+      .option('to', { type: 'string', describe: 'png: DIR2/%05d/vertex_%04d_instance_%04d.png; wds: DIR2/PREFIX-000000.tar, ...' })
+      .option('out', { type: 'string', describe: 'Output directory' }))
+      .option('threads', { type: 'string', describe: 'Parallel PNG encoders (default: all cores)' })
+      .option('quiet', { type: 'boolean', describe: 'No progress output' })
+      .option('json', { type: 'boolean', describe: 'Print a machine-readable summary at the end' }),
+    handler: async (argv) => {
+      const options = parseExportOptions(argv);
+      configureEncoders(options.threads);
+      const reporter = createReporter({ quiet: options.quiet });
+      const controller = new AbortController();
+      const onSignal = () => controller.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const summary = await exportDataset(options.dir, options.out, options.settings,
+          { threads: options.threads, reporter, signal: controller.signal });
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify(summary)}\n`);
+        } else {
+          if (summary.pattern) process.stdout.write(`${summary.pattern}\n`);
+          if (!options.quiet) {
+            process.stderr.write(
+              `${summary.out}: ${summary.images} images as ${summary.to === 'png' ? 'PNG files' : `${summary.shards} WebDataset shards`}; ` +
+              `wrote ${summary.written} (${formatBytes(summary.bytesWritten)}), kept ${summary.kept}` +
+              `${summary.redone > 0 ? `, redid ${summary.redone} incomplete ${summary.to === 'png' ? 'files' : 'shards'}` : ''}, ` +
+              `${summary.imagesPerSecond.toFixed(0)} images/s` +
+              `${summary.shardList ? `; shard pattern in ${summary.shardList}` : ''}\n`);
+          }
+        }
+        setExit(0);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    },
+  };
+}

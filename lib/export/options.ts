@@ -1,0 +1,90 @@
+import type { Argv } from 'yargs';
+import { badOption, EXIT_BAD_INPUT, VatomError } from '../errors';
+import { defaultThreads, LIMITS, parseInteger, RawOptions } from '../options';
+import type { ExportSettings } from './marker';
+
+/** Default images per WebDataset shard (the paper's 21k run: 2,100 shards of 10,000). */
+export const DEFAULT_SHARD_IMAGES = 10_000;
+export const DEFAULT_PREFIX = 'visualatom';
+export const DEFAULT_PNG_LEVEL = 6;
+
+/** Everything `vatom-fast export` needs, validated. */
+export interface ExportCommandOptions {
+  dir: string;
+  out: string;
+  settings: ExportSettings;
+  threads: number;
+  quiet: boolean;
+  json: boolean;
+}
+
+const given = (raw: RawOptions, name: string): boolean => raw[name] !== undefined && raw[name] !== false;
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value.trim() : String(value);
+}
+
+/** The options that say how images are written (--gray, --png-level, --shard-images, --prefix), for yargs. */
+export function exportFormatOptions<T>(y: Argv<T>) {
+  return y
+    .option('gray', { type: 'boolean', describe: 'One-channel PNGs (default: RGB with R = G = B, as the reference writes)' })
+    .option('png-level', { type: 'string', describe: `PNG zlib level 0..9 (default ${DEFAULT_PNG_LEVEL}, as PIL)` })
+    .option('shard-images', { type: 'string', describe: `WebDataset: images per tar shard (default ${DEFAULT_SHARD_IMAGES})` })
+    .option('prefix', { type: 'string', describe: `WebDataset: shard name prefix, PREFIX-000000.tar (default ${DEFAULT_PREFIX})` });
+}
+
+/**
+ * Validates how images are written for output format `to`; throws a VatomError (exit 2) naming the
+ * first bad option. Options that do not apply to `to` are refused rather than ignored.
+ */
+export function parseExportSettings(raw: RawOptions, to: 'png' | 'wds'): ExportSettings {
+  const gray = raw.gray === true;
+  const pngLevel = given(raw, 'png-level') ? parseInteger('png-level', raw['png-level'], 0, 9) : DEFAULT_PNG_LEVEL;
+  if (to === 'png') {
+    for (const name of ['shard-images', 'prefix']) {
+      if (given(raw, name)) throw badOption(name, raw[name], `no --${name} with png output (it applies to WebDataset shards, wds)`);
+    }
+    return { to, gray, pngLevel };
+  }
+  const shardImages = given(raw, 'shard-images')
+    ? parseInteger('shard-images', raw['shard-images'], 1, Number.MAX_SAFE_INTEGER) : DEFAULT_SHARD_IMAGES;
+  let prefix = DEFAULT_PREFIX;
+  if (given(raw, 'prefix')) {
+    prefix = text(raw.prefix);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(prefix)) {
+      throw badOption('prefix', raw.prefix, 'a file name prefix of letters, digits, ".", "_" and "-", starting with a letter or digit, at most 100 characters');
+    }
+  }
+  return { to, gray, pngLevel, shardImages, prefix };
+}
+
+/**
+ * `build --format npy|png|wds` (default npy) and, for png and wds, how images are written; --gray,
+ * --png-level, --shard-images and --prefix are refused where they do not apply (exit 2).
+ */
+export function parseBuildFormat(raw: RawOptions): { format: 'npy' } | { format: 'png' | 'wds'; settings: ExportSettings } {
+  const format = raw.format === undefined ? 'npy' : text(raw.format);
+  if (format !== 'npy' && format !== 'png' && format !== 'wds') throw badOption('format', raw.format, 'one of npy, png, wds');
+  if (format === 'npy') {
+    for (const name of ['gray', 'png-level', 'shard-images', 'prefix']) {
+      if (given(raw, name)) throw badOption(name, raw[name], `no --${name} with --format npy (it applies to --format png and wds)`);
+    }
+    return { format };
+  }
+  return { format, settings: parseExportSettings(raw, format) };
+}
+
+/** Validates the options of `vatom-fast export DIR --to png|wds --out DIR2`. */
+export function parseExportOptions(raw: RawOptions): ExportCommandOptions {
+  const dir = text(raw.dir ?? '');
+  if (dir === '') throw new VatomError('BAD_OPTION', 'Missing DIR: expected the dataset directory to export', EXIT_BAD_INPUT);
+  if (!given(raw, 'to')) throw new VatomError('BAD_OPTION', 'Missing --to: expected png or wds', EXIT_BAD_INPUT);
+  const to = text(raw.to);
+  if (to !== 'png' && to !== 'wds') throw badOption('to', raw.to, 'one of png, wds');
+  if (!given(raw, 'out') || text(raw.out) === '') {
+    throw new VatomError('BAD_OPTION', 'Missing --out: expected the directory to write the export to', EXIT_BAD_INPUT);
+  }
+  const settings = parseExportSettings(raw, to);
+  const threads = given(raw, 'threads') ? parseInteger('threads', raw.threads, 1, LIMITS.threads) : defaultThreads();
+  return { dir, out: text(raw.out), settings, threads, quiet: raw.quiet === true, json: raw.json === true };
+}

@@ -1,0 +1,141 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { VatomError } from '../errors';
+import { BatchReader, pipelineSizes } from './batches';
+import { ExportRun, ExportSummary, GENERATOR, pad } from './common';
+import { configureEncoders, encodePng, PngSettings, pngMatches } from './encode';
+import { checkExportOutput, EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, ExportSettings, writeMarker } from './marker';
+import { orderedPipeline, Semaphore } from './pool';
+import type { ImageSource } from './source';
+
+const MARKER_EVERY_MS = 2000;
+const UNCHECKED = 1;
+const DONE = 2;
+
+/** The reference script's class folder: `%05d` of the absolute class index. */
+export function classFolder(cls: number): string {
+  return pad(cls, 5);
+}
+
+/** The reference script's file name: `vertex_%04d_instance_%04d.png`. */
+export function pngFileName(vertices: number, instance: number): string {
+  return `vertex_${pad(vertices, 4)}_instance_${pad(instance, 4)}.png`;
+}
+
+/**
+ * Writes every image of `source` as DIR/%05d/vertex_%04d_instance_%04d.png, in parallel with bounded
+ * memory. Each file is written under a temporary name and renamed, so a file with its final name is
+ * whole. A rerun keeps files before the marker's checkpoint, checks the others it finds by decoding
+ * them against the source, and writes the rest.
+ */
+export async function exportPngTree(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
+  const wanted = { settings, source: source.identity };
+  const previous = checkExportOutput(out, wanted);
+  configureEncoders(run.threads);
+  const startedAt = process.hrtime.bigint();
+  const marker: ExportMarker = previous ?? {
+    format: EXPORT_FORMAT, version: EXPORT_VERSION, generator: GENERATOR, complete: false, ...wanted, doneThrough: 0,
+  };
+  const n = source.imageCount;
+  const S = source.imageSize;
+  const png: PngSettings = { gray: settings.gray, level: settings.pngLevel };
+  const fileOf = (i: number) => {
+    const c = Math.floor(i / source.instances);
+    const p = source.classParams[c];
+    return path.join(out, classFolder(p.class), pngFileName(p.vertices, i % source.instances));
+  };
+
+  marker.complete = false;
+  marker.doneThrough = Math.min(marker.doneThrough ?? 0, n);
+  fs.mkdirSync(out, { recursive: true });
+  writeMarker(out, marker);
+
+  // Status of each image: 0 to write, UNCHECKED found beyond the checkpoint, DONE.
+  // What is there: files with final names are whole; temporary ones are partial and go.
+  const status = new Uint8Array(n);
+  for (let c = 0; c < source.classes; ++c) {
+    const p = source.classParams[c];
+    const dir = path.join(out, classFolder(p.class));
+    fs.mkdirSync(dir, { recursive: true });
+    const names = new Set(fs.readdirSync(dir));
+    for (const name of names) if (name.endsWith('.tmp')) fs.rmSync(path.join(dir, name), { force: true });
+    for (let j = 0; j < source.instances; ++j) {
+      const i = c * source.instances + j;
+      if (names.has(pngFileName(p.vertices, j))) status[i] = i < marker.doneThrough ? DONE : UNCHECKED;
+    }
+  }
+  const runs: Array<[number, number]> = [];
+  let kept = 0;
+  for (let i = 0; i < n; ++i) {
+    if (status[i] === DONE) { ++kept; continue; }
+    if (runs.length > 0 && runs[runs.length - 1][1] === i) runs[runs.length - 1][1] = i + 1; else runs.push([i, i + 1]);
+  }
+
+  const { batch, window } = pipelineSizes(run.threads, S);
+  const reader = new BatchReader(source, runs, batch);
+  const encoders = new Semaphore(run.threads);
+  let written = 0;
+  let checked = 0;
+  let redone = 0;
+  let bytesWritten = 0;
+  let doneThrough = marker.doneThrough;
+  let lastMarker = Date.now();
+  const advance = () => {
+    while (doneThrough < n && status[doneThrough] === DONE) ++doneThrough;
+  };
+  advance();
+
+  run.reporter.start(n, kept);
+  let done = kept;
+  type Outcome = { kind: 'kept' | 'written' | 'redone'; bytes: number };
+  const produce = async (k: number): Promise<Outcome> => {
+    const i = reader.index(k);
+    const pixels = await reader.pixels(k);
+    const file = fileOf(i);
+    const encoded = await encoders.run(async (): Promise<Buffer | null> => {
+      if (status[i] === UNCHECKED && await pngMatches(await fs.promises.readFile(file), pixels, S, png)) return null;
+      return encodePng(pixels, S, png);
+    });
+    if (encoded === null) return { kind: 'kept', bytes: 0 };
+    const temp = `${file}.tmp`;
+    await fs.promises.writeFile(temp, encoded);
+    await fs.promises.rename(temp, file);
+    return { kind: status[i] === UNCHECKED ? 'redone' : 'written', bytes: encoded.length };
+  };
+  const consume = (k: number, o: Outcome) => {
+    reader.release(k);
+    status[reader.index(k)] = DONE;
+    if (o.kind === 'kept') { ++kept; ++checked; } else { ++written; bytesWritten += o.bytes; }
+    if (o.kind === 'redone') ++redone;
+    ++done;
+    advance();
+    run.reporter.update(done);
+    if (Date.now() - lastMarker > MARKER_EVERY_MS) {
+      marker.doneThrough = doneThrough;
+      writeMarker(out, marker);
+      lastMarker = Date.now();
+    }
+  };
+  try {
+    await orderedPipeline(reader.count, window, produce, consume, () => run.signal?.aborted === true);
+  } catch (err) {
+    marker.doneThrough = doneThrough;
+    writeMarker(out, marker);
+    run.reporter.stop();
+    if (err instanceof VatomError) throw err;
+    throw new VatomError('IO', `PNG export to ${out} failed: ${(err as Error).message}; finished files are kept, rerun the same command to resume`);
+  }
+  marker.doneThrough = doneThrough;
+  run.reporter.stop();
+  if (run.signal?.aborted) {
+    writeMarker(out, marker);
+    throw new VatomError('CANCELLED', 'export interrupted; rerun the same command to resume');
+  }
+  marker.complete = true;
+  writeMarker(out, marker);
+  const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+  return {
+    out, to: 'png', images: n, written, kept, checked, redone, bytesWritten, seconds,
+    imagesPerSecond: seconds > 0 ? written / seconds : 0,
+  };
+}

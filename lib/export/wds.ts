@@ -1,0 +1,195 @@
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tar from 'tar-stream';
+import { VatomError } from '../errors';
+import { exists } from '../manifest';
+import { sha256File } from '../verify';
+import { BatchReader, pipelineSizes } from './batches';
+import { ExportRun, ExportSummary, GENERATOR, pad } from './common';
+import { configureEncoders, encodePng, PngSettings } from './encode';
+import { checkExportOutput, EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, ExportSettings, TarShardEntry, writeMarker } from './marker';
+import { orderedPipeline, Semaphore } from './pool';
+import type { ImageSource } from './source';
+
+/** Every member gets this time, so that equal inputs give equal shard bytes. */
+const MEMBER_MTIME = new Date(Date.UTC(2023, 5, 18));
+
+/** Shard file names for `count` images: PREFIX-000000.tar, ... */
+export function planTarShards(prefix: string, images: number, perShard: number): TarShardEntry[] {
+  const shards: TarShardEntry[] = [];
+  for (let first = 0, j = 0; first < images; first += perShard, ++j) {
+    shards.push({ name: `${prefix}-${pad(j, 6)}.tar`, first, count: Math.min(perShard, images - first), bytes: null, sha256: null });
+  }
+  return shards;
+}
+
+/** The brace pattern of a shard list (`PREFIX-{000000..000020}.tar`), as WebDataset and pretrain.py --trainshards take it. */
+export function bracePattern(prefix: string, shards: number): string {
+  return `${prefix}-{${pad(0, 6)}..${pad(shards - 1, 6)}}.tar`;
+}
+
+/**
+ * Sample keys: `CLASS_INSTANCE`, zero-padded to the same widths throughout a dataset (at least 5 and
+ * 4 digits), so that keys sort in dataset order. No dots: WebDataset splits key and extension at the first.
+ */
+export function sampleKeyFormat(source: Pick<ImageSource, 'startClass' | 'classes' | 'instances'>): (cls: number, instance: number) => string {
+  const classWidth = Math.max(5, String(source.startClass + source.classes - 1).length);
+  const instanceWidth = Math.max(4, String(source.instances - 1).length);
+  return (cls, instance) => `${pad(cls, classWidth)}_${pad(instance, instanceWidth)}`;
+}
+
+async function writeAll(fh: fs.promises.FileHandle, chunk: Buffer): Promise<void> {
+  for (let at = 0; at < chunk.length;) {
+    const { bytesWritten } = await fh.write(chunk, at, chunk.length - at);
+    at += bytesWritten;
+  }
+}
+
+function addEntry(pack: tar.Pack, name: string, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pack.entry({ name, size: data.length, mode: 0o644, mtime: MEMBER_MTIME, uid: 0, gid: 0, uname: '', gname: '', type: 'file' },
+      data, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/**
+ * Writes `source` as WebDataset tar shards PREFIX-000000.tar, ... of settings.shardImages images each,
+ * each sample KEY.cls (the absolute class index in ASCII, as the .npy labels) then KEY.png. Shards are
+ * written under a temporary name, synced and renamed, and recorded with their sha256 in the marker; a
+ * rerun keeps shards whose bytes match the marker and writes the others.
+ */
+export async function exportWds(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
+  const prefix = settings.prefix!;
+  const perShard = settings.shardImages!;
+  const wanted = { settings, source: source.identity };
+  const previous = checkExportOutput(out, wanted);
+  configureEncoders(run.threads);
+  const startedAt = process.hrtime.bigint();
+  const shards = planTarShards(prefix, source.imageCount, perShard);
+  for (const [j, before] of (previous?.shards ?? []).entries()) {
+    const s = shards[j];
+    if (s && before.name === s.name && before.first === s.first && before.count === s.count) {
+      s.bytes = before.bytes;
+      s.sha256 = before.sha256;
+    }
+  }
+  const pattern = bracePattern(prefix, shards.length);
+  const marker: ExportMarker = {
+    format: EXPORT_FORMAT, version: EXPORT_VERSION, generator: previous?.generator ?? GENERATOR, complete: false, ...wanted, shards, pattern,
+  };
+  marker.complete = false;
+  fs.mkdirSync(out, { recursive: true });
+  writeMarker(out, marker);
+  for (const name of fs.readdirSync(out)) {
+    if (name.startsWith(`${prefix}-`) && name.endsWith('.tar.partial')) fs.rmSync(path.join(out, name), { force: true });
+  }
+
+  let kept = 0;
+  let shardsKept = 0;
+  let redone = 0;
+  for (const shard of shards) {
+    if (shard.sha256 === null) continue;
+    const file = path.join(out, shard.name);
+    if (exists(file) && fs.statSync(file).size === shard.bytes && await sha256File(file) === shard.sha256) {
+      kept += shard.count;
+      ++shardsKept;
+    } else {
+      shard.bytes = null;
+      shard.sha256 = null;
+      ++redone;
+    }
+  }
+
+  const png: PngSettings = { gray: settings.gray, level: settings.pngLevel };
+  const keyOf = sampleKeyFormat(source);
+  const { batch, window } = pipelineSizes(run.threads, source.imageSize);
+  const encoders = new Semaphore(run.threads);
+  let done = kept;
+  let written = 0;
+  let bytesWritten = 0;
+  let shardsWritten = 0;
+  run.reporter.start(source.imageCount, kept);
+  try {
+    for (const shard of shards) {
+      if (shard.sha256 !== null) continue;
+      if (run.signal?.aborted) break;
+      const file = path.join(out, shard.name);
+      const temp = `${file}.partial`;
+      const fh = await fs.promises.open(temp, 'w');
+      const hash = crypto.createHash('sha256');
+      let bytes = 0;
+      const pack = tar.pack();
+      const drain = (async () => {
+        for await (const chunk of pack as AsyncIterable<Buffer>) {
+          hash.update(chunk);
+          await writeAll(fh, chunk);
+          bytes += chunk.length;
+        }
+      })();
+      drain.catch((err: Error) => pack.destroy(err));
+      try {
+        const reader = new BatchReader(source, [[shard.first, shard.first + shard.count]], batch);
+        await orderedPipeline(reader.count, window,
+          async (k) => {
+            const pixels = await reader.pixels(k);
+            return encoders.run(() => encodePng(pixels, source.imageSize, png));
+          },
+          async (k, encoded) => {
+            reader.release(k);
+            const i = shard.first + k;
+            const c = Math.floor(i / source.instances);
+            const cls = source.startClass + c;
+            const key = keyOf(cls, i % source.instances);
+            await addEntry(pack, `${key}.cls`, Buffer.from(String(cls), 'ascii'));
+            await addEntry(pack, `${key}.png`, encoded);
+            bytesWritten += encoded.length;
+            run.reporter.update(++done);
+          },
+          () => run.signal?.aborted === true);
+        if (run.signal?.aborted) {
+          pack.destroy();
+          await drain.catch(() => {});
+          await fh.close();
+          await fs.promises.rm(temp, { force: true });
+          break;
+        }
+        pack.finalize();
+        await drain;
+        await fh.sync();
+      } catch (err) {
+        pack.destroy();
+        await drain.catch(() => {});
+        await fh.close().catch(() => {});
+        await fs.promises.rm(temp, { force: true });
+        throw err;
+      }
+      await fh.close();
+      await fs.promises.rename(temp, file);
+      shard.bytes = bytes;
+      shard.sha256 = hash.digest('hex');
+      writeMarker(out, marker);
+      written += shard.count;
+      ++shardsWritten;
+    }
+  } catch (err) {
+    run.reporter.stop();
+    if (err instanceof VatomError) throw err;
+    throw new VatomError('IO', `WebDataset export to ${out} failed: ${(err as Error).message}; finished shards are kept, rerun the same command to resume`);
+  }
+  run.reporter.stop();
+  if (run.signal?.aborted) throw new VatomError('CANCELLED', 'export interrupted; rerun the same command to resume');
+
+  const absolutePattern = path.join(path.resolve(out), pattern);
+  const shardList = path.join(out, `${prefix}-shards.txt`);
+  fs.writeFileSync(`${shardList}.tmp`, `${absolutePattern}\n`);
+  fs.renameSync(`${shardList}.tmp`, shardList);
+  marker.complete = true;
+  writeMarker(out, marker);
+  const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+  return {
+    out, to: 'wds', images: source.imageCount, written, kept, checked: kept, redone, bytesWritten, seconds,
+    imagesPerSecond: seconds > 0 ? written / seconds : 0,
+    shards: shards.length, shardsWritten, shardsKept, pattern: absolutePattern, shardList,
+  };
+}

@@ -1,0 +1,98 @@
+#include "testing_reference.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "cpython_random.hpp"
+#include "pnoise.hpp"
+
+namespace {
+
+// A JS number seed (an integer below 2^53; negative seeds act as their absolute value, as in CPython).
+uint64_t seed_from_js(const Napi::Value& v) {
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) >= 9007199254740992.0) {
+    throw Napi::RangeError::New(v.Env(), "seed must be an integer of magnitude below 2^53");
+  }
+  return static_cast<uint64_t>(std::fabs(d));
+}
+
+int64_t int_arg(const Napi::Array& call, uint32_t i) {
+  const double d = call.Get(i).As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) >= 9007199254740992.0) {
+    throw Napi::RangeError::New(call.Env(), "integer argument expected");
+  }
+  return static_cast<int64_t>(d);
+}
+
+// mtWords(seed, n) -> Uint32Array: the first n raw 32-bit outputs (random.getrandbits(32)).
+Napi::Value MtWords(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint64_t seed = seed_from_js(info[0]);
+  const double n = info[1].As<Napi::Number>().DoubleValue();
+  if (!(n >= 0 && n <= 1e8)) throw Napi::RangeError::New(env, "n out of range");
+  vatom::CPythonRandom rng(seed);
+  Napi::Uint32Array out = Napi::Uint32Array::New(env, static_cast<size_t>(n));
+  rng.fill_words(out.Data(), out.ElementLength());
+  return out;
+}
+
+// pyRandomCalls(seed, calls) -> number[]: each call ["random"], ["getrandbits", k],
+// ["randint", a, b] or ["uniform", a, b], evaluated in order on one generator seeded with seed.
+// ["skip", n] advances by n words (skip_words) and yields 0, to test the replay helper.
+Napi::Value PyRandomCalls(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  vatom::CPythonRandom rng(seed_from_js(info[0]));
+  Napi::Array calls = info[1].As<Napi::Array>();
+  Napi::Array out = Napi::Array::New(env, calls.Length());
+  for (uint32_t i = 0; i < calls.Length(); ++i) {
+    Napi::Array call = calls.Get(i).As<Napi::Array>();
+    const std::string name = call.Get(0u).As<Napi::String>().Utf8Value();
+    double result = 0.0;
+    if (name == "random") {
+      result = rng.random();
+    } else if (name == "getrandbits") {
+      const int64_t k = int_arg(call, 1);
+      if (k < 1 || k > 53) throw Napi::RangeError::New(env, "getrandbits: k must be in 1..53");
+      result = static_cast<double>(rng.getrandbits64(static_cast<int>(k)));
+    } else if (name == "randint") {
+      const int64_t a = int_arg(call, 1), b = int_arg(call, 2);
+      if (a > b) throw Napi::RangeError::New(env, "randint: empty range");
+      result = static_cast<double>(rng.randint(a, b));
+    } else if (name == "uniform") {
+      const double a = call.Get(1u).As<Napi::Number>().DoubleValue();
+      const double b = call.Get(2u).As<Napi::Number>().DoubleValue();
+      result = rng.uniform(a, b);
+    } else if (name == "skip") {
+      const int64_t n = int_arg(call, 1);
+      if (n < 0) throw Napi::RangeError::New(env, "skip: n must be >= 0");
+      rng.skip_words(static_cast<uint64_t>(n));
+    } else {
+      throw Napi::TypeError::New(env, "unknown call: " + name);
+    }
+    out.Set(i, Napi::Number::New(env, result));
+  }
+  return out;
+}
+
+// pnoise1(xs: Float64Array) -> Float64Array: noise.pnoise1(x) (x rounded to float, RNE).
+Napi::Value Pnoise1(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Float64Array xs = info[0].As<Napi::Float64Array>();
+  Napi::Float64Array out = Napi::Float64Array::New(env, xs.ElementLength());
+  for (size_t i = 0; i < xs.ElementLength(); ++i) {
+    // float(x) must floor into an int (pnoise1's own limit; the reference only uses [0, 10000]).
+    if (!(std::fabs(xs[i]) < 1e9)) throw Napi::RangeError::New(env, "pnoise1: |x| must be below 1e9");
+    out[i] = static_cast<double>(vatom::pnoise1f(static_cast<float>(xs[i])));
+  }
+  return out;
+}
+
+}  // namespace
+
+void register_reference_testing(Napi::Env env, Napi::Object testing) {
+  testing.Set("mtWords", Napi::Function::New(env, MtWords));
+  testing.Set("pyRandomCalls", Napi::Function::New(env, PyRandomCalls));
+  testing.Set("pnoise1", Napi::Function::New(env, Pnoise1));
+}

@@ -1,0 +1,147 @@
+// The portable scalar kernels of philox_simd.hpp and the run-time choice of a kernel set.
+#include "philox_simd.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "philox_image.hpp"
+
+namespace vatom {
+namespace psimd {
+
+namespace {
+
+// pnoise1 gradients by permutation index, grad(perm[i]) and grad(perm[(i + 1) & 255]): a table lookup
+// instead of perlin_grad1's branch on a random bit, which the CPU mispredicts half the time.
+struct GradFloats {
+  float g0[256];
+  float g1[256];
+};
+
+GradFloats make_grad_floats() {
+  GradFloats t;
+  for (int i = 0; i < 256; ++i) {
+    t.g0[i] = perlin_grad1(kPerlinPerm[i]);
+    t.g1[i] = perlin_grad1(kPerlinPerm[(i + 1) & 255]);
+  }
+  return t;
+}
+
+const GradFloats kGrad = make_grad_floats();
+
+// pnoise1f (pnoise.hpp) operation for operation, with the gradients from kGrad.
+inline float pnoise1f_table(float x) {
+  int q = static_cast<int>(x);
+  if (static_cast<float>(q) > x) q -= 1;
+  const float fl = static_cast<float>(q);
+  const float t = x - fl;
+  const float g0 = kGrad.g0[q & 255];
+  const float g1 = kGrad.g1[q & 255];
+  float u = t * 6.0f;
+  u = u - 15.0f;
+  u = t * u;
+  u = u + 10.0f;
+  const float cube = (t * t) * t;
+  const float fade = cube * u;
+  const float a = g0 * t;
+  const float b = g1 * (t - 1.0f);
+  float d = b - a;
+  d = fade * d;
+  const float r = a + d;
+  return r * 0.4f;
+}
+
+inline float displace_table(float coord, uint32_t noise_word, float eta, float trig, float bias) {
+  const float p = pnoise1f_table(word_to_noise_arg(noise_word));
+  return coord - trig * ((p * eta) - bias);
+}
+
+void words_scalar(PhiloxKey key, uint32_t cls, uint32_t instance, uint32_t orbit, uint32_t purpose,
+                  int32_t blocks, uint32_t* out) {
+  for (int32_t b = 0; b < blocks; ++b) {
+    const Philox4x32 r = philox_block(key, cls, instance, orbit, purpose, static_cast<uint32_t>(b));
+    out[4 * b] = r.v[0];
+    out[4 * b + 1] = r.v[1];
+    out[4 * b + 2] = r.v[2];
+    out[4 * b + 3] = r.v[3];
+  }
+}
+
+void noise_scalar(const uint32_t* w, int32_t n, float* out) {
+  for (int32_t i = 0; i < n; ++i) out[i] = pnoise1f_table(word_to_noise_arg(w[i]));
+}
+
+void update_scalar(const float* p, int32_t n, float eta, const float* trig, const float* bias, float* coord) {
+  for (int32_t i = 0; i < n; ++i) coord[i] = coord[i] - trig[i] * ((p[i] * eta) - bias[i]);
+}
+
+void truncate_scalar(const float* coord, int32_t n, int32_t* out) {
+  for (int32_t i = 0; i < n; ++i) out[i] = truncate_coord(coord[i]);
+}
+
+void orbit_scalar(const OrbitJob& j) {
+  const int32_t q = j.q;
+  for (int32_t v0 = 0; v0 < q; v0 += 4) {
+    const uint32_t block = static_cast<uint32_t>(v0) >> 2;
+    const Philox4x32 nx = philox_block(j.key, j.cls, j.instance, j.orbit, kPurposeNoiseX, block);
+    const Philox4x32 ny = philox_block(j.key, j.cls, j.instance, j.orbit, kPurposeNoiseY, block);
+    const int32_t lanes = q - v0 < 4 ? q - v0 : 4;
+    for (int32_t l = 0; l < lanes; ++l) {
+      const int32_t v = v0 + l;
+      j.x[v] = displace_table(j.x[v], nx.v[l], j.eta, j.cos_t[v], j.bias[v]);
+      j.y[v] = displace_table(j.y[v], ny.v[l], j.eta, j.sin_t[v], j.bias[v]);
+      j.ix[v] = truncate_coord(j.x[v]);
+      j.iy[v] = truncate_coord(j.y[v]);
+    }
+  }
+}
+
+void raster_scalar(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t gray, int32_t*) {
+  draw_polygon_pil(c, x, y, q, gray);
+}
+
+}  // namespace
+
+const Kernels& kernels_scalar() {
+  static const Kernels k{Isa::Scalar, orbit_scalar, words_scalar, noise_scalar, update_scalar, truncate_scalar,
+                         raster_scalar};
+  return k;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    default: return "scalar";
+  }
+}
+
+Isa best_isa() {
+  static const Isa best = [] {
+    Isa isa = Isa::Scalar;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (kernels_avx2().orbit && __builtin_cpu_supports("avx2")) isa = Isa::Avx2;
+    if (kernels_avx512().orbit && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vbmi")) {
+      isa = Isa::Avx512;
+    }
+#endif
+    if (const char* cap = std::getenv("VATOM_SIMD")) {
+      if (std::strcmp(cap, "scalar") == 0) isa = Isa::Scalar;
+      else if (std::strcmp(cap, "avx2") == 0 && isa == Isa::Avx512) isa = Isa::Avx2;
+    }
+    return isa;
+  }();
+  return best;
+}
+
+const Kernels& kernels(Isa isa) {
+  if (isa == Isa::Avx512 && kernels_avx512().orbit) return kernels_avx512();
+  if (isa >= Isa::Avx2 && kernels_avx2().orbit) return kernels_avx2();
+  return kernels_scalar();
+}
+
+}  // namespace psimd
+}  // namespace vatom

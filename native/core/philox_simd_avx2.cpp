@@ -1,0 +1,363 @@
+// AVX2 kernels of philox_simd.hpp, the same algorithms as philox_simd_avx512.cpp in 256-bit vectors
+// (4 Philox blocks, 8 float lanes, 8 segments at a time; the compress of AVX-512 done with a
+// permutation table). Only the functions between push_options and pop_options are built for AVX2, all
+// of them with internal linkage, so no inline function of a shared header is ever emitted with AVX2
+// instructions; kernels_avx2() itself is plain code. No FMA: the target is "avx2" alone and the build
+// has -ffp-contract=off.
+#include "philox_simd.hpp"
+
+#include <cstring>
+
+#include "philox_image.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(VATOM_NO_SIMD)
+#define VATOM_HAVE_AVX2 1
+#include <immintrin.h>
+#endif
+
+namespace vatom {
+namespace psimd {
+
+#if VATOM_HAVE_AVX2
+namespace {
+
+// pnoise1 gradients by permutation index: grad(perm[i]) and grad(perm[(i + 1) & 255]).
+struct GradFloats {
+  alignas(64) float g0[256];
+  alignas(64) float g1[256];
+};
+
+GradFloats make_grad_floats() {
+  GradFloats t;
+  for (int i = 0; i < 256; ++i) {
+    t.g0[i] = perlin_grad1(kPerlinPerm[i]);
+    t.g1[i] = perlin_grad1(kPerlinPerm[(i + 1) & 255]);
+  }
+  return t;
+}
+
+const GradFloats kGrad = make_grad_floats();
+
+// Compress permutations: for an 8-bit lane mask, the indices of its set lanes in order, 3 bits each.
+struct CompressTable {
+  uint32_t packed[256];
+};
+
+CompressTable make_compress_table() {
+  CompressTable t;
+  for (int m = 0; m < 256; ++m) {
+    uint32_t p = 0;
+    int k = 0;
+    for (int lane = 0; lane < 8; ++lane) {
+      if (m & (1 << lane)) p |= static_cast<uint32_t>(lane) << (4 * k++);
+    }
+    t.packed[m] = p;
+  }
+  return t;
+}
+
+const CompressTable kCompress = make_compress_table();
+
+}  // namespace
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2")
+// GCC 12 reports the undefined vectors inside its own intrinsics (_mm*_undefined_*) as uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace {
+
+#define VATOM_INLINE inline __attribute__((always_inline))
+
+// Philox4x32-10 of 4 blocks, one per 64-bit lane (low halves hold the words; see the AVX-512 file).
+VATOM_INLINE void philox4(__m256i& c0, __m256i& c1, __m256i& c2, __m256i& c3, uint32_t k0, uint32_t k1) {
+  const __m256i m0 = _mm256_set1_epi64x(0xD2511F53u), m1 = _mm256_set1_epi64x(0xCD9E8D57u);
+  for (int round = 0; round < 10; ++round) {
+    const __m256i key0 = _mm256_set1_epi32(static_cast<int>(k0)), key1 = _mm256_set1_epi32(static_cast<int>(k1));
+    const __m256i p0 = _mm256_mul_epu32(c0, m0);
+    const __m256i p1 = _mm256_mul_epu32(c2, m1);
+    const __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1), key0);
+    const __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3), key1);
+    c0 = n0;
+    c1 = p1;
+    c2 = n2;
+    c3 = p0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+}
+
+// The 16 words of blocks first .. first+3, in word order.
+VATOM_INLINE void words16(PhiloxKey key, uint32_t cls, uint32_t instance, uint32_t orbit, uint32_t purpose,
+                          uint32_t first, __m256i& lo, __m256i& hi) {
+  __m256i c0 = _mm256_add_epi64(_mm256_set1_epi64x(first), _mm256_set_epi64x(3, 2, 1, 0));
+  __m256i c1 = _mm256_set1_epi64x(instance), c2 = _mm256_set1_epi64x(cls);
+  __m256i c3 = _mm256_set1_epi64x((orbit << 2) | purpose);
+  philox4(c0, c1, c2, c3, key.k0, key.k1);
+  const __m256i a = _mm256_blend_epi32(c0, _mm256_slli_epi64(c1, 32), 0xAA);  // w0 w1 of blocks 0..3
+  const __m256i b = _mm256_blend_epi32(c2, _mm256_slli_epi64(c3, 32), 0xAA);  // w2 w3
+  const __m256i l = _mm256_unpacklo_epi64(a, b);  // blocks 0, 2
+  const __m256i h = _mm256_unpackhi_epi64(a, b);  // blocks 1, 3
+  lo = _mm256_permute2x128_si256(l, h, 0x20);
+  hi = _mm256_permute2x128_si256(l, h, 0x31);
+}
+
+VATOM_INLINE __m256 noise8(__m256i w) {
+  const __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w, 8)), _mm256_set1_ps(5.9604644775390625e-04f));
+  __m256i q = _mm256_cvttps_epi32(x);
+  const __m256 above = _mm256_cmp_ps(_mm256_cvtepi32_ps(q), x, _CMP_GT_OQ);
+  q = _mm256_add_epi32(q, _mm256_castps_si256(above));  // -1 where the truncation lies above x
+  const __m256 t = _mm256_sub_ps(x, _mm256_cvtepi32_ps(q));
+  const __m256i idx = _mm256_and_si256(q, _mm256_set1_epi32(255));
+  const __m256 g0 = _mm256_i32gather_ps(kGrad.g0, idx, 4);
+  const __m256 g1 = _mm256_i32gather_ps(kGrad.g1, idx, 4);
+  __m256 u = _mm256_mul_ps(t, _mm256_set1_ps(6.0f));
+  u = _mm256_sub_ps(u, _mm256_set1_ps(15.0f));
+  u = _mm256_mul_ps(t, u);
+  u = _mm256_add_ps(u, _mm256_set1_ps(10.0f));
+  const __m256 cube = _mm256_mul_ps(_mm256_mul_ps(t, t), t);
+  const __m256 fade = _mm256_mul_ps(cube, u);
+  const __m256 a = _mm256_mul_ps(g0, t);
+  const __m256 b = _mm256_mul_ps(g1, _mm256_sub_ps(t, _mm256_set1_ps(1.0f)));
+  __m256 d = _mm256_sub_ps(b, a);
+  d = _mm256_mul_ps(fade, d);
+  const __m256 r = _mm256_add_ps(a, d);
+  return _mm256_mul_ps(r, _mm256_set1_ps(0.4f));
+}
+
+VATOM_INLINE __m256 displace8(__m256 coord, __m256 p, __m256 eta, __m256 trig, __m256 bias) {
+  return _mm256_sub_ps(coord, _mm256_mul_ps(trig, _mm256_sub_ps(_mm256_mul_ps(p, eta), bias)));
+}
+
+VATOM_INLINE __m256i truncate8(__m256 v) {
+  __m256i r = _mm256_cvttps_epi32(v);
+  const __m256 hi = _mm256_cmp_ps(v, _mm256_set1_ps(1073741824.0f), _CMP_GT_OQ);
+  r = _mm256_blendv_epi8(r, _mm256_set1_epi32(1073741824), _mm256_castps_si256(hi));
+  const __m256 not_lo = _mm256_cmp_ps(v, _mm256_set1_ps(-1073741824.0f), _CMP_GT_OQ);
+  r = _mm256_blendv_epi8(_mm256_set1_epi32(-1073741824), r, _mm256_castps_si256(not_lo));
+  return r;
+}
+
+void orbit_avx2(const OrbitJob& j) {
+  const __m256 eta = _mm256_set1_ps(j.eta);
+  for (int32_t v = 0; v < j.q; v += 16) {
+    const uint32_t block = static_cast<uint32_t>(v) >> 2;
+    __m256i wx0, wx1, wy0, wy1;
+    words16(j.key, j.cls, j.instance, j.orbit, kPurposeNoiseX, block, wx0, wx1);
+    words16(j.key, j.cls, j.instance, j.orbit, kPurposeNoiseY, block, wy0, wy1);
+    const __m256 bias0 = _mm256_load_ps(j.bias + v), bias1 = _mm256_load_ps(j.bias + v + 8);
+    const __m256 x0 = displace8(_mm256_load_ps(j.x + v), noise8(wx0), eta, _mm256_load_ps(j.cos_t + v), bias0);
+    const __m256 x1 = displace8(_mm256_load_ps(j.x + v + 8), noise8(wx1), eta, _mm256_load_ps(j.cos_t + v + 8), bias1);
+    const __m256 y0 = displace8(_mm256_load_ps(j.y + v), noise8(wy0), eta, _mm256_load_ps(j.sin_t + v), bias0);
+    const __m256 y1 = displace8(_mm256_load_ps(j.y + v + 8), noise8(wy1), eta, _mm256_load_ps(j.sin_t + v + 8), bias1);
+    _mm256_store_ps(j.x + v, x0);
+    _mm256_store_ps(j.x + v + 8, x1);
+    _mm256_store_ps(j.y + v, y0);
+    _mm256_store_ps(j.y + v + 8, y1);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(j.ix + v), truncate8(x0));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(j.ix + v + 8), truncate8(x1));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(j.iy + v), truncate8(y0));
+    _mm256_store_si256(reinterpret_cast<__m256i*>(j.iy + v + 8), truncate8(y1));
+  }
+}
+
+void words_avx2(PhiloxKey key, uint32_t cls, uint32_t instance, uint32_t orbit, uint32_t purpose, int32_t blocks,
+                uint32_t* out) {
+  int32_t b = 0;
+  for (; b + 4 <= blocks; b += 4) {
+    __m256i lo, hi;
+    words16(key, cls, instance, orbit, purpose, static_cast<uint32_t>(b), lo, hi);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 4 * b), lo);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 4 * b + 8), hi);
+  }
+  for (; b < blocks; ++b) {
+    const Philox4x32 r = philox_block(key, cls, instance, orbit, purpose, static_cast<uint32_t>(b));
+    std::memcpy(out + 4 * b, r.v, sizeof r.v);
+  }
+}
+
+void noise_avx2(const uint32_t* w, int32_t n, float* out) {
+  for (int32_t i = 0; i < n; i += 8) {
+    _mm256_storeu_ps(out + i, noise8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i))));
+  }
+}
+
+void update_avx2(const float* p, int32_t n, float eta, const float* trig, const float* bias, float* coord) {
+  const __m256 e = _mm256_set1_ps(eta);
+  for (int32_t i = 0; i < n; i += 8) {
+    _mm256_storeu_ps(coord + i, displace8(_mm256_loadu_ps(coord + i), _mm256_loadu_ps(p + i), e,
+                                          _mm256_loadu_ps(trig + i), _mm256_loadu_ps(bias + i)));
+  }
+}
+
+void truncate_avx2(const float* coord, int32_t n, int32_t* out) {
+  for (int32_t i = 0; i < n; i += 8) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), truncate8(_mm256_loadu_ps(coord + i)));
+  }
+}
+
+VATOM_INLINE int mask8(__m256i m) { return _mm256_movemask_ps(_mm256_castsi256_ps(m)); }
+
+// Stores the lanes of v selected by the 8-bit mask m, in order, at out; returns the end.
+VATOM_INLINE int32_t* compress_store(int32_t* out, int m, __m256i v) {
+  const __m256i perm = _mm256_and_si256(
+      _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(kCompress.packed[m])), _mm256_set_epi32(28, 24, 20, 16, 12, 8, 4, 0)),
+      _mm256_set1_epi32(7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permutevar8x32_epi32(v, perm));
+  return out + __builtin_popcount(static_cast<unsigned>(m));
+}
+
+inline void plot_offsets(uint8_t* pixels, const int32_t* offsets, int32_t n, uint8_t gray) {
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    pixels[offsets[i]] = gray;
+    pixels[offsets[i + 1]] = gray;
+    pixels[offsets[i + 2]] = gray;
+    pixels[offsets[i + 3]] = gray;
+    pixels[offsets[i + 4]] = gray;
+    pixels[offsets[i + 5]] = gray;
+    pixels[offsets[i + 6]] = gray;
+    pixels[offsets[i + 7]] = gray;
+  }
+  for (; i < n; ++i) pixels[offsets[i]] = gray;
+}
+
+// Unsigned a < b, b_s being b with its sign bit flipped: signed compares with the sign bits flipped.
+VATOM_INLINE __m256i below(__m256i a, __m256i b_s, __m256i sign) {
+  return _mm256_cmpgt_epi32(b_s, _mm256_xor_si256(a, sign));
+}
+
+VATOM_INLINE __m256i load8(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+// raster_avx512 (see there) with 8 segments at a time.
+void raster_avx2(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t gray, int32_t* scratch) {
+  x[q] = x[0];
+  y[q] = y[0];
+  const RasterScratch rs(scratch, q);
+  uint8_t* const pixels = c.pixels;
+  int32_t* po = rs.offsets;
+  int32_t* const po_flush = rs.offsets + kRasterOffsets - 16 * kVectorSteps;
+  int32_t* pl[7];
+  for (int f = 0; f < 7; ++f) pl[f] = rs.long_fields[f];
+  int32_t* pc = rs.clipped;
+  const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+  const __m256i width = _mm256_set1_epi32(c.width), height = _mm256_set1_epi32(c.height);
+  const __m256i width_s = _mm256_xor_si256(width, sign), height_s = _mm256_xor_si256(height, sign);
+  const __m256i width_m1 = _mm256_set1_epi32(c.width - 1), height_m1 = _mm256_set1_epi32(c.height - 1);
+  const __m256i lane = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+  const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1), minus_one = _mm256_set1_epi32(-1);
+  for (int32_t v = 0; v < q; v += 8) {
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + v));
+    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + v + 1));
+    const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + v));
+    const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + v + 1));
+    const __m256i index = _mm256_add_epi32(_mm256_set1_epi32(v), lane);
+    const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(q), index);
+    const __m256i inside_v = _mm256_and_si256(
+        _mm256_and_si256(valid, _mm256_and_si256(below(x0, width_s, sign), below(x1, width_s, sign))),
+        _mm256_and_si256(below(y0, height_s, sign), below(y1, height_s, sign)));
+    const __m256i culled_v = _mm256_or_si256(
+        _mm256_or_si256(_mm256_and_si256(_mm256_cmpgt_epi32(zero, x0), _mm256_cmpgt_epi32(zero, x1)),
+                        _mm256_and_si256(_mm256_cmpgt_epi32(zero, y0), _mm256_cmpgt_epi32(zero, y1))),
+        _mm256_or_si256(_mm256_and_si256(_mm256_cmpgt_epi32(x0, width_m1), _mm256_cmpgt_epi32(x1, width_m1)),
+                        _mm256_and_si256(_mm256_cmpgt_epi32(y0, height_m1), _mm256_cmpgt_epi32(y1, height_m1))));
+    const int inside = mask8(inside_v);
+    pc = compress_store(pc, mask8(valid) & ~inside & ~mask8(culled_v), index);
+    if (!inside) continue;
+    const __m256i dx = _mm256_sub_epi32(x1, x0), dy = _mm256_sub_epi32(y1, y0);
+    const __m256i adx = _mm256_abs_epi32(dx), ady = _mm256_abs_epi32(dy);
+    const __m256i steep = _mm256_xor_si256(_mm256_cmpgt_epi32(adx, ady), minus_one);  // adx <= ady
+    const __m256i major = _mm256_blendv_epi8(adx, ady, steep);
+    const __m256i minor = _mm256_blendv_epi8(ady, adx, steep);
+    const __m256i sx = _mm256_blendv_epi8(one, minus_one, _mm256_cmpgt_epi32(zero, dx));
+    const __m256i sy = _mm256_blendv_epi8(width, _mm256_sub_epi32(zero, width), _mm256_cmpgt_epi32(zero, dy));
+    const __m256i step_major = _mm256_blendv_epi8(sx, sy, steep);
+    const __m256i step_minor = _mm256_blendv_epi8(sy, sx, steep);
+    const __m256i two_major = _mm256_add_epi32(major, major), two_minor = _mm256_add_epi32(minor, minor);
+    const __m256i count = _mm256_and_si256(_mm256_max_epi32(major, one), inside_v);  // 0 for other lanes
+    __m256i offset = _mm256_add_epi32(_mm256_mullo_epi32(y0, width), x0);
+    __m256i e = _mm256_sub_epi32(two_minor, major);
+    if (po > po_flush) {
+      plot_offsets(pixels, rs.offsets, static_cast<int32_t>(po - rs.offsets), gray);
+      po = rs.offsets;
+    }
+    for (int i = 0; i < kVectorSteps; ++i) {
+      po = compress_store(po, mask8(_mm256_cmpgt_epi32(count, _mm256_set1_epi32(i))), offset);
+      const __m256i up = _mm256_cmpgt_epi32(e, minus_one);  // e >= 0
+      offset = _mm256_add_epi32(offset, _mm256_and_si256(up, step_minor));
+      e = _mm256_sub_epi32(e, _mm256_and_si256(up, two_major));
+      e = _mm256_add_epi32(e, two_minor);
+      offset = _mm256_add_epi32(offset, step_major);
+    }
+    const int longer = mask8(_mm256_cmpgt_epi32(count, _mm256_set1_epi32(kVectorSteps)));
+    if (longer) {
+      pl[0] = compress_store(pl[0], longer, offset);
+      pl[1] = compress_store(pl[1], longer, e);
+      pl[2] = compress_store(pl[2], longer, step_major);
+      pl[3] = compress_store(pl[3], longer, step_minor);
+      pl[4] = compress_store(pl[4], longer, two_major);
+      pl[5] = compress_store(pl[5], longer, two_minor);
+      pl[6] = compress_store(pl[6], longer, _mm256_sub_epi32(count, _mm256_set1_epi32(kVectorSteps)));
+    }
+  }
+  const int32_t longs = static_cast<int32_t>(pl[0] - rs.long_fields[0]);
+  int32_t* const po_flush2 = rs.offsets + kRasterOffsets - 16;
+  for (int32_t k = 0; k < longs; k += 8) {
+    const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(longs), _mm256_add_epi32(_mm256_set1_epi32(k), lane));
+    __m256i offset = load8(rs.long_fields[0] + k), e = load8(rs.long_fields[1] + k);
+    const __m256i step_major = load8(rs.long_fields[2] + k), step_minor = load8(rs.long_fields[3] + k);
+    const __m256i two_major = load8(rs.long_fields[4] + k), two_minor = load8(rs.long_fields[5] + k);
+    const __m256i rest = _mm256_and_si256(load8(rs.long_fields[6] + k), valid);
+    __m256i m = _mm256_max_epi32(rest, _mm256_permute2x128_si256(rest, rest, 0x01));
+    m = _mm256_max_epi32(m, _mm256_shuffle_epi32(m, 0x4E));
+    m = _mm256_max_epi32(m, _mm256_shuffle_epi32(m, 0xB1));
+    const int32_t steps = _mm256_cvtsi256_si32(m);
+    for (int32_t i = 0; i < steps; ++i) {
+      if (po > po_flush2) {
+        plot_offsets(pixels, rs.offsets, static_cast<int32_t>(po - rs.offsets), gray);
+        po = rs.offsets;
+      }
+      po = compress_store(po, mask8(_mm256_cmpgt_epi32(rest, _mm256_set1_epi32(i))), offset);
+      const __m256i up = _mm256_cmpgt_epi32(e, minus_one);
+      offset = _mm256_add_epi32(offset, _mm256_and_si256(up, step_minor));
+      e = _mm256_sub_epi32(e, _mm256_and_si256(up, two_major));
+      e = _mm256_add_epi32(e, two_minor);
+      offset = _mm256_add_epi32(offset, step_major);
+    }
+  }
+  plot_offsets(pixels, rs.offsets, static_cast<int32_t>(po - rs.offsets), gray);
+  for (const int32_t* s = rs.clipped; s < pc; ++s) draw_line_pil(c, x[*s], y[*s], x[*s + 1], y[*s + 1], gray);
+}
+
+#undef VATOM_INLINE
+
+}  // namespace
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif
+
+const Kernels& kernels_avx2() {
+  static const Kernels k{Isa::Avx2, orbit_avx2, words_avx2, noise_avx2, update_avx2, truncate_avx2, raster_avx2};
+  return k;
+}
+
+#else
+
+const Kernels& kernels_avx2() {
+  static const Kernels k{Isa::Avx2, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  return k;
+}
+
+#endif
+
+}  // namespace psimd
+}  // namespace vatom

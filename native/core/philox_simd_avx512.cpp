@@ -1,0 +1,358 @@
+// AVX-512 kernels (F, BW, VL, DQ, VBMI) of philox_simd.hpp. Only the functions between push_options and
+// pop_options are built for AVX-512, and all of them have internal linkage, so no inline function of
+// a shared header is ever emitted with AVX-512 instructions; kernels_avx512() itself is plain code.
+//
+// Exactness: Philox is integer arithmetic (32x32->64 products by vpmuludq, xors, adds); the float math
+// is lane-wise vcvtdq2ps, vmulps, vsubps, vaddps, vcvttps2dq and compares in the order of
+// philox_image.hpp and pnoise.hpp, which give the bits of the scalar SSE instructions.
+#include "philox_simd.hpp"
+
+#include <cstring>
+
+#include "philox_image.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(VATOM_NO_SIMD)
+#define VATOM_HAVE_AVX512 1
+#include <immintrin.h>
+#endif
+
+namespace vatom {
+namespace psimd {
+
+#if VATOM_HAVE_AVX512
+namespace {
+
+// Gradients of pnoise1 by permutation index as bytes: grad(perm[i]) and grad(perm[(i + 1) & 255]).
+struct GradBytes {
+  alignas(64) int8_t g0[256];
+  alignas(64) int8_t g1[256];
+};
+
+GradBytes make_grad_bytes() {
+  GradBytes t;
+  for (int i = 0; i < 256; ++i) {
+    t.g0[i] = static_cast<int8_t>(perlin_grad1(kPerlinPerm[i]));
+    t.g1[i] = static_cast<int8_t>(perlin_grad1(kPerlinPerm[(i + 1) & 255]));
+  }
+  return t;
+}
+
+const GradBytes kGrad = make_grad_bytes();
+
+}  // namespace
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")
+// GCC 12 reports the undefined vectors inside its own intrinsics (_mm*_undefined_*) as uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace {
+
+// Philox4x32-10 of 8 blocks at once, one block per 64-bit lane: counter words c0..c3 in the low 32 bits
+// of each lane (the high halves may hold garbage: vpmuludq reads only the low halves, and the result
+// words are the low halves).
+struct Philox8 {
+  __m512i c0, c1, c2, c3;
+};
+
+inline __attribute__((always_inline)) Philox8 philox8(__m512i c0, __m512i c1, __m512i c2, __m512i c3,
+                                                       uint32_t k0, uint32_t k1) {
+  const __m512i m0 = _mm512_set1_epi64(0xD2511F53u), m1 = _mm512_set1_epi64(0xCD9E8D57u);
+  for (int round = 0; round < 10; ++round) {
+    const __m512i key0 = _mm512_set1_epi32(static_cast<int>(k0)), key1 = _mm512_set1_epi32(static_cast<int>(k1));
+    const __m512i p0 = _mm512_mul_epu32(c0, m0);  // hi0:lo0
+    const __m512i p1 = _mm512_mul_epu32(c2, m1);  // hi1:lo1
+    const __m512i n0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c1, key0, 0x96);
+    const __m512i n2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3, key1, 0x96);
+    c0 = n0;
+    c1 = p1;
+    c2 = n2;
+    c3 = p0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  return Philox8{c0, c1, c2, c3};
+}
+
+// The 32 words of blocks first .. first+7 of (cls, instance, orbit, purpose), in word order.
+inline __attribute__((always_inline)) void words32(PhiloxKey key, uint32_t cls, uint32_t instance, uint32_t orbit,
+                                                   uint32_t purpose, uint32_t first, __m512i& lo, __m512i& hi) {
+  const __m512i c0 = _mm512_add_epi64(_mm512_set1_epi64(first), _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
+  const Philox8 r = philox8(c0, _mm512_set1_epi64(instance), _mm512_set1_epi64(cls),
+                            _mm512_set1_epi64((orbit << 2) | purpose), key.k0, key.k1);
+  // a = [w0 w1] of blocks 0..7, b = [w2 w3]; word 4b + l is lane l of block b.
+  const __m512i a = _mm512_mask_blend_epi32(0xAAAA, r.c0, _mm512_slli_epi64(r.c1, 32));
+  const __m512i b = _mm512_mask_blend_epi32(0xAAAA, r.c2, _mm512_slli_epi64(r.c3, 32));
+  lo = _mm512_permutex2var_epi64(a, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), b);
+  hi = _mm512_permutex2var_epi64(a, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), b);
+}
+
+// pnoise1f(word_to_noise_arg(w)) in 16 lanes.
+inline __attribute__((always_inline)) __m512 noise16(__m512i w, __m512i g0lo, __m512i g0hi, __m512i g0lo2,
+                                                     __m512i g0hi2, __m512i g1lo, __m512i g1hi, __m512i g1lo2,
+                                                     __m512i g1hi2) {
+  const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)), _mm512_set1_ps(5.9604644775390625e-04f));
+  // floor: truncate, then step down where the truncation lies above x.
+  __m512i q = _mm512_cvttps_epi32(x);
+  const __mmask16 above = _mm512_cmp_ps_mask(_mm512_cvtepi32_ps(q), x, _CMP_GT_OQ);
+  q = _mm512_mask_sub_epi32(q, above, q, _mm512_set1_epi32(1));
+  const __m512 t = _mm512_sub_ps(x, _mm512_cvtepi32_ps(q));
+  // Gradient bytes: index q & 255 as bytes; vpermi2b looks up 128 bytes by the low 7 bits, bit 7 picks
+  // the table half.
+  const __m512i idx = _mm512_zextsi128_si512(_mm512_cvtepi32_epi8(q));
+  const __mmask64 upper = _mm512_movepi8_mask(idx);
+  const __m512i b0 = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(g0lo, idx, g0hi),
+                                            _mm512_permutex2var_epi8(g0lo2, idx, g0hi2));
+  const __m512i b1 = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(g1lo, idx, g1hi),
+                                            _mm512_permutex2var_epi8(g1lo2, idx, g1hi2));
+  const __m512 g0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_castsi512_si128(b0)));
+  const __m512 g1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_castsi512_si128(b1)));
+  __m512 u = _mm512_mul_ps(t, _mm512_set1_ps(6.0f));
+  u = _mm512_sub_ps(u, _mm512_set1_ps(15.0f));
+  u = _mm512_mul_ps(t, u);
+  u = _mm512_add_ps(u, _mm512_set1_ps(10.0f));
+  const __m512 cube = _mm512_mul_ps(_mm512_mul_ps(t, t), t);
+  const __m512 fade = _mm512_mul_ps(cube, u);
+  const __m512 a = _mm512_mul_ps(g0, t);
+  const __m512 b = _mm512_mul_ps(g1, _mm512_sub_ps(t, _mm512_set1_ps(1.0f)));
+  __m512 d = _mm512_sub_ps(b, a);
+  d = _mm512_mul_ps(fade, d);
+  const __m512 r = _mm512_add_ps(a, d);
+  return _mm512_mul_ps(r, _mm512_set1_ps(0.4f));
+}
+
+struct GradRegs {
+  __m512i g0lo, g0hi, g0lo2, g0hi2, g1lo, g1hi, g1lo2, g1hi2;
+};
+
+inline __attribute__((always_inline)) GradRegs grad_regs() {
+  return GradRegs{_mm512_load_si512(kGrad.g0), _mm512_load_si512(kGrad.g0 + 64),
+                  _mm512_load_si512(kGrad.g0 + 128), _mm512_load_si512(kGrad.g0 + 192),
+                  _mm512_load_si512(kGrad.g1), _mm512_load_si512(kGrad.g1 + 64),
+                  _mm512_load_si512(kGrad.g1 + 128), _mm512_load_si512(kGrad.g1 + 192)};
+}
+
+inline __attribute__((always_inline)) __m512 noise16(__m512i w, const GradRegs& g) {
+  return noise16(w, g.g0lo, g.g0hi, g.g0lo2, g.g0hi2, g.g1lo, g.g1hi, g.g1lo2, g.g1hi2);
+}
+
+inline __attribute__((always_inline)) __m512 displace16(__m512 coord, __m512 p, __m512 eta, __m512 trig, __m512 bias) {
+  return _mm512_sub_ps(coord, _mm512_mul_ps(trig, _mm512_sub_ps(_mm512_mul_ps(p, eta), bias)));
+}
+
+inline __attribute__((always_inline)) __m512i truncate16(__m512 v) {
+  __m512i r = _mm512_cvttps_epi32(v);
+  r = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, _mm512_set1_ps(1073741824.0f), _CMP_GT_OQ), r,
+                              _mm512_set1_epi32(1073741824));
+  r = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, _mm512_set1_ps(-1073741824.0f), _CMP_GT_OQ),
+                              _mm512_set1_epi32(-1073741824), r);
+  return r;
+}
+
+void orbit_avx512(const OrbitJob& j) {
+  const GradRegs g = grad_regs();
+  const __m512 eta = _mm512_set1_ps(j.eta);
+  for (int32_t v = 0; v < j.q; v += 32) {
+    const uint32_t block = static_cast<uint32_t>(v) >> 2;
+    __m512i wx0, wx1, wy0, wy1;
+    words32(j.key, j.cls, j.instance, j.orbit, kPurposeNoiseX, block, wx0, wx1);
+    words32(j.key, j.cls, j.instance, j.orbit, kPurposeNoiseY, block, wy0, wy1);
+    const __m512 bias0 = _mm512_load_ps(j.bias + v), bias1 = _mm512_load_ps(j.bias + v + 16);
+    const __m512 x0 = displace16(_mm512_load_ps(j.x + v), noise16(wx0, g), eta, _mm512_load_ps(j.cos_t + v), bias0);
+    const __m512 x1 = displace16(_mm512_load_ps(j.x + v + 16), noise16(wx1, g), eta, _mm512_load_ps(j.cos_t + v + 16), bias1);
+    const __m512 y0 = displace16(_mm512_load_ps(j.y + v), noise16(wy0, g), eta, _mm512_load_ps(j.sin_t + v), bias0);
+    const __m512 y1 = displace16(_mm512_load_ps(j.y + v + 16), noise16(wy1, g), eta, _mm512_load_ps(j.sin_t + v + 16), bias1);
+    _mm512_store_ps(j.x + v, x0);
+    _mm512_store_ps(j.x + v + 16, x1);
+    _mm512_store_ps(j.y + v, y0);
+    _mm512_store_ps(j.y + v + 16, y1);
+    _mm512_store_si512(j.ix + v, truncate16(x0));
+    _mm512_store_si512(j.ix + v + 16, truncate16(x1));
+    _mm512_store_si512(j.iy + v, truncate16(y0));
+    _mm512_store_si512(j.iy + v + 16, truncate16(y1));
+  }
+}
+
+void words_avx512(PhiloxKey key, uint32_t cls, uint32_t instance, uint32_t orbit, uint32_t purpose, int32_t blocks,
+                  uint32_t* out) {
+  int32_t b = 0;
+  for (; b + 8 <= blocks; b += 8) {
+    __m512i lo, hi;
+    words32(key, cls, instance, orbit, purpose, static_cast<uint32_t>(b), lo, hi);
+    _mm512_storeu_si512(out + 4 * b, lo);
+    _mm512_storeu_si512(out + 4 * b + 16, hi);
+  }
+  for (; b < blocks; ++b) {
+    const Philox4x32 r = philox_block(key, cls, instance, orbit, purpose, static_cast<uint32_t>(b));
+    std::memcpy(out + 4 * b, r.v, sizeof r.v);
+  }
+}
+
+void noise_avx512(const uint32_t* w, int32_t n, float* out) {
+  const GradRegs g = grad_regs();
+  for (int32_t i = 0; i < n; i += 16) {
+    _mm512_storeu_ps(out + i, noise16(_mm512_loadu_si512(w + i), g));
+  }
+}
+
+void update_avx512(const float* p, int32_t n, float eta, const float* trig, const float* bias, float* coord) {
+  const __m512 e = _mm512_set1_ps(eta);
+  for (int32_t i = 0; i < n; i += 16) {
+    _mm512_storeu_ps(coord + i, displace16(_mm512_loadu_ps(coord + i), _mm512_loadu_ps(p + i), e,
+                                           _mm512_loadu_ps(trig + i), _mm512_loadu_ps(bias + i)));
+  }
+}
+
+void truncate_avx512(const float* coord, int32_t n, int32_t* out) {
+  for (int32_t i = 0; i < n; i += 16) _mm512_storeu_si512(out + i, truncate16(_mm512_loadu_ps(coord + i)));
+}
+
+inline __attribute__((always_inline)) int32_t* compress_store(int32_t* out, __mmask16 m, __m512i v) {
+  _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(m, v));
+  return out + __builtin_popcount(m);
+}
+
+// Sets pixels[offsets[i]] = gray for i < n.
+inline void plot_offsets(uint8_t* pixels, const int32_t* offsets, int32_t n, uint8_t gray) {
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    pixels[offsets[i]] = gray;
+    pixels[offsets[i + 1]] = gray;
+    pixels[offsets[i + 2]] = gray;
+    pixels[offsets[i + 3]] = gray;
+    pixels[offsets[i + 4]] = gray;
+    pixels[offsets[i + 5]] = gray;
+    pixels[offsets[i + 6]] = gray;
+    pixels[offsets[i + 7]] = gray;
+  }
+  for (; i < n; ++i) pixels[offsets[i]] = gray;
+}
+
+// Segments v -> v+1, 16 at a time: culled ones are dropped; those with both ends on the canvas walk
+// in vector registers (the walk of draw_segment_inside_open, one segment per lane), kVectorSteps
+// steps in a first pass and the rest of the longer ones in a second pass, 16 long segments at a time;
+// the pixel offsets they reach are collected and then set. The others (clipped) go to draw_line_pil.
+// All pixels of one call have one gray, so the order in which they are set does not matter.
+void raster_avx512(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t gray, int32_t* scratch) {
+  x[q] = x[0];
+  y[q] = y[0];
+  const RasterScratch rs(scratch, q);
+  uint8_t* const pixels = c.pixels;
+  int32_t* po = rs.offsets;
+  int32_t* const po_flush = rs.offsets + kRasterOffsets - 16 * kVectorSteps;
+  int32_t* pl[7];
+  for (int f = 0; f < 7; ++f) pl[f] = rs.long_fields[f];
+  int32_t* pc = rs.clipped;
+  const __m512i width = _mm512_set1_epi32(c.width), height = _mm512_set1_epi32(c.height);
+  const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+  for (int32_t v = 0; v < q; v += 16) {
+    const __m512i x0 = _mm512_loadu_si512(x + v), x1 = _mm512_loadu_si512(x + v + 1);
+    const __m512i y0 = _mm512_loadu_si512(y + v), y1 = _mm512_loadu_si512(y + v + 1);
+    const __m512i index = _mm512_add_epi32(_mm512_set1_epi32(v), lane);
+    const __mmask16 valid = _mm512_cmplt_epi32_mask(index, _mm512_set1_epi32(q));
+    const __mmask16 inside = valid & _mm512_cmplt_epu32_mask(x0, width) & _mm512_cmplt_epu32_mask(x1, width) &
+                             _mm512_cmplt_epu32_mask(y0, height) & _mm512_cmplt_epu32_mask(y1, height);
+    const __mmask16 culled = (_mm512_cmplt_epi32_mask(x0, zero) & _mm512_cmplt_epi32_mask(x1, zero)) |
+                             (_mm512_cmplt_epi32_mask(y0, zero) & _mm512_cmplt_epi32_mask(y1, zero)) |
+                             (_mm512_cmpge_epi32_mask(x0, width) & _mm512_cmpge_epi32_mask(x1, width)) |
+                             (_mm512_cmpge_epi32_mask(y0, height) & _mm512_cmpge_epi32_mask(y1, height));
+    pc = compress_store(pc, valid & ~inside & ~culled, index);
+    if (!inside) continue;
+    const __m512i dx = _mm512_sub_epi32(x1, x0), dy = _mm512_sub_epi32(y1, y0);
+    const __m512i adx = _mm512_abs_epi32(dx), ady = _mm512_abs_epi32(dy);
+    const __mmask16 steep = _mm512_cmple_epi32_mask(adx, ady);
+    const __m512i major = _mm512_mask_blend_epi32(steep, adx, ady);
+    const __m512i minor = _mm512_mask_blend_epi32(steep, ady, adx);
+    const __m512i sx = _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(dx, zero), one, _mm512_set1_epi32(-1));
+    const __m512i sy = _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(dy, zero), width, _mm512_sub_epi32(zero, width));
+    const __m512i step_major = _mm512_mask_blend_epi32(steep, sx, sy);
+    const __m512i step_minor = _mm512_mask_blend_epi32(steep, sy, sx);
+    const __m512i two_major = _mm512_add_epi32(major, major), two_minor = _mm512_add_epi32(minor, minor);
+    const __m512i count = _mm512_max_epi32(major, one);  // a single point still plots its start
+    __m512i offset = _mm512_add_epi32(_mm512_mullo_epi32(y0, width), x0);
+    __m512i e = _mm512_sub_epi32(two_minor, major);
+    if (po > po_flush) {
+      plot_offsets(pixels, rs.offsets, static_cast<int32_t>(po - rs.offsets), gray);
+      po = rs.offsets;
+    }
+    for (int i = 0; i < kVectorSteps; ++i) {
+      po = compress_store(po, inside & _mm512_cmpgt_epi32_mask(count, _mm512_set1_epi32(i)), offset);
+      const __mmask16 up = _mm512_cmpge_epi32_mask(e, zero);
+      offset = _mm512_mask_add_epi32(offset, up, offset, step_minor);
+      e = _mm512_mask_sub_epi32(e, up, e, two_major);
+      e = _mm512_add_epi32(e, two_minor);
+      offset = _mm512_add_epi32(offset, step_major);
+    }
+    const __mmask16 longer = inside & _mm512_cmpgt_epi32_mask(count, _mm512_set1_epi32(kVectorSteps));
+    if (longer) {
+      pl[0] = compress_store(pl[0], longer, offset);
+      pl[1] = compress_store(pl[1], longer, e);
+      pl[2] = compress_store(pl[2], longer, step_major);
+      pl[3] = compress_store(pl[3], longer, step_minor);
+      pl[4] = compress_store(pl[4], longer, two_major);
+      pl[5] = compress_store(pl[5], longer, two_minor);
+      pl[6] = compress_store(pl[6], longer, _mm512_sub_epi32(count, _mm512_set1_epi32(kVectorSteps)));
+    }
+  }
+  // Second pass: the rest of the long segments, 16 at a time, until the longest of them ends.
+  const int32_t longs = static_cast<int32_t>(pl[0] - rs.long_fields[0]);
+  int32_t* const po_flush2 = rs.offsets + kRasterOffsets - 16;
+  for (int32_t k = 0; k < longs; k += 16) {
+    const __mmask16 valid = _mm512_cmplt_epi32_mask(_mm512_add_epi32(_mm512_set1_epi32(k), lane), _mm512_set1_epi32(longs));
+    __m512i offset = _mm512_loadu_si512(rs.long_fields[0] + k);
+    __m512i e = _mm512_loadu_si512(rs.long_fields[1] + k);
+    const __m512i step_major = _mm512_loadu_si512(rs.long_fields[2] + k);
+    const __m512i step_minor = _mm512_loadu_si512(rs.long_fields[3] + k);
+    const __m512i two_major = _mm512_loadu_si512(rs.long_fields[4] + k);
+    const __m512i two_minor = _mm512_loadu_si512(rs.long_fields[5] + k);
+    const __m512i rest = _mm512_maskz_loadu_epi32(valid, rs.long_fields[6] + k);
+    const int32_t steps = _mm512_reduce_max_epi32(rest);
+    for (int32_t i = 0; i < steps; ++i) {
+      if (po > po_flush2) {
+        plot_offsets(pixels, rs.offsets, static_cast<int32_t>(po - rs.offsets), gray);
+        po = rs.offsets;
+      }
+      po = compress_store(po, _mm512_cmpgt_epi32_mask(rest, _mm512_set1_epi32(i)), offset);
+      const __mmask16 up = _mm512_cmpge_epi32_mask(e, zero);
+      offset = _mm512_mask_add_epi32(offset, up, offset, step_minor);
+      e = _mm512_mask_sub_epi32(e, up, e, two_major);
+      e = _mm512_add_epi32(e, two_minor);
+      offset = _mm512_add_epi32(offset, step_major);
+    }
+  }
+  plot_offsets(pixels, rs.offsets, static_cast<int32_t>(po - rs.offsets), gray);
+  for (const int32_t* s = rs.clipped; s < pc; ++s) draw_line_pil(c, x[*s], y[*s], x[*s + 1], y[*s + 1], gray);
+}
+
+}  // namespace
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif
+
+const Kernels& kernels_avx512() {
+  static const Kernels k{Isa::Avx512, orbit_avx512, words_avx512, noise_avx512, update_avx512, truncate_avx512,
+                         raster_avx512};
+  return k;
+}
+
+#else
+
+const Kernels& kernels_avx512() {
+  static const Kernels k{Isa::Avx512, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  return k;
+}
+
+#endif
+
+}  // namespace psimd
+}  // namespace vatom
