@@ -17,7 +17,7 @@ export function chooseDevice(requested: 'auto' | 'cpu' | 'cuda', support: Device
   if (requested === 'cpu') return { device: 'cpu', reason: 'requested with --device cpu' };
   const usable = support.cuda && support.cudaDevices > 0;
   const why = !support.cuda
-    ? 'this build of vatom-fast has no CUDA support (nvcc was not found when it was built)'
+    ? 'this build of vatom-fast has no CUDA support: nvcc was not found when it was built'
     : 'no CUDA device is visible';
   if (requested === 'cuda') {
     if (usable) return { device: 'cuda', reason: 'requested with --device cuda' };

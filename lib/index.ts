@@ -7,3 +7,6 @@ export { PRESETS, PAPER_CONFIG, GeneratorConfig } from './config';
 export { createReporter, Reporter } from './progress';
 export { VatomError } from './errors';
 export { loadNative, ClassParams } from './native';
+export { exportDataset, buildExport, parseBuildFormat, ExportSummary, ExportSettings } from './export';
+export { makeContactSheet, parsePreviewOptions } from './export/preview';
+export { mergeDataset, MergeReport } from './merge';

@@ -76,6 +76,7 @@ function expectedPngPaths(m: Manifest): string[] {
 beforeAll(() => {
   ok(['build', '--out', DS, '--quiet', ...DATASET]);
 });
+afterAll(() => fs.rmSync(T, { recursive: true, force: true }));
 
 describe('refusals (exit 2, option named, nothing written)', () => {
   const out = path.join(T, 'refused');

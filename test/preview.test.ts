@@ -78,6 +78,7 @@ beforeAll(() => {
   const r = runCli(['build', '--out', DS, '--quiet', ...SET, ...GEN]);
   if (r.status !== 0) throw new Error(r.stderr);
 });
+afterAll(() => fs.rmSync(T, { recursive: true, force: true }));
 
 describe('refusals (exit 2, option named, nothing written)', () => {
   const out = path.join(T, 'refused.png');

@@ -1,4 +1,19 @@
-import sharp from 'sharp';
+import type SharpModule from 'sharp';
+
+let loaded: typeof SharpModule | undefined;
+
+/**
+ * sharp, loaded on first use: loading it starts libuv's thread pool, whose size is fixed from then on,
+ * so configureEncoders must run before (the CLI calls it first thing).
+ */
+export function sharp(): typeof SharpModule {
+  if (!loaded) {
+    loaded = require('sharp') as typeof SharpModule;
+    loaded.concurrency(1);
+    loaded.cache(false);
+  }
+  return loaded;
+}
 
 /** How images are written as PNG. */
 export interface PngSettings {
@@ -8,24 +23,20 @@ export interface PngSettings {
   level: number;
 }
 
-let configuredFor = 0;
-
 /**
- * Sets up the thread budget for `threads` parallel encodes: each sharp job on one libvips thread,
- * no operation cache, and a libuv pool large enough for the encodes plus file I/O. The pool size only
- * takes effect if nothing has used the pool yet in this process, so commands call this first.
+ * Sets up the thread budget for `threads` parallel encodes: each sharp job on one libvips thread, no
+ * operation cache, and a libuv pool large enough for the encodes plus file I/O (UV_THREADPOOL_SIZE,
+ * unless set). The pool size only takes effect if nothing has started the pool yet in this process
+ * (no async fs, crypto, native job or sharp load), so commands call this first.
  */
 export function configureEncoders(threads: number): void {
-  if (configuredFor === threads) return;
-  configuredFor = threads;
   if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = String(Math.max(4, threads + 2));
-  sharp.concurrency(1);
-  sharp.cache(false);
+  sharp();
 }
 
 /** A gray S x S image as PNG: RGB (R = G = B, as the reference writes) or one channel. */
 export function encodePng(pixels: Buffer, size: number, settings: PngSettings): Promise<Buffer> {
-  const image = sharp(pixels, { raw: { width: size, height: size, channels: 1 } }).toColourspace(settings.gray ? 'b-w' : 'srgb');
+  const image = sharp()(pixels, { raw: { width: size, height: size, channels: 1 } }).toColourspace(settings.gray ? 'b-w' : 'srgb');
   return image.png({ compressionLevel: settings.level, adaptiveFiltering: false }).toBuffer();
 }
 
@@ -33,9 +44,9 @@ export function encodePng(pixels: Buffer, size: number, settings: PngSettings): 
 export async function pngMatches(png: Buffer, pixels: Buffer, size: number, settings: PngSettings): Promise<boolean> {
   try {
     const channels = settings.gray ? 1 : 3;
-    const meta = await sharp(png).metadata();
+    const meta = await sharp()(png).metadata();
     if (meta.format !== 'png' || meta.channels !== channels || meta.width !== size || meta.height !== size) return false;
-    const { data } = await sharp(png).toColourspace(settings.gray ? 'b-w' : 'srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp()(png).toColourspace(settings.gray ? 'b-w' : 'srgb').raw().toBuffer({ resolveWithObject: true });
     if (data.length !== size * size * channels) return false;
     if (channels === 1) return data.equals(pixels);
     for (let i = 0, j = 0; i < pixels.length; ++i, j += 3) {

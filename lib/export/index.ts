@@ -4,6 +4,7 @@ import { EXIT_BAD_INPUT, VatomError } from '../errors';
 import type { BuildOptions } from '../options';
 import type { ExportRun, ExportSummary } from './common';
 import type { ExportSettings } from './marker';
+import { configureEncoders } from './encode';
 import { exportPngTree } from './png-tree';
 import { DatasetSource, ImageSource, RenderSource } from './source';
 import { exportWds } from './wds';
@@ -12,6 +13,7 @@ export { ExportRun, ExportSummary } from './common';
 export { ExportSettings, ExportMarker, EXPORT_MARKER } from './marker';
 export { exportFormatOptions, parseBuildFormat, parseExportOptions, parseExportSettings } from './options';
 export { classFolder, pngFileName } from './png-tree';
+export { configureEncoders } from './encode';
 export { bracePattern, sampleKeyFormat } from './wds';
 export { DatasetSource, RenderSource, ImageSource } from './source';
 
@@ -42,6 +44,7 @@ export async function exportDataset(dir: string, out: string, settings: ExportSe
  * same options, so the files equal an `export` of that dataset.
  */
 export async function buildExport(options: BuildOptions, settings: ExportSettings, run: Omit<ExportRun, 'threads'>): Promise<ExportSummary> {
+  configureEncoders(options.threads);
   const source = await RenderSource.open(options);
   try {
     return await exportSource(source, options.out, settings, { ...run, threads: options.threads });

@@ -1,10 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import sharp from 'sharp';
 import { badOption, EXIT_BAD_INPUT, VatomError } from '../errors';
 import { exists, Manifest } from '../manifest';
 import type { ClassParams } from '../native';
 import { BuildOptions, defaultThreads, LIMITS, parseBuildOptions, parseInteger, RawOptions } from '../options';
+import { sharp } from './encode';
 import { BITMAP_ADVANCE, BITMAP_LINE, drawBitmapText } from './font';
 import { DatasetSource, RenderSource } from './source';
 
@@ -134,7 +134,7 @@ export async function svgTextAvailable(): Promise<boolean> {
     try {
       const probe = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><text x="2" y="15" ' +
         'font-family="DejaVu Sans Mono, monospace" font-size="14" fill="#fff">08</text></svg>';
-      const { data } = await sharp(Buffer.from(probe)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      const { data } = await sharp()(Buffer.from(probe)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
       svgTextWorks = data.some((v, i) => i % 4 === 3 && v > 0);
     } catch {
       svgTextWorks = false;
@@ -257,7 +257,7 @@ export async function makeContactSheet(options: PreviewOptions): Promise<SheetSu
       // The text layer alone (white, antialiased), blended into the label strips by its alpha.
       const overlay = `<svg xmlns="http://www.w3.org/2000/svg" xml:space="preserve" width="${width}" height="${height}">` +
         `<style>text{font-family:'DejaVu Sans Mono',monospace;font-size:${fontSize}px;fill:#fff}</style>${svg.join('')}</svg>`;
-      const alpha = await sharp(Buffer.from(overlay), { limitInputPixels: false }).ensureAlpha().extractChannel(3).raw().toBuffer();
+      const alpha = await sharp()(Buffer.from(overlay), { limitInputPixels: false }).ensureAlpha().extractChannel(3).raw().toBuffer();
       for (let k = 0; k < alpha.length; ++k) {
         const a = alpha[k];
         if (a === 0) continue;
@@ -265,7 +265,7 @@ export async function makeContactSheet(options: PreviewOptions): Promise<SheetSu
         rgb[3 * k] = v; rgb[3 * k + 1] = v; rgb[3 * k + 2] = v;
       }
     }
-    const png = await sharp(rgb, { raw: { width, height, channels: 3 }, limitInputPixels: false }).png({ compressionLevel: 6 }).toBuffer();
+    const png = await sharp()(rgb, { raw: { width, height, channels: 3 }, limitInputPixels: false }).png({ compressionLevel: 6 }).toBuffer();
     const temp = `${out}.tmp-${process.pid}`;
     fs.writeFileSync(temp, png);
     fs.renameSync(temp, out);

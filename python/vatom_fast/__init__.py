@@ -11,11 +11,13 @@ from .manifest import (
     load_manifest,
     read_npy_header,
 )
+from .sampler import ShardWindowSampler
 
 __version__ = "0.1.0"
 
 __all__ = [
     "VisualAtomDataset",
+    "ShardWindowSampler",
     "DatasetError",
     "DatasetInfo",
     "NpyHeader",

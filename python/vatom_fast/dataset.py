@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .manifest import IMAGE_DTYPE, LABEL_DTYPE, DatasetInfo, Shard, load_manifest
+from .manifest import IMAGE_DTYPE, LABEL_DTYPE, DatasetInfo, Shard, ShardSelection, load_manifest
 
 try:  # torch is optional: without it the dataset is a plain object with __len__/__getitem__.
     import torch
@@ -47,6 +47,13 @@ class VisualAtomDataset(_Base):
             label (reads the whole dataset once).
         max_open_shards: at most this many image shards mapped at once per process (least
             recently used ones are unmapped; their pages stay in the page cache).
+        shards: which shards to use. ``None``/``"all"`` (default): every shard, a missing file
+            is an error. ``"present"``: only the shards whose files exist in ``root`` (a node
+            that holds part of the dataset on its local disk). A list of shard indices (positions
+            in the manifest's shard list): only those. The dataset then indexes the images of the
+            selected shards only, in manifest order: ``len``, ``labels()`` and ``ds[i]`` cover
+            the subset; ``num_classes``/``classes`` stay the whole dataset's, labels are not
+            renumbered, and :meth:`global_index` gives an image's index in the whole dataset.
 
     The manifest and every shard's header and size are checked in the constructor, before
     anything is mapped (a ``ValueError`` names each problem). Shards are mapped lazily, on first
@@ -64,6 +71,7 @@ class VisualAtomDataset(_Base):
         relative_labels: bool = False,
         verify_checksums: bool = False,
         max_open_shards: int = 128,
+        shards: ShardSelection = None,
     ) -> None:
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels!r}")
@@ -78,7 +86,7 @@ class VisualAtomDataset(_Base):
         if not (isinstance(max_open_shards, int) and max_open_shards >= 1):
             raise ValueError(f"max_open_shards must be an integer >= 1, got {max_open_shards!r}")
 
-        self.info: DatasetInfo = load_manifest(os.fspath(root), verify_checksums=verify_checksums)
+        self.info: DatasetInfo = load_manifest(os.fspath(root), verify_checksums=verify_checksums, shards=shards)
         self.root: str = self.info.root
         self.transform = transform
         self.target_transform = target_transform
@@ -86,7 +94,13 @@ class VisualAtomDataset(_Base):
         self.output = output
         self.relative_labels = bool(relative_labels)
         self.max_open_shards = max_open_shards
-        self._firsts: List[int] = [s.first for s in self.info.shards]
+        # Start of each selected shard in this dataset's own (possibly subset) index.
+        self._firsts: List[int] = []
+        n = 0
+        for s in self.info.shards:
+            self._firsts.append(n)
+            n += s.count
+        self._len = n
         self._reset_cache()
 
     # ------------------------------------------------------------------ metadata
@@ -97,8 +111,25 @@ class VisualAtomDataset(_Base):
 
     @property
     def shards(self) -> Tuple[Shard, ...]:
-        """The shards in order; shard k holds global images ``[first, first + count)``."""
+        """The selected shards in order (all of them unless ``shards=`` chose a subset); each holds
+        the whole dataset's images ``[first, first + count)`` and ``index`` is its position in the
+        manifest."""
         return self.info.shards
+
+    @property
+    def shard_indices(self) -> Tuple[int, ...]:
+        """Manifest positions of the selected shards."""
+        return tuple(s.index for s in self.info.shards)
+
+    @property
+    def shard_sizes(self) -> Tuple[int, ...]:
+        """Image count of each selected shard: ``ds[i]`` for consecutive ``i`` walks them in order."""
+        return tuple(s.count for s in self.info.shards)
+
+    @property
+    def is_subset(self) -> bool:
+        """True when only some of the manifest's shards are used."""
+        return self.info.is_subset
 
     @property
     def image_size(self) -> int:
@@ -126,8 +157,7 @@ class VisualAtomDataset(_Base):
 
     def class_of(self, index: int) -> int:
         """The label of image ``index`` from the class-major layout (reads nothing)."""
-        i = self._check_index(index)
-        c = i // self.info.instances
+        c = self.global_index(index) // self.info.instances
         return c if self.relative_labels else self.info.start_class + c
 
     def labels(self) -> np.ndarray:
@@ -143,12 +173,13 @@ class VisualAtomDataset(_Base):
         return self.labels()
 
     def __len__(self) -> int:
-        return self.info.image_count
+        return self._len
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(root={self.root!r}, images={len(self)}, classes={self.num_classes}, "
-            f"start_class={self.start_class}, image_size={self.image_size}, shards={len(self.shards)}, "
+            f"start_class={self.start_class}, image_size={self.image_size}, shards={len(self.shards)}"
+            f"{'/' + str(self.info.manifest_shards) if self.is_subset else ''}, "
             f"channels={self.channels}, output={self.output!r})"
         )
 
@@ -208,7 +239,7 @@ class VisualAtomDataset(_Base):
 
     def _check_index(self, index: Any) -> int:
         i = operator.index(index)
-        n = self.info.image_count
+        n = self._len
         if i < 0:
             i += n
         if not 0 <= i < n:
@@ -216,10 +247,17 @@ class VisualAtomDataset(_Base):
         return i
 
     def locate(self, index: int) -> Tuple[int, int]:
-        """``(shard number, position in that shard)`` of image ``index``."""
+        """``(k, position in that shard)`` of image ``index``, where ``self.shards[k]`` holds it
+        (``k`` is the manifest's shard number unless a subset of shards was chosen)."""
         i = self._check_index(index)
         k = bisect.bisect_right(self._firsts, i) - 1
         return k, i - self._firsts[k]
+
+    def global_index(self, index: int) -> int:
+        """Image ``index`` of this dataset as an index into the whole dataset (the same number
+        unless a subset of shards was chosen)."""
+        k, j = self.locate(index)
+        return self.info.shards[k].first + j
 
     def read(self, index: int) -> Tuple[np.ndarray, int]:
         """The stored ``(S, S)`` uint8 image (a copy) and its label, without conversion or transforms."""

@@ -18,10 +18,11 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import operator
 import os
 import struct
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -153,8 +154,18 @@ class DatasetInfo:
     classes: int
     instances: int
     start_class: int
-    image_count: int
-    shards: Tuple[Shard, ...]
+    image_count: int  # the manifest's imageCount (every shard), see selected_images
+    shards: Tuple[Shard, ...]  # the selected shards, in manifest order
+    manifest_shards: int = 0  # how many shards the manifest lists
+
+    @property
+    def selected_images(self) -> int:
+        """Images in the selected shards (``image_count`` unless a subset of shards was chosen)."""
+        return sum(s.count for s in self.shards)
+
+    @property
+    def is_subset(self) -> bool:
+        return len(self.shards) < self.manifest_shards
 
 
 def _is_int(x: Any) -> bool:
@@ -194,13 +205,53 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def load_manifest(root: str, verify_checksums: bool = False) -> DatasetInfo:
-    """Read ``root/manifest.json`` and check it and every shard file's header and size.
+ShardSelection = Union[None, str, Iterable[int]]
+
+
+def _check_selection_arg(shards: ShardSelection) -> Union[None, str, Tuple[int, ...]]:
+    """Normalise the ``shards`` argument: None / "all", "present", or sorted unique shard indices."""
+    if shards is None or (isinstance(shards, str) and shards == "all"):
+        return None
+    if isinstance(shards, str):
+        if shards == "present":
+            return "present"
+        raise ValueError(f'shards must be "all", "present" or a list of shard indices, got {shards!r}')
+    try:
+        raw = list(shards)
+    except TypeError:
+        raise TypeError(f'shards must be "all", "present" or a list of shard indices, got {shards!r}') from None
+    out = []
+    for x in raw:
+        if isinstance(x, bool):
+            raise TypeError(f"shards: {x!r} is not a shard index")
+        try:
+            out.append(operator.index(x))
+        except TypeError:
+            raise TypeError(f"shards: {x!r} is not a shard index (an integer)") from None
+    if not out:
+        raise ValueError("shards is an empty list: select at least one shard")
+    dup = sorted({x for x in out if out.count(x) > 1})
+    if dup:
+        raise ValueError(f"shards lists shard {dup[0]} more than once")
+    if min(out) < 0:
+        raise ValueError(f"shards: {min(out)} is not a shard index (they start at 0)")
+    return tuple(sorted(out))
+
+
+def load_manifest(root: str, verify_checksums: bool = False, shards: ShardSelection = None) -> DatasetInfo:
+    """Read ``root/manifest.json`` and check it and every selected shard file's header and size.
+
+    ``shards`` selects which shards to use: None or ``"all"`` (every shard; a missing file is an
+    error), ``"present"`` (the shards whose two files exist in the directory; shards with neither
+    file are skipped, a shard with only one of them is an error) or a list of shard indices
+    (positions in the manifest's shard list; their files must exist). The whole manifest, every
+    shard name included, is checked whatever the selection; the files of the selected shards are.
 
     Nothing is mapped and no image data is read (unless ``verify_checksums``, which hashes every
-    file against the manifest's sha256 and checks every label). Raises :class:`DatasetError`
-    (a ``ValueError``) that lists every problem found.
+    selected file against the manifest's sha256 and checks every label). Raises
+    :class:`DatasetError` (a ``ValueError``) that lists every problem found.
     """
+    selection = _check_selection_arg(shards)
     root_arg = os.fspath(root)
     if not os.path.isdir(root_arg):
         raise DatasetError(root_arg, [f"{root_arg!r} is not a directory (missing dataset?)"])
@@ -290,7 +341,36 @@ def load_manifest(root: str, verify_checksums: bool = False) -> DatasetInfo:
     if tiled and expect_first is not None and expect_first != N:
         problems.append(f"counts do not add up: the shards hold {expect_first} images, imageCount is {N}")
 
+    # Which shards to open.
+    if isinstance(selection, tuple):
+        too_big = [k for k in selection if k >= len(shards_raw)]
+        if too_big:
+            raise ValueError(
+                f"shards lists shard {too_big[0]}, but the manifest at {root_arg} has "
+                f"{len(shards_raw)} shards (0..{len(shards_raw) - 1})"
+            )
+        entries = [e for e in entries if e[0] in selection]
+    elif selection == "present":
+        kept = []
+        for e in entries:
+            k, names = e[0], e[4]
+            here = {key: os.path.lexists(os.path.join(real_root, name)) for key, name in names.items()}
+            if len(names) == 2 and not any(here.values()):
+                continue  # neither file is on this disk: not part of the subset
+            if len(names) == 2 and not all(here.values()):
+                have, lack = ("images", "labels") if here["images"] else ("labels", "images")
+                problems.append(
+                    f"shard {k} is only partly present: {names[have]} exists but {names[lack]} is missing "
+                    "(an interrupted copy?)"
+                )
+                continue
+            kept.append(e)
+        entries = kept
+        if not entries and not problems:
+            problems.append('no shard is present (shards="present" found none of the shard files)')
+
     # Files: exist, regular, stay inside root after resolving symlinks, headers and sizes match.
+    missing_hint = selection is None
     shards: List[Shard] = []
     for k, s, first, count, names, ok in entries:
         resolved = {}
@@ -304,7 +384,9 @@ def load_manifest(root: str, verify_checksums: bool = False) -> DatasetInfo:
                 continue
             path = os.path.join(real_root, name)
             if not os.path.lexists(path):
-                problems.append(f"missing file {name} (shard {k} {key})")
+                hint = ' (shards="present" uses only the shards on this disk)' if missing_hint else ""
+                missing_hint = False  # say it once
+                problems.append(f"missing file {name} (shard {k} {key}){hint}")
                 continue
             real = os.path.realpath(path)
             if not _inside(real, real_root):
@@ -387,5 +469,5 @@ def load_manifest(root: str, verify_checksums: bool = False) -> DatasetInfo:
 
     return DatasetInfo(
         root=real_root, manifest=m, image_size=S, classes=C, instances=I,
-        start_class=c0, image_count=N, shards=tuple(shards),
+        start_class=c0, image_count=N, shards=tuple(shards), manifest_shards=len(shards_raw),
     )

@@ -1,29 +1,57 @@
 import type { CommandModule } from 'yargs';
-import { build, formatBytes } from '../../build';
+import { build, formatBytes, resolveDevice } from '../../build';
+import { badOption } from '../../errors';
+import { buildExport, configureEncoders, exportFormatOptions, parseBuildFormat } from '../../export';
+import { loadNative } from '../../native';
 import { parseBuildOptions } from '../../options';
 import { createReporter } from '../../progress';
 import { generatorOptions } from '../generator-options';
 
-/** `vatom-fast build`: render a dataset into memory-mapped .npy shards. */
+/** `vatom-fast build`: render a dataset into memory-mapped .npy shards, a PNG tree or WebDataset shards. */
 export default function buildCommand(setExit: (code: number) => void): CommandModule {
   return {
     command: 'build',
-    describe: 'Render a VisualAtom dataset into .npy shards (resumes an interrupted build)',
-    builder: (y) => generatorOptions(y)
+    describe: 'Render a VisualAtom dataset into .npy shards, a PNG tree or WebDataset shards (resumes an interrupted build)',
+    builder: (y) => exportFormatOptions(generatorOptions(y)
+      .option('format', { type: 'string', describe: 'npy (default): .npy shards; png: DIR/%05d/vertex_%04d_instance_%04d.png; wds: WebDataset tar shards' })
       .option('out', { type: 'string', describe: 'Dataset directory', demandOption: false })
-      .option('shard-size', { type: 'string', describe: 'Images per shard (default: whole classes adding up to about 1 GiB)' })
+      .option('shard-size', { type: 'string', describe: 'Images per .npy shard (default: whole classes adding up to about 1 GiB)' })
       .option('shard-index', { type: 'string', describe: 'Worker index I of a sharded build (default: SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)' })
       .option('shard-count', { type: 'string', describe: 'Number of workers N of a sharded build (default: SLURM_ARRAY_TASK_COUNT)' })
       .option('quiet', { type: 'boolean', describe: 'No progress output' })
-      .option('json', { type: 'boolean', describe: 'Print a machine-readable summary at the end' }),
+      .option('json', { type: 'boolean', describe: 'Print a machine-readable summary at the end' })),
     handler: async (argv) => {
       const options = parseBuildOptions(argv);
+      const format = parseBuildFormat(argv);
+      if (format.format !== 'npy') {
+        for (const name of ['shard-size', 'shard-index', 'shard-count']) {
+          if (argv[name] !== undefined) throw badOption(name, argv[name], `no --${name} with --format ${format.format} (it applies to .npy shards)`);
+        }
+        if (options.worker) throw badOption('format', format.format, 'npy for a sharded build (a scheduler array index is set in the environment)');
+        // sharp's thread pool is sized when first used, so before any asynchronous work.
+        configureEncoders(options.threads);
+      }
       const reporter = createReporter({ quiet: options.quiet });
       const controller = new AbortController();
       const onSignal = () => controller.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
+        if (format.format !== 'npy') {
+          resolveDevice(options, loadNative());
+          const summary = await buildExport(options, format.settings, { reporter, signal: controller.signal });
+          if (options.json) {
+            process.stdout.write(`${JSON.stringify(summary)}\n`);
+          } else {
+            if (summary.pattern) process.stdout.write(`${summary.pattern}\n`);
+            if (!options.quiet) {
+              process.stderr.write(`${summary.out}: ${summary.images} images, wrote ${summary.written}, kept ${summary.kept}, ` +
+                `${summary.imagesPerSecond.toFixed(0)} images/s\n`);
+            }
+          }
+          setExit(0);
+          return;
+        }
         const summary = await build(options, reporter, controller.signal);
         if (options.json) {
           process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -37,7 +37,8 @@ export default function infoCommand(setExit: (code: number) => void): CommandMod
         const c = m.config;
         const lines = [
           `dataset     ${summary.dir} (${m.complete ? 'complete' : `incomplete: ${written.length} of ${m.shards.length} shards`})`,
-          `images      ${m.imageCount} = ${m.classes} classes (from ${m.startClass}) x ${m.instances}, ${m.imageSize}x${m.imageSize} uint8, class-major`,
+          `images      ${m.imageCount} = ${m.classes} classes (from ${m.startClass}) x ${m.instances}, ${m.imageSize}x${m.imageSize} uint8, class-major` +
+            (m.requestedClasses !== m.classes ? `; ${m.requestedClasses} classes were asked for, the reference split makes ${m.classes}` : ''),
           `shards      ${m.shards.length} of up to ${m.shardSize} images, ${formatBytes(bytes)} written`,
           `stream      ${m.rng} (${m.stream}), seed ${m.seed}${m.referenceThreads !== undefined ? `, ${m.referenceThreads} reference processes` : ''}`,
           `generator   vertices ${c.verticesMin}:${c.verticesMax}, orbits ${c.orbitsMin}:${c.orbitsMax}, noise-min ${c.noiseMin}, ` +
