@@ -5,7 +5,7 @@
 //   vatom-native [--classes N] [--instances N] [--start-class N] [--image-size S] [--vertices A:B]
 //                [--orbits A:B] [--seed N] [--rng philox|reference] [--reference-threads T]
 //                [--threads N] [--shard-size N] [--out DIR] [--noise-min X] [--line-width X]
-//                [--radius-min N] [--oval-rate X] [--freq1 A:B] [--freq2 A:B] [--stages 1]
+//                [--radius-min N] [--oval-rate X] [--freq1 A:B] [--freq2 A:B] [--stages 1|2]
 //
 // Without --out nothing is written: images are rendered and hashed in memory, and the time spent
 // rendering (without hashing) is printed beside the total.
@@ -13,7 +13,9 @@
 // --stages 1|2 (default stream): renders on one thread with the stages of every orbit run and timed
 // one after another (Philox words, noise, vertex update, truncation, rasterization, memset), prints
 // the breakdown and segment statistics, and the sha256 of the images it made (the same as without
-// --stages; 2 draws every segment with draw_line_pil, as the first renderer did). VATOM_SIMD=scalar|avx2 in the environment caps the kernels (default: the best this CPU runs).
+// --stages). --stages 2 times the first renderer's code instead (scalar Philox, pnoise1f with its
+// branch, draw_line_pil per segment), for before/after comparisons. VATOM_SIMD=scalar|avx2 in the
+// environment caps the kernels (default: the best this CPU runs).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -60,12 +62,12 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-int run_stages(const vatom::DatasetSpec& spec, bool per_segment_raster) {
+int run_stages(const vatom::DatasetSpec& spec, bool first_renderer) {
   const int64_t count = spec.image_count();
   std::vector<uint8_t> pixels(static_cast<size_t>(count * spec.image_bytes()));
   const vatom::psimd::Isa isa = vatom::psimd::best_isa();
   const auto started = std::chrono::steady_clock::now();
-  const vatom::psimd::StageReport r = vatom::philox_profile_stages(spec, 0, count, pixels.data(), isa, per_segment_raster);
+  const vatom::psimd::StageReport r = vatom::philox_profile_stages(spec, 0, count, pixels.data(), isa, first_renderer);
   const double wall = seconds_since(started);
   const int64_t size = spec.config.image_size;
   vatom::Sha256 h;
@@ -75,7 +77,7 @@ int run_stages(const vatom::DatasetSpec& spec, bool per_segment_raster) {
   std::printf("shard 0 images %lld sha256 %s\n", static_cast<long long>(count), h.hex_digest().c_str());
   const double staged = r.memset_s + r.setup_s + r.words_s + r.noise_s + r.update_s + r.truncate_s + r.raster_s;
   std::printf("stages (%s kernels, %s, 1 thread, %lld images, %.1f orbits and %.0f vertex-orbits per image)\n",
-              vatom::psimd::isa_name(isa), per_segment_raster ? "draw_line_pil per segment" : "polygon rasterizer",
+              vatom::psimd::isa_name(first_renderer ? vatom::psimd::Isa::Scalar : isa), first_renderer ? "first renderer's code" : "current code",
               static_cast<long long>(r.images), double(r.orbits) / r.images,
               double(r.vertex_orbits) / r.images);
   const struct { const char* name; double s; } rows[] = {

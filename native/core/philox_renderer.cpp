@@ -216,8 +216,8 @@ void count_segments(const int32_t* x, const int32_t* y, int32_t q, int32_t size,
 }  // namespace
 
 psimd::StageReport philox_profile_stages(const DatasetSpec& spec, int64_t begin, int64_t end, uint8_t* out,
-                                         psimd::Isa isa, bool per_segment_raster) {
-  const psimd::Kernels& k = psimd::kernels(isa);
+                                         psimd::Isa isa, bool first_renderer) {
+  const psimd::Kernels& k = psimd::kernels(first_renderer ? psimd::Isa::Scalar : isa);
   const PhiloxKey key = philox_key(spec.seed);
   psimd::StageReport r;
   Scratch s;
@@ -247,8 +247,13 @@ psimd::StageReport philox_profile_stages(const DatasetSpec& spec, int64_t begin,
       k.words(key, j.cls, j.instance, orbit, kPurposeNoiseX, blocks, s.wx.data());
       k.words(key, j.cls, j.instance, orbit, kPurposeNoiseY, blocks, s.wy.data());
       const double b = now_s();
-      k.noise(s.wx.data(), nv, s.px.data());
-      k.noise(s.wy.data(), nv, s.py.data());
+      if (first_renderer) {
+        for (int32_t i = 0; i < nv; ++i) s.px[i] = pnoise1f(word_to_noise_arg(s.wx[i]));
+        for (int32_t i = 0; i < nv; ++i) s.py[i] = pnoise1f(word_to_noise_arg(s.wy[i]));
+      } else {
+        k.noise(s.wx.data(), nv, s.px.data());
+        k.noise(s.wy.data(), nv, s.py.data());
+      }
       const double c = now_s();
       k.update(s.px.data(), nv, im.eta, j.cos_t, j.bias, j.x);
       k.update(s.py.data(), nv, im.eta, j.sin_t, j.bias, j.y);
@@ -257,7 +262,7 @@ psimd::StageReport philox_profile_stages(const DatasetSpec& spec, int64_t begin,
       k.truncate(j.y, nv, j.iy);
       const double e = now_s();
       const uint8_t gray = word_to_gray(s.header[2 + o]);
-      if (per_segment_raster) {
+      if (first_renderer) {
         for (int32_t v = 0; v < im.q; ++v) {
           const int32_t u = v + 1 == im.q ? 0 : v + 1;
           draw_line_pil(im.canvas, j.ix[v], j.iy[v], j.ix[u], j.iy[u], gray);

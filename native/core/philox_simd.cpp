@@ -96,8 +96,35 @@ void orbit_scalar(const OrbitJob& j) {
   }
 }
 
-void raster_scalar(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t gray, int32_t*) {
-  draw_polygon_pil(c, x, y, q, gray);
+// draw_polygon_pil in two passes: the segments sorted, without branches, into those with both ends on
+// the canvas and those to clip (culled ones dropped), then each list drawn.
+void raster_scalar(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t gray, int32_t* scratch) {
+  x[q] = x[0];
+  y[q] = y[0];
+  const RasterScratch rs(scratch, q);
+  int32_t* const inside = rs.long_fields[0];
+  int32_t* const clipped = rs.clipped;
+  int32_t ni = 0, nc = 0;
+  const unsigned w = static_cast<unsigned>(c.width), h = static_cast<unsigned>(c.height);
+  for (int32_t v = 0; v < q; ++v) {
+    const int32_t x0 = x[v], y0 = y[v], x1 = x[v + 1], y1 = y[v + 1];
+    const bool in = (static_cast<unsigned>(x0) < w) & (static_cast<unsigned>(x1) < w) &
+                    (static_cast<unsigned>(y0) < h) & (static_cast<unsigned>(y1) < h);
+    const bool culled = ((x0 & x1) < 0) | ((y0 & y1) < 0) | ((x0 >= c.width) & (x1 >= c.width)) |
+                        ((y0 >= c.height) & (y1 >= c.height));
+    inside[ni] = v;
+    ni += in;
+    clipped[nc] = v;
+    nc += !in & !culled;
+  }
+  for (int32_t k = 0; k < ni; ++k) {
+    const int32_t v = inside[k];
+    draw_segment_inside_open(c, x[v], y[v], x[v + 1], y[v + 1], gray);
+  }
+  for (int32_t k = 0; k < nc; ++k) {
+    const int32_t v = clipped[k];
+    draw_line_pil_clip(c, x[v], y[v], x[v + 1], y[v + 1], gray);
+  }
 }
 
 }  // namespace

@@ -94,8 +94,9 @@ struct RasterScratch {
 
 // Per-stage timing (`vatom-native --stages`): renders images [begin, end) of the spec on this thread
 // with the stages of every orbit run one after another over all vertices (words, noise, update,
-// truncation, rasterization), each timed, into out exactly as the renderer would. per_segment_raster
-// draws each segment with draw_line_pil as the first renderer did (for before/after comparisons).
+// truncation, rasterization), each timed, into out exactly as the renderer would. first_renderer
+// times the code of the first renderer instead (scalar words, pnoise1f with its branch, draw_line_pil
+// per segment), for before/after comparisons.
 struct StageReport {
   double memset_s = 0, setup_s = 0, words_s = 0, noise_s = 0, update_s = 0, truncate_s = 0, raster_s = 0;
   int64_t images = 0, orbits = 0, vertex_orbits = 0;
@@ -109,6 +110,6 @@ struct StageReport {
 
 struct DatasetSpec;
 psimd::StageReport philox_profile_stages(const DatasetSpec& spec, int64_t begin, int64_t end, uint8_t* out,
-                                         psimd::Isa isa, bool per_segment_raster = false);
+                                         psimd::Isa isa, bool first_renderer = false);
 
 }  // namespace vatom

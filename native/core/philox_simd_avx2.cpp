@@ -6,6 +6,7 @@
 // has -ffp-contract=off.
 #include "philox_simd.hpp"
 
+#include <cstdint>
 #include <cstring>
 
 #include "philox_image.hpp"
@@ -74,39 +75,6 @@ namespace {
 
 #define VATOM_INLINE inline __attribute__((always_inline))
 
-// Philox4x32-10 of 4 blocks, one per 64-bit lane (low halves hold the words; see the AVX-512 file).
-VATOM_INLINE void philox4(__m256i& c0, __m256i& c1, __m256i& c2, __m256i& c3, uint32_t k0, uint32_t k1) {
-  const __m256i m0 = _mm256_set1_epi64x(0xD2511F53u), m1 = _mm256_set1_epi64x(0xCD9E8D57u);
-  for (int round = 0; round < 10; ++round) {
-    const __m256i key0 = _mm256_set1_epi32(static_cast<int>(k0)), key1 = _mm256_set1_epi32(static_cast<int>(k1));
-    const __m256i p0 = _mm256_mul_epu32(c0, m0);
-    const __m256i p1 = _mm256_mul_epu32(c2, m1);
-    const __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1), key0);
-    const __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3), key1);
-    c0 = n0;
-    c1 = p1;
-    c2 = n2;
-    c3 = p0;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-}
-
-// The 16 words of blocks first .. first+3, in word order.
-VATOM_INLINE void words16(PhiloxKey key, uint32_t cls, uint32_t instance, uint32_t orbit, uint32_t purpose,
-                          uint32_t first, __m256i& lo, __m256i& hi) {
-  __m256i c0 = _mm256_add_epi64(_mm256_set1_epi64x(first), _mm256_set_epi64x(3, 2, 1, 0));
-  __m256i c1 = _mm256_set1_epi64x(instance), c2 = _mm256_set1_epi64x(cls);
-  __m256i c3 = _mm256_set1_epi64x((orbit << 2) | purpose);
-  philox4(c0, c1, c2, c3, key.k0, key.k1);
-  const __m256i a = _mm256_blend_epi32(c0, _mm256_slli_epi64(c1, 32), 0xAA);  // w0 w1 of blocks 0..3
-  const __m256i b = _mm256_blend_epi32(c2, _mm256_slli_epi64(c3, 32), 0xAA);  // w2 w3
-  const __m256i l = _mm256_unpacklo_epi64(a, b);  // blocks 0, 2
-  const __m256i h = _mm256_unpackhi_epi64(a, b);  // blocks 1, 3
-  lo = _mm256_permute2x128_si256(l, h, 0x20);
-  hi = _mm256_permute2x128_si256(l, h, 0x31);
-}
-
 VATOM_INLINE __m256 noise8(__m256i w) {
   const __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w, 8)), _mm256_set1_ps(5.9604644775390625e-04f));
   __m256i q = _mm256_cvttps_epi32(x);
@@ -143,26 +111,84 @@ VATOM_INLINE __m256i truncate8(__m256 v) {
   return r;
 }
 
+// Philox4x32-10 of N chains of 4 blocks, one block per 64-bit lane: counter words in the low 32 bits
+// of each lane (the high halves may hold garbage: vpmuludq reads only the low halves, and the result
+// words are the low halves). Several chains at once, because one chain is a string of dependent
+// multiplies that leaves the multiplier idle most of the time.
+template <int N>
+VATOM_INLINE void philox4xn(__m256i (&c0)[N], __m256i (&c1)[N], __m256i (&c2)[N], __m256i (&c3)[N], uint32_t k0,
+                            uint32_t k1) {
+  const __m256i m0 = _mm256_set1_epi64x(0xD2511F53u), m1 = _mm256_set1_epi64x(0xCD9E8D57u);
+  for (int round = 0; round < 10; ++round) {
+    const __m256i key0 = _mm256_set1_epi32(static_cast<int>(k0)), key1 = _mm256_set1_epi32(static_cast<int>(k1));
+#pragma GCC unroll 4
+    for (int n = 0; n < N; ++n) {
+      const __m256i p0 = _mm256_mul_epu32(c0[n], m0);
+      const __m256i p1 = _mm256_mul_epu32(c2[n], m1);
+      c0[n] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1[n]), key0);
+      c2[n] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3[n]), key1);
+      c1[n] = p1;
+      c3[n] = p0;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+}
+
+// Blocks in 64-bit lanes (c0..c3 of 4 blocks) to their 16 words in word order.
+VATOM_INLINE void blocks_to_words(__m256i c0, __m256i c1, __m256i c2, __m256i c3, __m256i& lo, __m256i& hi) {
+  const __m256i a = _mm256_blend_epi32(c0, _mm256_slli_epi64(c1, 32), 0xAA);  // w0 w1 of blocks 0..3
+  const __m256i b = _mm256_blend_epi32(c2, _mm256_slli_epi64(c3, 32), 0xAA);  // w2 w3
+  const __m256i l = _mm256_unpacklo_epi64(a, b);  // blocks 0, 2
+  const __m256i h = _mm256_unpackhi_epi64(a, b);  // blocks 1, 3
+  lo = _mm256_permute2x128_si256(l, h, 0x20);
+  hi = _mm256_permute2x128_si256(l, h, 0x31);
+}
+
+// The 16 words of blocks first .. first+3 of (cls, instance, orbit, purpose), in word order.
+VATOM_INLINE void words16(PhiloxKey key, uint32_t cls, uint32_t instance, uint32_t orbit, uint32_t purpose,
+                          uint32_t first, __m256i& lo, __m256i& hi) {
+  __m256i c0[1] = {_mm256_add_epi64(_mm256_set1_epi64x(first), _mm256_set_epi64x(3, 2, 1, 0))};
+  __m256i c1[1] = {_mm256_set1_epi64x(instance)}, c2[1] = {_mm256_set1_epi64x(cls)};
+  __m256i c3[1] = {_mm256_set1_epi64x((orbit << 2) | purpose)};
+  philox4xn<1>(c0, c1, c2, c3, key.k0, key.k1);
+  blocks_to_words(c0[0], c1[0], c2[0], c3[0], lo, hi);
+}
+
+VATOM_INLINE void step8(const OrbitJob& j, int32_t v, __m256i wx, __m256i wy, __m256 eta) {
+  const __m256 bias = _mm256_load_ps(j.bias + v);
+  const __m256 x = displace8(_mm256_load_ps(j.x + v), noise8(wx), eta, _mm256_load_ps(j.cos_t + v), bias);
+  const __m256 y = displace8(_mm256_load_ps(j.y + v), noise8(wy), eta, _mm256_load_ps(j.sin_t + v), bias);
+  _mm256_store_ps(j.x + v, x);
+  _mm256_store_ps(j.y + v, y);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(j.ix + v), truncate8(x));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(j.iy + v), truncate8(y));
+}
+
+// 32 vertices (8 blocks of x words, 8 of y) per step; arrays are padded to kVertexPad == 32.
 void orbit_avx2(const OrbitJob& j) {
+  static_assert(kVertexPad % 32 == 0, "orbit_avx2 steps 32 vertices");
   const __m256 eta = _mm256_set1_ps(j.eta);
-  for (int32_t v = 0; v < j.q; v += 16) {
+  const __m256i lanes = _mm256_set_epi64x(3, 2, 1, 0);
+  const __m256i instance = _mm256_set1_epi64x(j.instance), cls = _mm256_set1_epi64x(j.cls);
+  const __m256i cx = _mm256_set1_epi64x((j.orbit << 2) | kPurposeNoiseX);
+  const __m256i cy = _mm256_set1_epi64x((j.orbit << 2) | kPurposeNoiseY);
+  for (int32_t v = 0; v < j.q; v += 32) {
     const uint32_t block = static_cast<uint32_t>(v) >> 2;
-    __m256i wx0, wx1, wy0, wy1;
-    words16(j.key, j.cls, j.instance, j.orbit, kPurposeNoiseX, block, wx0, wx1);
-    words16(j.key, j.cls, j.instance, j.orbit, kPurposeNoiseY, block, wy0, wy1);
-    const __m256 bias0 = _mm256_load_ps(j.bias + v), bias1 = _mm256_load_ps(j.bias + v + 8);
-    const __m256 x0 = displace8(_mm256_load_ps(j.x + v), noise8(wx0), eta, _mm256_load_ps(j.cos_t + v), bias0);
-    const __m256 x1 = displace8(_mm256_load_ps(j.x + v + 8), noise8(wx1), eta, _mm256_load_ps(j.cos_t + v + 8), bias1);
-    const __m256 y0 = displace8(_mm256_load_ps(j.y + v), noise8(wy0), eta, _mm256_load_ps(j.sin_t + v), bias0);
-    const __m256 y1 = displace8(_mm256_load_ps(j.y + v + 8), noise8(wy1), eta, _mm256_load_ps(j.sin_t + v + 8), bias1);
-    _mm256_store_ps(j.x + v, x0);
-    _mm256_store_ps(j.x + v + 8, x1);
-    _mm256_store_ps(j.y + v, y0);
-    _mm256_store_ps(j.y + v + 8, y1);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(j.ix + v), truncate8(x0));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(j.ix + v + 8), truncate8(x1));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(j.iy + v), truncate8(y0));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(j.iy + v + 8), truncate8(y1));
+    const __m256i b0 = _mm256_add_epi64(_mm256_set1_epi64x(block), lanes);
+    const __m256i b1 = _mm256_add_epi64(_mm256_set1_epi64x(block + 4), lanes);
+    __m256i c0[4] = {b0, b1, b0, b1}, c1[4] = {instance, instance, instance, instance};
+    __m256i c2[4] = {cls, cls, cls, cls}, c3[4] = {cx, cx, cy, cy};
+    philox4xn<4>(c0, c1, c2, c3, j.key.k0, j.key.k1);
+    __m256i wx[4], wy[4];
+    blocks_to_words(c0[0], c1[0], c2[0], c3[0], wx[0], wx[1]);
+    blocks_to_words(c0[1], c1[1], c2[1], c3[1], wx[2], wx[3]);
+    blocks_to_words(c0[2], c1[2], c2[2], c3[2], wy[0], wy[1]);
+    blocks_to_words(c0[3], c1[3], c2[3], c3[3], wy[2], wy[3]);
+    step8(j, v, wx[0], wy[0], eta);
+    step8(j, v + 8, wx[1], wy[1], eta);
+    step8(j, v + 16, wx[2], wy[2], eta);
+    step8(j, v + 24, wx[3], wy[3], eta);
   }
 }
 
@@ -236,6 +262,10 @@ VATOM_INLINE __m256i load8(const int32_t* p) { return _mm256_loadu_si256(reinter
 
 // raster_avx512 (see there) with 8 segments at a time.
 void raster_avx2(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t gray, int32_t* scratch) {
+  if (static_cast<int64_t>(c.width) * c.height > INT32_MAX) {  // pixel offsets are 32-bit lanes
+    draw_polygon_pil(c, x, y, q, gray);
+    return;
+  }
   x[q] = x[0];
   y[q] = y[0];
   const RasterScratch rs(scratch, q);
@@ -331,7 +361,7 @@ void raster_avx2(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t gra
     }
   }
   plot_offsets(pixels, rs.offsets, static_cast<int32_t>(po - rs.offsets), gray);
-  for (const int32_t* s = rs.clipped; s < pc; ++s) draw_line_pil(c, x[*s], y[*s], x[*s + 1], y[*s + 1], gray);
+  for (const int32_t* s = rs.clipped; s < pc; ++s) draw_line_pil_clip(c, x[*s], y[*s], x[*s + 1], y[*s + 1], gray);
 }
 
 #undef VATOM_INLINE

@@ -7,6 +7,7 @@
 // philox_image.hpp and pnoise.hpp, which give the bits of the scalar SSE instructions.
 #include "philox_simd.hpp"
 
+#include <cstdint>
 #include <cstring>
 
 #include "philox_image.hpp"
@@ -53,43 +54,47 @@ const GradBytes kGrad = make_grad_bytes();
 
 namespace {
 
-// Philox4x32-10 of 8 blocks at once, one block per 64-bit lane: counter words c0..c3 in the low 32 bits
+// Philox4x32-10 of N chains of 8 blocks, one block per 64-bit lane: counter words in the low 32 bits
 // of each lane (the high halves may hold garbage: vpmuludq reads only the low halves, and the result
-// words are the low halves).
-struct Philox8 {
-  __m512i c0, c1, c2, c3;
-};
-
-inline __attribute__((always_inline)) Philox8 philox8(__m512i c0, __m512i c1, __m512i c2, __m512i c3,
-                                                       uint32_t k0, uint32_t k1) {
+// words are the low halves). Several chains at once, because one chain is a string of dependent
+// multiplies that leaves the multiplier idle most of the time.
+template <int N>
+inline __attribute__((always_inline)) void philox8xn(__m512i (&c0)[N], __m512i (&c1)[N], __m512i (&c2)[N],
+                                                      __m512i (&c3)[N], uint32_t k0, uint32_t k1) {
   const __m512i m0 = _mm512_set1_epi64(0xD2511F53u), m1 = _mm512_set1_epi64(0xCD9E8D57u);
   for (int round = 0; round < 10; ++round) {
     const __m512i key0 = _mm512_set1_epi32(static_cast<int>(k0)), key1 = _mm512_set1_epi32(static_cast<int>(k1));
-    const __m512i p0 = _mm512_mul_epu32(c0, m0);  // hi0:lo0
-    const __m512i p1 = _mm512_mul_epu32(c2, m1);  // hi1:lo1
-    const __m512i n0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c1, key0, 0x96);
-    const __m512i n2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3, key1, 0x96);
-    c0 = n0;
-    c1 = p1;
-    c2 = n2;
-    c3 = p0;
+#pragma GCC unroll 4
+    for (int n = 0; n < N; ++n) {
+      const __m512i p0 = _mm512_mul_epu32(c0[n], m0);
+      const __m512i p1 = _mm512_mul_epu32(c2[n], m1);
+      c0[n] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c1[n], key0, 0x96);
+      c2[n] = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3[n], key1, 0x96);
+      c1[n] = p1;
+      c3[n] = p0;
+    }
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
-  return Philox8{c0, c1, c2, c3};
+}
+
+// 8 blocks in 64-bit lanes to their 32 words in word order.
+inline __attribute__((always_inline)) void blocks_to_words(__m512i c0, __m512i c1, __m512i c2, __m512i c3,
+                                                           __m512i& lo, __m512i& hi) {
+  const __m512i a = _mm512_mask_blend_epi32(0xAAAA, c0, _mm512_slli_epi64(c1, 32));
+  const __m512i b = _mm512_mask_blend_epi32(0xAAAA, c2, _mm512_slli_epi64(c3, 32));
+  lo = _mm512_permutex2var_epi64(a, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), b);
+  hi = _mm512_permutex2var_epi64(a, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), b);
 }
 
 // The 32 words of blocks first .. first+7 of (cls, instance, orbit, purpose), in word order.
 inline __attribute__((always_inline)) void words32(PhiloxKey key, uint32_t cls, uint32_t instance, uint32_t orbit,
                                                    uint32_t purpose, uint32_t first, __m512i& lo, __m512i& hi) {
-  const __m512i c0 = _mm512_add_epi64(_mm512_set1_epi64(first), _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
-  const Philox8 r = philox8(c0, _mm512_set1_epi64(instance), _mm512_set1_epi64(cls),
-                            _mm512_set1_epi64((orbit << 2) | purpose), key.k0, key.k1);
-  // a = [w0 w1] of blocks 0..7, b = [w2 w3]; word 4b + l is lane l of block b.
-  const __m512i a = _mm512_mask_blend_epi32(0xAAAA, r.c0, _mm512_slli_epi64(r.c1, 32));
-  const __m512i b = _mm512_mask_blend_epi32(0xAAAA, r.c2, _mm512_slli_epi64(r.c3, 32));
-  lo = _mm512_permutex2var_epi64(a, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), b);
-  hi = _mm512_permutex2var_epi64(a, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), b);
+  __m512i c0[1] = {_mm512_add_epi64(_mm512_set1_epi64(first), _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0))};
+  __m512i c1[1] = {_mm512_set1_epi64(instance)}, c2[1] = {_mm512_set1_epi64(cls)};
+  __m512i c3[1] = {_mm512_set1_epi64((orbit << 2) | purpose)};
+  philox8xn<1>(c0, c1, c2, c3, key.k0, key.k1);
+  blocks_to_words(c0[0], c1[0], c2[0], c3[0], lo, hi);
 }
 
 // pnoise1f(word_to_noise_arg(w)) in 16 lanes.
@@ -154,27 +159,54 @@ inline __attribute__((always_inline)) __m512i truncate16(__m512 v) {
   return r;
 }
 
+inline __attribute__((always_inline)) void step16(const OrbitJob& j, int32_t v, __m512i wx, __m512i wy, __m512 eta,
+                                                  const GradRegs& g) {
+  const __m512 bias = _mm512_load_ps(j.bias + v);
+  const __m512 x = displace16(_mm512_load_ps(j.x + v), noise16(wx, g), eta, _mm512_load_ps(j.cos_t + v), bias);
+  const __m512 y = displace16(_mm512_load_ps(j.y + v), noise16(wy, g), eta, _mm512_load_ps(j.sin_t + v), bias);
+  _mm512_store_ps(j.x + v, x);
+  _mm512_store_ps(j.y + v, y);
+  _mm512_store_si512(j.ix + v, truncate16(x));
+  _mm512_store_si512(j.iy + v, truncate16(y));
+}
+
+// 64 vertices (16 blocks of x words, 16 of y: four chains) per step, then 32 (two chains) for the rest;
+// arrays are padded to kVertexPad == 32.
 void orbit_avx512(const OrbitJob& j) {
+  static_assert(kVertexPad % 32 == 0, "orbit_avx512 steps 32 vertices");
   const GradRegs g = grad_regs();
   const __m512 eta = _mm512_set1_ps(j.eta);
-  for (int32_t v = 0; v < j.q; v += 32) {
+  const __m512i lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i instance = _mm512_set1_epi64(j.instance), cls = _mm512_set1_epi64(j.cls);
+  const __m512i cx = _mm512_set1_epi64((j.orbit << 2) | kPurposeNoiseX);
+  const __m512i cy = _mm512_set1_epi64((j.orbit << 2) | kPurposeNoiseY);
+  int32_t v = 0;
+  for (; v + 32 < j.q; v += 64) {
     const uint32_t block = static_cast<uint32_t>(v) >> 2;
-    __m512i wx0, wx1, wy0, wy1;
-    words32(j.key, j.cls, j.instance, j.orbit, kPurposeNoiseX, block, wx0, wx1);
-    words32(j.key, j.cls, j.instance, j.orbit, kPurposeNoiseY, block, wy0, wy1);
-    const __m512 bias0 = _mm512_load_ps(j.bias + v), bias1 = _mm512_load_ps(j.bias + v + 16);
-    const __m512 x0 = displace16(_mm512_load_ps(j.x + v), noise16(wx0, g), eta, _mm512_load_ps(j.cos_t + v), bias0);
-    const __m512 x1 = displace16(_mm512_load_ps(j.x + v + 16), noise16(wx1, g), eta, _mm512_load_ps(j.cos_t + v + 16), bias1);
-    const __m512 y0 = displace16(_mm512_load_ps(j.y + v), noise16(wy0, g), eta, _mm512_load_ps(j.sin_t + v), bias0);
-    const __m512 y1 = displace16(_mm512_load_ps(j.y + v + 16), noise16(wy1, g), eta, _mm512_load_ps(j.sin_t + v + 16), bias1);
-    _mm512_store_ps(j.x + v, x0);
-    _mm512_store_ps(j.x + v + 16, x1);
-    _mm512_store_ps(j.y + v, y0);
-    _mm512_store_ps(j.y + v + 16, y1);
-    _mm512_store_si512(j.ix + v, truncate16(x0));
-    _mm512_store_si512(j.ix + v + 16, truncate16(x1));
-    _mm512_store_si512(j.iy + v, truncate16(y0));
-    _mm512_store_si512(j.iy + v + 16, truncate16(y1));
+    const __m512i b0 = _mm512_add_epi64(_mm512_set1_epi64(block), lanes);
+    const __m512i b1 = _mm512_add_epi64(_mm512_set1_epi64(block + 8), lanes);
+    __m512i c0[4] = {b0, b1, b0, b1}, c1[4] = {instance, instance, instance, instance};
+    __m512i c2[4] = {cls, cls, cls, cls}, c3[4] = {cx, cx, cy, cy};
+    philox8xn<4>(c0, c1, c2, c3, j.key.k0, j.key.k1);
+    __m512i wx[4], wy[4];
+    blocks_to_words(c0[0], c1[0], c2[0], c3[0], wx[0], wx[1]);
+    blocks_to_words(c0[1], c1[1], c2[1], c3[1], wx[2], wx[3]);
+    blocks_to_words(c0[2], c1[2], c2[2], c3[2], wy[0], wy[1]);
+    blocks_to_words(c0[3], c1[3], c2[3], c3[3], wy[2], wy[3]);
+    step16(j, v, wx[0], wy[0], eta, g);
+    step16(j, v + 16, wx[1], wy[1], eta, g);
+    step16(j, v + 32, wx[2], wy[2], eta, g);
+    step16(j, v + 48, wx[3], wy[3], eta, g);
+  }
+  if (v < j.q) {
+    const __m512i b0 = _mm512_add_epi64(_mm512_set1_epi64(static_cast<uint32_t>(v) >> 2), lanes);
+    __m512i c0[2] = {b0, b0}, c1[2] = {instance, instance}, c2[2] = {cls, cls}, c3[2] = {cx, cy};
+    philox8xn<2>(c0, c1, c2, c3, j.key.k0, j.key.k1);
+    __m512i wx[2], wy[2];
+    blocks_to_words(c0[0], c1[0], c2[0], c3[0], wx[0], wx[1]);
+    blocks_to_words(c0[1], c1[1], c2[1], c3[1], wy[0], wy[1]);
+    step16(j, v, wx[0], wy[0], eta, g);
+    step16(j, v + 16, wx[1], wy[1], eta, g);
   }
 }
 
@@ -239,6 +271,10 @@ inline void plot_offsets(uint8_t* pixels, const int32_t* offsets, int32_t n, uin
 // the pixel offsets they reach are collected and then set. The others (clipped) go to draw_line_pil.
 // All pixels of one call have one gray, so the order in which they are set does not matter.
 void raster_avx512(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t gray, int32_t* scratch) {
+  if (static_cast<int64_t>(c.width) * c.height > INT32_MAX) {  // pixel offsets are 32-bit lanes
+    draw_polygon_pil(c, x, y, q, gray);
+    return;
+  }
   x[q] = x[0];
   y[q] = y[0];
   const RasterScratch rs(scratch, q);
@@ -327,7 +363,7 @@ void raster_avx512(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t g
     }
   }
   plot_offsets(pixels, rs.offsets, static_cast<int32_t>(po - rs.offsets), gray);
-  for (const int32_t* s = rs.clipped; s < pc; ++s) draw_line_pil(c, x[*s], y[*s], x[*s + 1], y[*s + 1], gray);
+  for (const int32_t* s = rs.clipped; s < pc; ++s) draw_line_pil_clip(c, x[*s], y[*s], x[*s + 1], y[*s + 1], gray);
 }
 
 }  // namespace
