@@ -57,7 +57,8 @@ export interface NativeAddon {
   testing: {
     philox(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): Uint32Array;
     rasterize(width: number, height: number, segments: Int32Array, walk: boolean): Uint8Array;
-    sha256(data: Buffer): string;
+    /** `portable` forces the code without the CPU's SHA extensions. */
+    sha256(data: Buffer, portable?: boolean): string;
     detSinCos(n: number, d: number): Float64Array;
     mtWords(seed: number, n: number): Uint32Array;
     pyRandomCalls(seed: number, calls: Array<[string, ...number[]]>): number[];

@@ -275,7 +275,8 @@ Napi::Value Rasterize(const Napi::CallbackInfo& info) {
 
 Napi::Value Sha256Hex(const Napi::CallbackInfo& info) {
   Napi::Buffer<uint8_t> data = info[0].As<Napi::Buffer<uint8_t>>();
-  vatom::Sha256 h;
+  const bool portable = info.Length() > 1 && info[1].ToBoolean().Value();
+  vatom::Sha256 h(!portable);
   // Uneven pieces exercise the streaming path.
   size_t offset = 0, piece = 1;
   while (offset < data.Length()) {
