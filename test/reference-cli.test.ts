@@ -2,7 +2,7 @@
 // classes over processes, labels, the manifest, and a pinned 20-process paper-preset run.
 import * as fs from 'fs';
 import * as path from 'path';
-import { allPixels, directoryHashes, runCli, sha256, tempDir } from './helpers';
+import { allPixels, directoryHashes, python, runCli, sha256, tempDir } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'reference');
 interface FixtureHash { class: number; instance: number; vertices: number; sha256: string }
@@ -72,6 +72,30 @@ describe('build --rng reference', () => {
     const m = manifest(out);
     expect(m.classParams.slice(0, 3).map((p: { vertices: number }) => p.vertices)).toEqual([337, 257, 443]);
     expect(m.shards.map((s: { imagesSha256: string }) => s.imagesSha256)).toEqual(['73b7d0d599dc17fbe44578ffdb06cd6075c75aa42dfaa538626c5aeb6ece19df']);
+  });
+
+  it('writes the reference tree with --format png: the script\'s file names and pixels', () => {
+    const out = path.join(tempDir(), 'png');
+    const r = runCli(['build', '--out', out, '--rng', 'reference', '--reference-threads', '2', '--classes', '4',
+      '--instances', '2', '--image-size', '128', '--vertices', '50:80', '--orbits', '1:10', '--start-pos', '128',
+      '--format', 'png', '--quiet']);
+    expect(r.status).toBe(0);
+    const v2 = fixture('V2');
+    for (const h of v2) {
+      const name = path.join(String(h.class).padStart(5, '0'),
+        `vertex_${String(h.vertices).padStart(4, '0')}_instance_${String(h.instance).padStart(4, '0')}.png`);
+      const pixels = python(`
+import sys, hashlib, numpy as np
+from PIL import Image
+a = np.asarray(Image.open(sys.argv[1]))
+assert a.shape == (128, 128, 3) and (a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all()
+print(hashlib.sha256(np.ascontiguousarray(a[..., 0]).tobytes()).hexdigest())
+`.replace('sys.argv[1]', JSON.stringify(path.join(out, name)))).trim();
+      expect(pixels).toBe(h.sha256);
+      expect(fs.existsSync(path.join(FIXTURES, 'V2', name))).toBe(true);
+    }
+    // The classes of the first process are there too, and nothing else.
+    expect(fs.readdirSync(out).filter((f) => /^\d{5}$/.test(f))).toEqual(['00000', '00001', '00002', '00003']);
   });
 
   it('refuses reference options that cannot apply', () => {
