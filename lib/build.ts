@@ -4,6 +4,7 @@ import { DEFAULT_SHARD_BYTES } from './config';
 import { chooseDevice, DeviceChoice } from './device';
 import { EXIT_BAD_INPUT, VatomError } from './errors';
 import { DirectoryLock } from './lock';
+import { checkWritableOutput, nearestExisting } from './output';
 import {
   DatasetIdentity, exists, FORMAT_NAME, FORMAT_VERSION, identityDifferences, identityOf, Manifest, MANIFEST_NAME, PartInfo,
   PHILOX_STREAM, readManifest, shardNames, ShardEntry, writeManifest,
@@ -91,12 +92,6 @@ export function formatBytes(bytes: number): string {
   return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
-function nearestExisting(p: string): string {
-  let dir = path.resolve(p);
-  while (!exists(dir)) dir = path.dirname(dir);
-  return dir;
-}
-
 /** Files a build, a worker or a merge may leave in a dataset directory. */
 const DATASET_FILE = /^(manifest(\.part-\d+-of-\d+)?\.json|(images|labels)-\d+\.npy)(\.tmp)?$|^\.lock(-part-\d+)?$/;
 
@@ -112,10 +107,8 @@ function manifestsIn(dir: string): string[] {
 function checkOutput(options: BuildOptions, identity: DatasetIdentity, plan: ShardEntry[]): ShardEntry[] | undefined {
   const out = options.out;
   let recorded: ShardEntry[] | undefined;
+  checkWritableOutput(out);
   if (exists(out)) {
-    if (!fs.statSync(out).isDirectory()) {
-      throw new VatomError('OUTPUT_CONFLICT', `--out ${out} exists and is not a directory`, EXIT_BAD_INPUT);
-    }
     const foreign = fs.readdirSync(out).filter((f) => !DATASET_FILE.test(f));
     if (foreign.length > 0) {
       const entries = fs.readdirSync(out).length;
@@ -142,15 +135,6 @@ function checkOutput(options: BuildOptions, identity: DatasetIdentity, plan: Sha
         recorded = plan.map((s) => ({ ...(byName.get(s.images) ?? s) }));
       }
     }
-  }
-  const existing = nearestExisting(out);
-  if (!fs.statSync(existing).isDirectory()) {
-    throw new VatomError('BAD_OPTION', `Invalid value for --out: ${JSON.stringify(out)}; ${existing} is not a directory`, EXIT_BAD_INPUT);
-  }
-  try {
-    fs.accessSync(existing, fs.constants.W_OK);
-  } catch {
-    throw new VatomError('BAD_OPTION', `Invalid value for --out: ${JSON.stringify(out)}; ${existing} is not writable`, EXIT_BAD_INPUT);
   }
   return recorded;
 }

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
 import { exists } from '../manifest';
+import { checkWritableOutput } from '../output';
 import type { SourceIdentity } from './source';
 
 /** The file an export keeps in its output directory: what it was made from, how, and how far it got. */
@@ -96,12 +97,6 @@ export function writeMarker(out: string, marker: ExportMarker): void {
   fs.renameSync(temp, file);
 }
 
-function nearestExisting(p: string): string {
-  let dir = path.resolve(p);
-  while (!exists(dir)) dir = path.dirname(dir);
-  return dir;
-}
-
 /**
  * Refuses an output directory that is a file, not writable, not empty and not an export, or an
  * export of another source or with other settings (exit 2, nothing written). Returns the marker of
@@ -109,10 +104,8 @@ function nearestExisting(p: string): string {
  */
 export function checkExportOutput(out: string, wanted: Pick<ExportMarker, 'settings' | 'source'>): ExportMarker | undefined {
   let previous: ExportMarker | undefined;
+  checkWritableOutput(out);
   if (exists(out)) {
-    if (!fs.statSync(out).isDirectory()) {
-      throw new VatomError('OUTPUT_CONFLICT', `--out ${out} exists and is not a directory`, EXIT_BAD_INPUT);
-    }
     previous = readMarker(out);
     if (previous) {
       const differences = markerDifferences(wanted, previous);
@@ -129,15 +122,6 @@ export function checkExportOutput(out: string, wanted: Pick<ExportMarker, 'setti
           EXIT_BAD_INPUT);
       }
     }
-  }
-  const existing = nearestExisting(out);
-  if (!fs.statSync(existing).isDirectory()) {
-    throw new VatomError('BAD_OPTION', `Invalid value for --out: ${JSON.stringify(out)}; ${existing} is not a directory`, EXIT_BAD_INPUT);
-  }
-  try {
-    fs.accessSync(existing, fs.constants.W_OK);
-  } catch {
-    throw new VatomError('BAD_OPTION', `Invalid value for --out: ${JSON.stringify(out)}; ${existing} is not writable`, EXIT_BAD_INPUT);
   }
   return previous;
 }

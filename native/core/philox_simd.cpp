@@ -29,26 +29,11 @@ GradFloats make_grad_floats() {
 
 const GradFloats kGrad = make_grad_floats();
 
-// pnoise1f (pnoise.hpp) operation for operation, with the gradients from kGrad.
+// pnoise1f (pnoise.hpp) with the gradients from kGrad instead of a branch on the hash.
 inline float pnoise1f_table(float x) {
-  int q = static_cast<int>(x);
-  if (static_cast<float>(q) > x) q -= 1;
-  const float fl = static_cast<float>(q);
-  const float t = x - fl;
-  const float g0 = kGrad.g0[q & 255];
-  const float g1 = kGrad.g1[q & 255];
-  float u = t * 6.0f;
-  u = u - 15.0f;
-  u = t * u;
-  u = u + 10.0f;
-  const float cube = (t * t) * t;
-  const float fade = cube * u;
-  const float a = g0 * t;
-  const float b = g1 * (t - 1.0f);
-  float d = b - a;
-  d = fade * d;
-  const float r = a + d;
-  return r * 0.4f;
+  const int q = perlin_floor(x);
+  const float t = x - static_cast<float>(q);
+  return perlin_blend(t, kGrad.g0[q & 255], kGrad.g1[q & 255]);
 }
 
 inline float displace_table(float coord, uint32_t noise_word, float eta, float trig, float bias) {

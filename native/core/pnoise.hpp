@@ -29,15 +29,9 @@ VATOM_HD float perlin_grad1(uint32_t hash) {
   return (hash & 8u) ? -1.0f : static_cast<float>((hash & 7u) + 1u);
 }
 
-// pnoise1 of a float argument; the reference's double argument is first rounded with static_cast<float>.
-VATOM_HD float pnoise1f(float x, const uint8_t* perm) {
-  // floorf without libm: truncate, then step down for negative non-integers (exact for |x| < 2^31).
-  int q = static_cast<int>(x);
-  if (static_cast<float>(q) > x) q -= 1;
-  const float fl = static_cast<float>(q);
-  const float t = x - fl;
-  const float g0 = perlin_grad1(perm[q & 255]);
-  const float g1 = perlin_grad1(perm[(q + 1) & 255]);
+// The noise at offset t in [0, 1) between lattice points with gradients g0 and g1, operation for
+// operation as _perlin.c: fade(t) = t^3 (t (6t - 15) + 10), then lerp(fade, g0 t, g1 (t - 1)) * 0.4.
+VATOM_HD float perlin_blend(float t, float g0, float g1) {
   float u = t * 6.0f;
   u = u - 15.0f;
   u = t * u;
@@ -50,6 +44,19 @@ VATOM_HD float pnoise1f(float x, const uint8_t* perm) {
   d = fade * d;
   const float r = a + d;
   return r * 0.4f;
+}
+
+// floorf without libm: truncate, then step down for negative non-integers (exact for |x| < 2^31).
+VATOM_HD int perlin_floor(float x) {
+  const int q = static_cast<int>(x);
+  return static_cast<float>(q) > x ? q - 1 : q;
+}
+
+// pnoise1 of a float argument; the reference's double argument is first rounded with static_cast<float>.
+VATOM_HD float pnoise1f(float x, const uint8_t* perm) {
+  const int q = perlin_floor(x);
+  const float t = x - static_cast<float>(q);
+  return perlin_blend(t, perlin_grad1(perm[q & 255]), perlin_grad1(perm[(q + 1) & 255]));
 }
 
 VATOM_HD float pnoise1f(float x) { return pnoise1f(x, kPerlinPerm); }
