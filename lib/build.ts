@@ -183,8 +183,8 @@ export function nativeSpec(options: BuildOptions): NativeSpec {
 
 /** Refusals that depend on the native build (device support); thrown before any work. */
 export function resolveDevice(options: BuildOptions, native: NativeAddon): DeviceChoice {
-  const support = (native as unknown as { cuda?: { available: boolean; devices: number } }).cuda;
-  return chooseDevice(options.device, { cuda: support?.available ?? false, cudaDevices: support?.devices ?? 0 });
+  const c = native.cuda;
+  return chooseDevice(options.device, { cuda: c.compiled, cudaDevices: c.devices, names: c.names, error: c.error }, options.rng);
 }
 
 /**
@@ -238,7 +238,7 @@ async function buildLocked(options: BuildOptions, identity: DatasetIdentity, sha
   const manifest = makeManifest(identity, classParams, shards, native.imageDataOffset, false, part);
   writeManifest(options.out, manifest, manifestName);
 
-  const generator = new native.Generator({ ...spec, classParams }, options.threads);
+  const generator = new native.Generator({ ...spec, classParams }, options.threads, device.device);
   const onAbort = () => generator.cancel();
   signal?.addEventListener('abort', onAbort);
   let reused = 0;

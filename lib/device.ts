@@ -6,23 +6,35 @@ export interface DeviceChoice {
   reason: string;
 }
 
-/** What the loaded addon can do; `cuda` is false in a build without nvcc. */
+/** What the loaded addon and this machine offer; `cuda` is false in a build without the CUDA renderer. */
 export interface DeviceSupport {
   cuda: boolean;
   cudaDevices: number;
+  /** GPU names, for the message. */
+  names?: string;
+  /** Why no device is usable, as the native side says. */
+  error?: string;
 }
 
-/** Picks the device for --device auto|cpu|cuda; `cuda` without a usable GPU is refused (exit 2). */
-export function chooseDevice(requested: 'auto' | 'cpu' | 'cuda', support: DeviceSupport): DeviceChoice {
+/**
+ * Picks the device for --device auto|cpu|cuda. `auto` takes the GPU when one is usable and the stream
+ * can run there; `cuda` without one, or with the reference stream (sequential, CPU only), is refused
+ * (exit 2).
+ */
+export function chooseDevice(requested: 'auto' | 'cpu' | 'cuda', support: DeviceSupport, rng: 'philox' | 'reference' = 'philox'): DeviceChoice {
   if (requested === 'cpu') return { device: 'cpu', reason: 'requested with --device cpu' };
   const usable = support.cuda && support.cudaDevices > 0;
   const why = !support.cuda
-    ? 'this build of vatom-fast has no CUDA support: nvcc was not found when it was built'
-    : 'no CUDA device is visible';
+    ? 'this build of vatom-fast has no CUDA support: nvcc was not found when it was built, or VATOM_CUDA was off'
+    : `no CUDA device is usable${support.error ? ` (${support.error})` : ''}`;
   if (requested === 'cuda') {
-    if (usable) return { device: 'cuda', reason: 'requested with --device cuda' };
+    if (rng === 'reference') {
+      throw new VatomError('BAD_OPTION', 'Invalid value for --device: "cuda"; --rng reference is a sequential stream and renders on the CPU. Use --device cpu or auto', EXIT_BAD_INPUT);
+    }
+    if (usable) return { device: 'cuda', reason: `requested with --device cuda: ${support.names ?? 'GPU 0'}` };
     throw new VatomError('BAD_OPTION', `Invalid value for --device: "cuda"; ${why}. Use --device cpu or auto`, EXIT_BAD_INPUT);
   }
-  // The GPU renderer is not wired into builds yet, so auto stays on the CPU and says so.
-  return { device: 'cpu', reason: usable ? 'the CUDA renderer is not available to builds yet' : why };
+  if (usable && rng === 'reference') return { device: 'cpu', reason: '--rng reference renders on the CPU' };
+  if (usable) return { device: 'cuda', reason: `--device auto found ${support.names ?? 'a GPU'}` };
+  return { device: 'cpu', reason: `--device auto: ${why}` };
 }

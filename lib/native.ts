@@ -52,8 +52,10 @@ export interface NativeGenerator {
 /** The whole native surface, typed in one place. */
 export interface NativeAddon {
   drawClassParams(spec: NativeSpec): Promise<ClassParams[]>;
-  Generator: new (spec: NativeSpec, threads: number) => NativeGenerator;
+  Generator: new (spec: NativeSpec, threads: number, device?: 'cpu' | 'cuda') => NativeGenerator;
   imageDataOffset: number;
+  /** What this build and machine offer for --device cuda. */
+  cuda: { compiled: boolean; devices: number; names: string; error: string };
   testing: {
     philox(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): Uint32Array;
     rasterize(width: number, height: number, segments: Int32Array, walk: boolean): Uint8Array;

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { datasetIdentity, nativeSpec } from '../build';
+import { datasetIdentity, nativeSpec, resolveDevice } from '../build';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
 import { DatasetIdentity, Manifest, readManifest, resolveShardPath } from '../manifest';
 import { ClassParams, loadNative, NativeGenerator } from '../native';
@@ -168,7 +168,7 @@ export class RenderSource implements ImageSource {
     return this.params;
   }
 
-  /** Draws the class parameters and starts a generator with options.threads threads. */
+  /** Draws the class parameters and starts a generator on the device --device picks, with options.threads threads. */
   static async open(options: BuildOptions): Promise<RenderSource> {
     const source = new RenderSource(options);
     if (source.classes === 0) {
@@ -178,7 +178,7 @@ export class RenderSource implements ImageSource {
     const spec = nativeSpec(options);
     const params = await native.drawClassParams(spec);
     source.params = params.map((p, i) => ({ class: source.startClass + i, ...p }));
-    source.generator = new native.Generator({ ...spec, classParams: params }, options.threads);
+    source.generator = new native.Generator({ ...spec, classParams: params }, options.threads, resolveDevice(options, native).device);
     return source;
   }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "cuda_api.hpp"
 #include "dataset.hpp"
 #include "npy.hpp"
 #include "philox.hpp"
@@ -139,11 +140,24 @@ class Generator : public Napi::ObjectWrap<Generator> {
                         InstanceMethod("cancel", &Generator::Cancel)});
   }
 
+  // new Generator(spec, threads, device = 'cpu'); device 'cuda' renders on GPU 0 (options.ts and
+  // device.ts have checked that one is usable).
   Generator(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Generator>(info) {
     spec_ = spec_from_js(info[0].As<Napi::Object>());
     const int threads = info[1].As<Napi::Number>().Int32Value();
+    const bool cuda = info.Length() > 2 && info[2].IsString() && info[2].As<Napi::String>().Utf8Value() == "cuda";
     pool_ = std::make_unique<vatom::ThreadPool>(threads);
-    renderer_ = vatom::make_renderer(spec_);
+    try {
+      if (cuda) {
+        auto gpu = vatom::make_cuda_renderer(spec_);
+        chunk_images_ = gpu->preferred_chunk_images();
+        renderer_ = std::move(gpu);
+      } else {
+        renderer_ = vatom::make_renderer(spec_);
+      }
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
   }
 
   // Runs job on a worker thread; one job at a time (the JS side serialises them).
@@ -198,6 +212,7 @@ class Generator : public Napi::ObjectWrap<Generator> {
     auto job = [this, task, progress, result] {
       vatom::WriteOptions options;
       options.threads = pool_->size();
+      options.chunk_images = chunk_images_;
       options.cancel = &cancel_;
       if (progress) {
         options.on_progress = [progress](int64_t done) {
@@ -242,6 +257,7 @@ class Generator : public Napi::ObjectWrap<Generator> {
   DatasetSpec spec_;
   std::unique_ptr<vatom::ThreadPool> pool_;
   std::unique_ptr<vatom::ImageRenderer> renderer_;
+  int64_t chunk_images_ = 0;  // 0: the writer's default
   std::atomic<bool> cancel_{false};
 };
 
@@ -300,6 +316,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("drawClassParams", Napi::Function::New(env, DrawClassParams));
   exports.Set("Generator", Generator::Define(env));
   exports.Set("imageDataOffset", Napi::Number::New(env, static_cast<double>(vatom::kImageDataOffset)));
+  const vatom::CudaInfo cuda = vatom::cuda_info();
+  Napi::Object cuda_js = Napi::Object::New(env);
+  cuda_js.Set("compiled", cuda.compiled);
+  cuda_js.Set("devices", cuda.devices);
+  cuda_js.Set("names", cuda.names);
+  cuda_js.Set("error", cuda.error);
+  exports.Set("cuda", cuda_js);
   Napi::Object testing = Napi::Object::New(env);
   testing.Set("philox", Napi::Function::New(env, Philox));
   testing.Set("rasterize", Napi::Function::New(env, Rasterize));

@@ -112,7 +112,7 @@ ShardResult write_shard(const DatasetSpec& spec, ImageRenderer& renderer, Thread
   images.write(header.data(), header.size());
   images_hash.update(header.data(), header.size());
 
-  int64_t chunk = kChunkBytes / image_bytes;
+  int64_t chunk = options.chunk_images > 0 ? options.chunk_images : kChunkBytes / image_bytes;
   if (chunk < 2 * pool.size()) chunk = 2 * pool.size();
   if (chunk > task.count) chunk = task.count;
   std::vector<uint8_t> buffers[2];

@@ -25,6 +25,9 @@ struct ShardResult {
 
 struct WriteOptions {
   int threads = 1;
+  // Images rendered per chunk; 0 picks about 64 MiB (at least two per thread). A GPU renderer wants
+  // thousands per call to keep the device busy.
+  int64_t chunk_images = 0;
   // Called on the calling thread with the number of images of this shard rendered and written so far.
   std::function<void(int64_t)> on_progress;
   // Checked between chunks; when set, the shard is abandoned (temporary files removed).

@@ -1,8 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { build, formatBytes, resolveDevice } from '../../build';
+import { build, formatBytes } from '../../build';
 import { badOption } from '../../errors';
 import { buildExport, configureEncoders, exportFormatOptions, parseBuildFormat } from '../../export';
-import { loadNative } from '../../native';
 import { parseBuildOptions } from '../../options';
 import { createReporter } from '../../progress';
 import { generatorOptions } from '../generator-options';
@@ -38,7 +37,6 @@ export default function buildCommand(setExit: (code: number) => void): CommandMo
       process.once('SIGTERM', onSignal);
       try {
         if (format.format !== 'npy') {
-          resolveDevice(options, loadNative());
           const summary = await buildExport(options, format.settings, { reporter, signal: controller.signal });
           if (options.json) {
             process.stdout.write(`${JSON.stringify(summary)}\n`);
