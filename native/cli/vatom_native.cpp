@@ -6,6 +6,7 @@
 //                [--orbits A:B] [--seed N] [--rng philox|reference] [--reference-threads T]
 //                [--threads N] [--shard-size N] [--out DIR] [--noise-min X] [--line-width X]
 //                [--radius-min N] [--oval-rate X] [--freq1 A:B] [--freq2 A:B] [--stages 1|2]
+//                [--device cpu|cuda|both] [--cuda-measure e2e|device|both]
 //
 // Without --out nothing is written: images are rendered and hashed in memory, and the time spent
 // rendering (without hashing) is printed beside the total.
@@ -16,14 +17,26 @@
 // --stages). --stages 2 times the first renderer's code instead (scalar Philox, pnoise1f with its
 // branch, draw_line_pil per segment), for before/after comparisons. VATOM_SIMD=scalar|avx2 in the
 // environment caps the kernels (default: the best this CPU runs).
+//
+// --device cuda renders on the GPU (a build with CUDA; the default stream only) after printing the
+// devices. --cuda-measure (without --out): e2e (the default) renders each shard into host memory and
+// hashes it, device times rendering into device memory only (nothing copied back, nothing hashed),
+// both does the two. --device both renders every shard on the CPU and on the GPU, compares the bytes
+// (MATCH, or MISMATCH with the first differing image) and prints both throughputs; exit status 1 on a
+// mismatch. A GPU that cannot be used (a build without CUDA, no device) is an error, exit status 2.
+// VATOM_CUDA_THREADS, VATOM_CUDA_BAND_ROWS, VATOM_CUDA_BLOCKS_PER_SM and VATOM_CUDA_BATCH in the
+// environment tune the GPU launch (native/cuda/cuda_renderer.cpp); the bytes never depend on them.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "cuda_api.hpp"
 #include "dataset.hpp"
 #include "philox_simd.hpp"
 #include "npy.hpp"
@@ -103,6 +116,78 @@ int run_stages(const vatom::DatasetSpec& spec, bool first_renderer) {
   return 0;
 }
 
+std::string shard_digest(const vatom::DatasetSpec& spec, int64_t count, const std::vector<uint8_t>& pixels) {
+  const int64_t size = spec.config.image_size;
+  const std::string header = vatom::npy_header("|u1", {count, size, size}, vatom::kImageDataOffset);
+  vatom::Sha256 h;
+  h.update(header.data(), header.size());
+  h.update(pixels.data(), pixels.size());
+  return h.hex_digest();
+}
+
+// The CUDA renderer after printing the devices, or exit status 2 with the reason there is none. A short
+// warm-up run loads the kernels, so that no timed run pays for it.
+std::unique_ptr<vatom::CudaRenderer> cuda_renderer_or_exit(const vatom::DatasetSpec& spec) {
+  const vatom::CudaInfo info = vatom::cuda_info();
+  if (!info.compiled || info.devices == 0) usage("--device cuda: " + info.error);
+  std::printf("%s\n", info.details.c_str());
+  try {
+    std::unique_ptr<vatom::CudaRenderer> r = vatom::make_cuda_renderer(spec);
+    r->render_on_device(0, std::min<int64_t>(spec.image_count(), 64));
+    return r;
+  } catch (const std::exception& e) {
+    usage(std::string("--device cuda: ") + e.what());
+  }
+}
+
+// --device both: every shard on both devices, compared byte for byte.
+int run_both(const vatom::DatasetSpec& spec, int64_t shard_size, int threads) {
+  std::unique_ptr<vatom::CudaRenderer> gpu = cuda_renderer_or_exit(spec);
+  vatom::ThreadPool pool(threads);
+  std::unique_ptr<vatom::ImageRenderer> cpu = vatom::make_renderer(spec);
+  const int64_t bytes = spec.image_bytes();
+  std::vector<uint8_t> a, b;
+  double cpu_s = 0, gpu_s = 0;
+  int64_t first_bad = -1, bad_images = 0;
+  int shard = 0;
+  for (int64_t first = 0; first < spec.image_count(); first += shard_size, ++shard) {
+    const int64_t count = std::min(shard_size, spec.image_count() - first);
+    a.resize(static_cast<size_t>(count * bytes));
+    b.assign(static_cast<size_t>(count * bytes), 0xA5);
+    auto t = std::chrono::steady_clock::now();
+    cpu->render(first, first + count, a.data(), pool);
+    cpu_s += seconds_since(t);
+    t = std::chrono::steady_clock::now();
+    gpu->render(first, first + count, b.data(), pool);
+    gpu_s += seconds_since(t);
+    int64_t shard_bad = -1;
+    for (int64_t i = 0; i < count; ++i) {
+      if (std::memcmp(a.data() + i * bytes, b.data() + i * bytes, static_cast<size_t>(bytes)) != 0) {
+        ++bad_images;
+        if (shard_bad < 0) shard_bad = first + i;
+      }
+    }
+    if (first_bad < 0) first_bad = shard_bad;
+    std::printf("shard %d images %lld sha256 %s %s\n", shard, static_cast<long long>(count),
+                shard_digest(spec, count, a).c_str(),
+                shard_bad < 0 ? "MATCH" : ("MISMATCH first differing image " + std::to_string(shard_bad)).c_str());
+  }
+  const int64_t n = spec.image_count();
+  std::printf("cpu: %lld images in %.3f s, images/s %.1f (%d threads, %s kernels)\n", static_cast<long long>(n), cpu_s,
+              n / cpu_s, threads, vatom::psimd::isa_name(vatom::psimd::best_isa()));
+  std::printf("cuda: %lld images in %.3f s, images/s %.1f (end-to-end into host memory)\n", static_cast<long long>(n),
+              gpu_s, n / gpu_s);
+  std::printf("cuda: %s\n", gpu->device_description().c_str());
+  if (first_bad < 0) {
+    std::printf("parity MATCH: %lld images byte-identical on cpu and cuda\n", static_cast<long long>(n));
+    return 0;
+  }
+  std::printf("parity MISMATCH: %lld of %lld images differ; first differing image %lld (class offset %lld, instance %lld)\n",
+              static_cast<long long>(bad_images), static_cast<long long>(n), static_cast<long long>(first_bad),
+              static_cast<long long>(first_bad / spec.instances), static_cast<long long>(first_bad % spec.instances));
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,6 +198,7 @@ int main(int argc, char** argv) {
   int64_t shard_size = 0;
   std::string out;
   int stages = 0;
+  std::string device = "cpu", measure = "e2e";
   for (int i = 1; i < argc; ++i) {
     const std::string option = argv[i];
     if (i + 1 >= argc) usage("missing value for " + option);
@@ -137,9 +223,22 @@ int main(int argc, char** argv) {
     else if (option == "--freq1") to_range(option, value, spec.config.freq1_min, spec.config.freq1_max);
     else if (option == "--freq2") to_range(option, value, spec.config.freq2_min, spec.config.freq2_max);
     else if (option == "--stages") stages = static_cast<int>(to_int(option, value));
+    else if (option == "--device") device = value;
+    else if (option == "--cuda-measure") measure = value;
     else usage("unknown option " + option);
   }
   if (threads < 1) threads = 1;
+  if (device != "cpu" && device != "cuda" && device != "both") usage("--device must be cpu, cuda or both, not " + device);
+  if (measure != "e2e" && measure != "device" && measure != "both") {
+    usage("--cuda-measure must be e2e, device or both, not " + measure);
+  }
+  if (device != "cpu" && stages) usage("--stages times the CPU renderer: use it with --device cpu");
+  if (device != "cpu" && spec.stream == vatom::StreamKind::Reference) {
+    usage("--device " + device + ": the reference stream (--rng reference) is sequential and renders on the CPU only");
+  }
+  if (device == "both" && !out.empty()) usage("--device both compares the devices in memory: leave out --out");
+  if (device != "cuda" && measure != "e2e") usage("--cuda-measure goes with --device cuda");
+  if (!out.empty() && measure != "e2e") usage("--cuda-measure device|both renders in memory: leave out --out");
   if (spec.stream == vatom::StreamKind::Reference) {
     spec.classes = spec.classes / spec.reference_threads * spec.reference_threads;
     spec.params = vatom::reference_class_params(spec.config, spec.classes, spec.instances, spec.reference_threads);
@@ -153,8 +252,27 @@ int main(int argc, char** argv) {
     return run_stages(spec, stages == 2);
   }
 
+  if (device == "both") return run_both(spec, shard_size, threads);
+
+  std::unique_ptr<vatom::ImageRenderer> renderer;
+  vatom::CudaRenderer* gpu = nullptr;
+  std::string kernels = spec.stream == vatom::StreamKind::Philox ? vatom::psimd::isa_name(vatom::psimd::best_isa()) : "reference";
+  if (device == "cuda") {
+    std::unique_ptr<vatom::CudaRenderer> r = cuda_renderer_or_exit(spec);
+    gpu = r.get();
+    kernels = "cuda";
+    if (measure != "e2e") {
+      const double s = gpu->render_on_device(0, spec.image_count());
+      std::printf("cuda device-only (rendered into device memory, not copied back): images %lld seconds %.3f images/s %.1f\n",
+                  static_cast<long long>(spec.image_count()), s, spec.image_count() / s);
+      std::printf("cuda: %s\n", gpu->device_description().c_str());
+      if (measure == "device") return 0;
+    }
+    renderer = std::move(r);
+  } else {
+    renderer = vatom::make_renderer(spec);
+  }
   vatom::ThreadPool pool(threads);
-  auto renderer = vatom::make_renderer(spec);
   const auto started = std::chrono::steady_clock::now();
   std::vector<uint8_t> pixels;
   double render_s = 0;
@@ -186,9 +304,10 @@ int main(int argc, char** argv) {
               static_cast<long long>(spec.image_count()), threads, elapsed, spec.image_count() / elapsed,
               spec.image_count() / elapsed / threads);
   if (out.empty()) {
-    std::printf("render only (%s kernels): seconds %.3f images/s %.1f images/s/thread %.1f\n",
-                spec.stream == vatom::StreamKind::Philox ? vatom::psimd::isa_name(vatom::psimd::best_isa()) : "reference",
-                render_s, spec.image_count() / render_s, spec.image_count() / render_s / threads);
+    std::printf("render only (%s kernels%s): seconds %.3f images/s %.1f images/s/thread %.1f\n", kernels.c_str(),
+                gpu ? ", end-to-end into host memory" : "", render_s, spec.image_count() / render_s,
+                spec.image_count() / render_s / threads);
   }
+  if (gpu) std::printf("cuda: %s\n", gpu->device_description().c_str());
   return 0;
 }

@@ -1,0 +1,43 @@
+// The GPU renderer as the rest of the native code sees it. A build with CUDA (CMake option VATOM_CUDA)
+// implements this in native/cuda/; every other build links native/core/cuda_stub.cpp, which reports
+// "no CUDA support" and refuses to make a renderer. No CUDA header is needed to use it.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include "dataset.hpp"
+
+namespace vatom {
+
+struct CudaInfo {
+  bool compiled = false;  // this build has the CUDA renderer
+  int devices = 0;        // CUDA devices usable now (0 without a driver or a GPU)
+  std::string names;      // device names, "; " between them
+  std::string details;    // one line per device: name, compute capability, SMs, memory, clocks
+  std::string error;      // why devices is 0, when it is
+};
+
+// Never throws.
+CudaInfo cuda_info();
+
+// Renders the default (philox) stream on CUDA device 0, byte for byte as the CPU renderer.
+class CudaRenderer : public ImageRenderer {
+ public:
+  // ImageRenderer::render: images [begin, end) into host memory `out`; batches overlap rendering with
+  // device-to-host copies, and the copy out of pinned buffers runs on `pool`.
+
+  // Renders images [begin, end) into device memory only (nothing is copied back), for throughput
+  // measurements; returns the wall-clock seconds from the first launch to the end of the last kernel.
+  virtual double render_on_device(int64_t begin, int64_t end) = 0;
+  // The device, as "NAME (sm_XY, N SMs, M GiB)".
+  virtual std::string device_description() const = 0;
+  // How many images one render() call should cover to keep the device busy (several launch waves
+  // and at least two batches in flight); smaller calls work but leave the device partly idle.
+  virtual int64_t preferred_chunk_images() const = 0;
+};
+
+// Throws std::runtime_error with a message a user can act on: a build without CUDA support, no usable
+// device, or the reference stream (sequential, it renders on the CPU only).
+std::unique_ptr<CudaRenderer> make_cuda_renderer(const DatasetSpec& spec);
+
+}  // namespace vatom
