@@ -29,10 +29,16 @@ VATOM_HD float philox_centre(uint32_t w, int32_t image_size, int32_t start_pos) 
   return static_cast<float>(image_size + word_to_int(w, -start_pos, start_pos)) * 0.5f;
 }
 
-// One orbit's displacement of one vertex coordinate; `trig` is cos_t for x and sin_t for y.
-VATOM_HD float philox_displace(float coord, uint32_t noise_word, float eta, float trig, float bias) {
-  const float p = pnoise1f(word_to_noise_arg(noise_word));
+// One orbit's displacement of one vertex coordinate; `trig` is cos_t for x and sin_t for y. `perm` is
+// the Perlin permutation (device code passes its own copy of kPerlinPerm).
+VATOM_HD float philox_displace(float coord, uint32_t noise_word, float eta, float trig, float bias,
+                               const uint8_t* perm) {
+  const float p = pnoise1f(word_to_noise_arg(noise_word), perm);
   return coord - trig * ((p * eta) - bias);
+}
+
+VATOM_HD float philox_displace(float coord, uint32_t noise_word, float eta, float trig, float bias) {
+  return philox_displace(coord, noise_word, eta, trig, bias, kPerlinPerm);
 }
 
 }  // namespace vatom

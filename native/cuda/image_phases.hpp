@@ -4,7 +4,7 @@
 // and compare the bytes with the CPU renderer on machines without a GPU.
 //
 // Exactness: every value comes from the shared functions of philox_image.hpp (Philox words, pnoise1f,
-// philox_centre, truncate_coord; philox_displace restated below with its table passed in) in the CPU
+// philox_centre, truncate_coord, philox_displace with the kernel's shared-memory copy of the permutation) in the CPU
 // renderer's order of operations; device code is built with --fmad=false, the per-class tables come
 // from the host, and the pixels are draw_line_pil's.
 //
@@ -311,20 +311,13 @@ VATOM_HD void phase_words(const ImageWork& w, int32_t k0, int t, int threads) {
   }
 }
 
-// philox_displace (philox_image.hpp) with the permutation table passed in: its own pnoise1f(x) reads the
-// host array kPerlinPerm, which device code cannot; the kernel passes a shared-memory copy.
-VATOM_HD float displace(float coord, uint32_t noise_word, float eta, float trig, float bias, const uint8_t* perm) {
-  const float p = pnoise1f(word_to_noise_arg(noise_word), perm);
-  return coord - trig * ((p * eta) - bias);
-}
-
 // Phase: orbit k moves the threads' own vertices (philox_displace, x then y) and truncates them.
 VATOM_HD void phase_update(const ImageWork& w, int32_t k, int t, int threads) {
   const int64_t row = static_cast<int64_t>(k % kChunkOrbits) * w.qcap;
   IntXY* out = (k & 1) ? w.ixy1 : w.ixy0;
   for (int32_t v = t; v < w.q; v += threads) {
-    const float x = displace(w.x[v], w.wx[row + v], w.eta, w.cos_t[v], w.bias[v], w.perm);
-    const float y = displace(w.y[v], w.wy[row + v], w.eta, w.sin_t[v], w.bias[v], w.perm);
+    const float x = philox_displace(w.x[v], w.wx[row + v], w.eta, w.cos_t[v], w.bias[v], w.perm);
+    const float y = philox_displace(w.y[v], w.wy[row + v], w.eta, w.sin_t[v], w.bias[v], w.perm);
     w.x[v] = x;
     w.y[v] = y;
     out[v] = IntXY{truncate_coord(x), truncate_coord(y)};
