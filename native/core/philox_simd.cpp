@@ -108,7 +108,7 @@ void raster_scalar(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t g
   }
   for (int32_t k = 0; k < nc; ++k) {
     const int32_t v = clipped[k];
-    draw_line_pil_clip(c, x[v], y[v], x[v + 1], y[v + 1], gray);
+    draw_line_pil(c, x[v], y[v], x[v + 1], y[v + 1], gray);
   }
 }
 

@@ -361,7 +361,7 @@ void raster_avx2(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t gra
     }
   }
   plot_offsets(pixels, rs.offsets, static_cast<int32_t>(po - rs.offsets), gray);
-  for (const int32_t* s = rs.clipped; s < pc; ++s) draw_line_pil_clip(c, x[*s], y[*s], x[*s + 1], y[*s + 1], gray);
+  for (const int32_t* s = rs.clipped; s < pc; ++s) draw_line_pil(c, x[*s], y[*s], x[*s + 1], y[*s + 1], gray);
 }
 
 #undef VATOM_INLINE

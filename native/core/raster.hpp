@@ -49,52 +49,6 @@ VATOM_HD void draw_line_pil_walk(const Canvas& c, int x0, int y0, int x1, int y1
   plot_clipped(c, x1, y1, gray);
 }
 
-// Same pixel set as draw_line_pil_walk, visiting only the steps that can land on the canvas.
-// After i steps along the major axis the minor axis has moved floor((2*minor*i + major) / (2*major))
-// (the closed form of the error recurrence above, also covering the vertical, horizontal and
-// single-point cases), so the walk starts at the first step whose major coordinate is on the canvas
-// and stops at the last one.
-VATOM_HD void draw_line_pil(const Canvas& c, int x0, int y0, int x1, int y1, uint8_t gray) {
-  plot_clipped(c, x1, y1, gray);
-  // Every pixel of the walk lies in the endpoints' bounding box.
-  const int xmin = x0 < x1 ? x0 : x1, xmax = x0 < x1 ? x1 : x0;
-  const int ymin = y0 < y1 ? y0 : y1, ymax = y0 < y1 ? y1 : y0;
-  if (xmax < 0 || ymax < 0 || xmin >= c.width || ymin >= c.height) return;
-
-  int64_t dx = static_cast<int64_t>(x1) - x0, dy = static_cast<int64_t>(y1) - y0;
-  int xs = 1, ys = 1;
-  if (dx < 0) { dx = -dx; xs = -1; }
-  if (dy < 0) { dy = -dy; ys = -1; }
-  const bool steep = dx <= dy;
-  // Major axis a, minor axis b, in that orientation.
-  const int64_t major = steep ? dy : dx, minor = steep ? dx : dy;
-  if (major == 0) return;  // single point: only the end point, plotted above
-  const int64_t a0 = steep ? y0 : x0, b0 = steep ? x0 : y0;
-  const int as = steep ? ys : xs, bs = steep ? xs : ys;
-  const int64_t alimit = steep ? c.height : c.width;
-  const int64_t blimit = steep ? c.width : c.height;
-  // Steps i in [0, major) with 0 <= a0 + as*i < alimit.
-  int64_t ilo, ihi;
-  if (as > 0) { ilo = -a0; ihi = alimit - 1 - a0; } else { ilo = a0 - (alimit - 1); ihi = a0; }
-  if (ilo < 0) ilo = 0;
-  if (ihi > major - 1) ihi = major - 1;
-  if (ilo > ihi) return;
-  int64_t moved = (2 * minor * ilo + major) / (2 * major);
-  int64_t e = 2 * minor * (ilo + 1) - major - 2 * major * moved;
-  int64_t a = a0 + as * ilo, b = b0 + bs * moved;
-  const int stride_a = steep ? c.width : 1, stride_b = steep ? 1 : c.width;
-  for (int64_t i = ilo; i <= ihi; ++i) {
-    if (b >= 0 && b < blimit) {
-      c.pixels[a * stride_a + b * stride_b] = gray;
-    } else if ((bs > 0) == (b >= blimit)) {
-      break;  // the minor axis has left the canvas for good
-    }
-    if (e >= 0) { b += bs; e -= 2 * major; }
-    e += 2 * minor;
-    a += as;
-  }
-}
-
 // Truncation toward zero as C's (int) cast, with coordinates beyond +-2^30 held there: no image pixel
 // depends on where such a far point lies except through the line's slope, and the cast would be undefined.
 VATOM_HD int truncate_coord(float v) {
@@ -132,28 +86,33 @@ inline void draw_segment_inside_open(const Canvas& c, int x0, int y0, int x1, in
   }
 }
 
-// Same pixels as draw_line_pil, end point included, with the walk cut beforehand to the steps whose
-// pixel is on the canvas (both axes: the minor coordinate moves monotonically, so those steps are
-// one interval, found with the closed form of the error recurrence) and no test per pixel.
-// Bounds, as in draw_line_pil: |coordinates| <= 2^30, so every product below stays under 2^63.
-inline void draw_line_pil_clip(const Canvas& c, int x0, int y0, int x1, int y1, uint8_t gray) {
-  plot_clipped(c, x1, y1, gray);
+// Calls put(offset), offset = y * width + x, for each on-canvas pixel that draw_line_pil_walk sets,
+// end point included, visiting only those. After i steps along the major axis the minor axis has moved
+// floor((2*minor*i + major) / (2*major)) (the closed form of the error recurrence, which also covers
+// the vertical, horizontal and single-point cases); the minor coordinate moves monotonically, so the
+// steps whose pixel is on the canvas form one interval, found up front, and no pixel is tested.
+// Bounds: |coordinates| <= 2^30 (truncate_coord), so every product below stays under 2^63.
+template <typename Put>
+VATOM_HD void for_each_line_pixel_pil(int width, int height, int x0, int y0, int x1, int y1, Put put) {
+  if (x1 >= 0 && x1 < width && y1 >= 0 && y1 < height) put(static_cast<int64_t>(y1) * width + x1);
+  // Every pixel of the walk lies in the endpoints' bounding box.
   const int xmin = x0 < x1 ? x0 : x1, xmax = x0 < x1 ? x1 : x0;
   const int ymin = y0 < y1 ? y0 : y1, ymax = y0 < y1 ? y1 : y0;
-  if (xmax < 0 || ymax < 0 || xmin >= c.width || ymin >= c.height) return;
+  if (xmax < 0 || ymax < 0 || xmin >= width || ymin >= height) return;
 
   int64_t dx = static_cast<int64_t>(x1) - x0, dy = static_cast<int64_t>(y1) - y0;
   int64_t xs = 1, ys = 1;
   if (dx < 0) { dx = -dx; xs = -1; }
   if (dy < 0) { dy = -dy; ys = -1; }
   const bool steep = dx <= dy;
+  // Major axis a, minor axis b.
   const int64_t major = steep ? dy : dx, minor = steep ? dx : dy;
-  if (major == 0) return;
+  if (major == 0) return;  // a single point: only the end point, plotted above
   const int64_t a0 = steep ? y0 : x0, b0 = steep ? x0 : y0;
   const int64_t as = steep ? ys : xs, bs = steep ? xs : ys;
-  const int64_t alimit = steep ? c.height : c.width;
-  const int64_t blimit = steep ? c.width : c.height;
-  // Steps on the canvas along the major axis (as draw_line_pil)...
+  const int64_t alimit = steep ? height : width;
+  const int64_t blimit = steep ? width : height;
+  // Steps i in [0, major) on the canvas along the major axis ...
   int64_t ilo, ihi;
   if (as > 0) { ilo = -a0; ihi = alimit - 1 - a0; } else { ilo = a0 - (alimit - 1); ihi = a0; }
   if (ilo < 0) ilo = 0;
@@ -177,23 +136,29 @@ inline void draw_line_pil_clip(const Canvas& c, int x0, int y0, int x1, int y1, 
   if (ilo > ihi) return;
   const int64_t moved = (2 * minor * ilo + major) / (2 * major);
   int64_t e = 2 * minor * (ilo + 1) - major - 2 * major * moved;
-  const int64_t stride_a = steep ? c.width : 1, stride_b = steep ? 1 : c.width;
+  const int64_t stride_a = steep ? width : 1, stride_b = steep ? 1 : width;
   int64_t offset = (a0 + as * ilo) * stride_a + (b0 + bs * moved) * stride_b;
   const int64_t step_major = as * stride_a, step_minor = bs * stride_b;
   const int64_t two_major = 2 * major, two_minor = 2 * minor;
   for (int64_t i = ilo; i <= ihi; ++i) {
-    c.pixels[offset] = gray;
-    const int64_t up = -static_cast<int64_t>(e >= 0);
+    put(offset);
+    const int64_t up = -static_cast<int64_t>(e >= 0);  // branch-free: the step direction is random
     offset += (step_minor & up) + step_major;
     e += two_minor - (two_major & up);
   }
+}
+
+// The pixels Pillow sets for one segment (draw_line_pil_walk's set), visiting only those on the canvas.
+VATOM_HD void draw_line_pil(const Canvas& c, int x0, int y0, int x1, int y1, uint8_t gray) {
+  uint8_t* pixels = c.pixels;
+  for_each_line_pixel_pil(c.width, c.height, x0, y0, x1, y1, [=](int64_t offset) { pixels[offset] = gray; });
 }
 
 // The closed polygon through (x[v], y[v]), v = 0 .. n-1, in one gray: the same pixels as
 // draw_line_pil for the segments v -> v+1 and n-1 -> 0. Within one gray the order of the segments does
 // not matter; a segment with both ends on the canvas takes the unclipped walk without its end point
 // (the end point is the next segment's start, which that segment plots: its first step, or its only
-// pixel when it is a single point), every other segment draw_line_pil_clip (draw_line_pil's pixels).
+// pixel when it is a single point), every other segment draw_line_pil.
 inline void draw_polygon_pil(const Canvas& c, const int* x, const int* y, int n, uint8_t gray) {
   const unsigned w = static_cast<unsigned>(c.width), h = static_cast<unsigned>(c.height);
   for (int v = 0; v < n; ++v) {
@@ -203,7 +168,7 @@ inline void draw_polygon_pil(const Canvas& c, const int* x, const int* y, int n,
         static_cast<unsigned>(y1) < h) {
       draw_segment_inside_open(c, x0, y0, x1, y1, gray);
     } else {
-      draw_line_pil_clip(c, x0, y0, x1, y1, gray);
+      draw_line_pil(c, x0, y0, x1, y1, gray);
     }
   }
 }

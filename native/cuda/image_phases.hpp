@@ -118,14 +118,14 @@ struct BandCanvas {
 };
 
 // The pixels draw_line_pil (raster.hpp) sets for the segment, into a BandCanvas. Segments with both ends
-// on the canvas take draw_line_pil's walk from step 0 with no clipping (every step lies in the endpoints'
-// bounding box); the others follow draw_line_pil line for line. emulation_check.cpp compares both paths
-// with draw_line_pil on random segments.
+// on the canvas take Pillow's walk from step 0 with no clipping (every step lies in the endpoints'
+// bounding box) in 32-bit arithmetic; the others go through raster.hpp's for_each_line_pixel_pil.
+// emulation_check.cpp compares both paths with draw_line_pil on random segments.
 VATOM_HD void draw_line_band(const BandCanvas& c, int size, int x0, int y0, int x1, int y1, uint8_t gray) {
   const unsigned w = static_cast<unsigned>(size);
-  const bool end_in = static_cast<unsigned>(x1) < w && static_cast<unsigned>(y1) < w;
-  if (end_in) c.put(static_cast<int64_t>(y1) * size + x1, gray);
-  if (end_in && static_cast<unsigned>(x0) < w && static_cast<unsigned>(y0) < w) {
+  if (static_cast<unsigned>(x1) < w && static_cast<unsigned>(y1) < w && static_cast<unsigned>(x0) < w &&
+      static_cast<unsigned>(y0) < w) {
+    c.put(static_cast<int64_t>(y1) * size + x1, gray);
     const int dx = x1 - x0, dy = y1 - y0;
     const int adx = dx < 0 ? -dx : dx, ady = dy < 0 ? -dy : dy;
     const int sx = dx < 0 ? -1 : 1, sy = dy < 0 ? -size : size;
@@ -142,38 +142,7 @@ VATOM_HD void draw_line_band(const BandCanvas& c, int size, int x0, int y0, int 
     }
     return;
   }
-  const int xmin = x0 < x1 ? x0 : x1, xmax = x0 < x1 ? x1 : x0;
-  const int ymin = y0 < y1 ? y0 : y1, ymax = y0 < y1 ? y1 : y0;
-  if (xmax < 0 || ymax < 0 || xmin >= size || ymin >= size) return;
-  int64_t dx = static_cast<int64_t>(x1) - x0, dy = static_cast<int64_t>(y1) - y0;
-  int xs = 1, ys = 1;
-  if (dx < 0) { dx = -dx; xs = -1; }
-  if (dy < 0) { dy = -dy; ys = -1; }
-  const bool steep = dx <= dy;
-  const int64_t major = steep ? dy : dx, minor = steep ? dx : dy;
-  if (major == 0) return;
-  const int64_t a0 = steep ? y0 : x0, b0 = steep ? x0 : y0;
-  const int as = steep ? ys : xs, bs = steep ? xs : ys;
-  const int64_t limit = size;
-  int64_t ilo, ihi;
-  if (as > 0) { ilo = -a0; ihi = limit - 1 - a0; } else { ilo = a0 - (limit - 1); ihi = a0; }
-  if (ilo < 0) ilo = 0;
-  if (ihi > major - 1) ihi = major - 1;
-  if (ilo > ihi) return;
-  const int64_t moved = (2 * minor * ilo + major) / (2 * major);
-  int64_t e = 2 * minor * (ilo + 1) - major - 2 * major * moved;
-  int64_t a = a0 + as * ilo, b = b0 + bs * moved;
-  const int64_t stride_a = steep ? size : 1, stride_b = steep ? 1 : size;
-  for (int64_t i = ilo; i <= ihi; ++i) {
-    if (b >= 0 && b < limit) {
-      c.put(a * stride_a + b * stride_b, gray);
-    } else if ((bs > 0) == (b >= limit)) {
-      break;
-    }
-    if (e >= 0) { b += bs; e -= 2 * major; }
-    e += 2 * minor;
-    a += as;
-  }
+  for_each_line_pixel_pil(size, size, x0, y0, x1, y1, [&](int64_t offset) { c.put(offset, gray); });
 }
 
 // Everything one thread needs about the image its block draws; every thread computes the same values.
