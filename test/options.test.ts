@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseBuildOptions } from '../lib/options';
 import { PAPER_CONFIG } from '../lib/config';
-import { runCli, tempDir, SMALL } from './helpers';
+import { native, runCli, tempDir, SMALL } from './helpers';
 
 describe('parseBuildOptions', () => {
   const ok = { out: 'x' };
@@ -87,10 +87,13 @@ describe('the CLI refuses bad input with exit 2 and writes nothing', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
-  it('refuses --device cuda in a build without CUDA support', () => {
+  it('refuses --device cuda where no GPU is usable (a build without CUDA, or no driver or device)', () => {
+    if (native().cuda.devices > 0) return;  // a GPU machine
     const out = path.join(tempDir(), 'ds');
     const r = runCli(['build', '--out', out, '--classes', '1', '--instances', '1', ...SMALL, '--device', 'cuda']);
-    expect(r.stderr).toMatch(/Invalid value for --device: "cuda"; this build of vatom-fast has no CUDA support/);
+    expect(r.stderr).toMatch(native().cuda.compiled
+      ? /Invalid value for --device: "cuda"; no CUDA device is usable \(.+\)\. Use --device cpu or auto/
+      : /Invalid value for --device: "cuda"; this build of vatom-fast has no CUDA support/);
     expect(r.status).toBe(2);
     expect(fs.existsSync(out)).toBe(false);
   });

@@ -1,14 +1,22 @@
 // Standalone developer check of the reference stream (not part of the addon or the CLI build):
 //   reference_check fixtures REFDIR [threads]      render V1 and V2 of shared/reference and compare
 //                                                  the sha256 of the gray pixels with hashes.json
-//   reference_check bench [images] [threads]      paper preset, one reference process; images/s
+//   reference_check bench [images] [threads] [chunk]
+//                                                  paper preset, one reference process, rendered in
+//                                                  chunks of `chunk` images (default 256, as the shard
+//                                                  writer at 512x512); images/s
+//   reference_check stages [classes] [instances]   paper preset, one reference process, on one thread:
+//                                                  ns per vertex-orbit of each stage, and the sha256 of
+//                                                  the images (equal to the renderer's)
 //   reference_check raw OUT T CLASSES INSTANCES [key=value ...] [threads=N begin=B end=E]
 //                                                  write images [B, E) as raw gray bytes to OUT and
 //                                                  print the class parameters (one line each)
+// VATOM_SIMD=scalar|avx2 in the environment caps the kernel set, as for the renderer.
 // Build (from the repository root):
-//   g++ -std=c++17 -O2 -ffp-contract=off -pthread -Inative/core native/cli/reference_check.cpp
-//       native/core/reference_renderer.cpp native/core/cpython_random.cpp native/core/sha256.cpp
-//       native/core/thread_pool.cpp -o /tmp/reference_check
+//   g++ -std=c++17 -O2 -ffp-contract=off -fno-fast-math -pthread -Inative/core native/cli/reference_check.cpp
+//       native/core/reference_renderer.cpp native/core/reference_simd*.cpp native/core/cpython_random.cpp
+//       native/core/philox_simd*.cpp native/core/sha256.cpp native/core/thread_pool.cpp -o /tmp/reference_check
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,7 +26,9 @@
 #include <string>
 #include <vector>
 
+#include "philox_simd.hpp"
 #include "reference.hpp"
+#include "reference_simd.hpp"
 #include "sha256.hpp"
 #include "thread_pool.hpp"
 
@@ -149,24 +159,53 @@ int main(int argc, char** argv) {
   if (mode == "bench") {
     const int64_t images = argc > 2 ? std::atoll(argv[2]) : 40;
     const int threads = argc > 3 ? std::atoi(argv[3]) : 1;
+    const int64_t chunk = argc > 4 ? std::max<int64_t>(1, std::atoll(argv[4])) : 256;
     const int64_t instances = 4;
     const int64_t classes = (images + instances - 1) / instances;
     auto t0 = std::chrono::steady_clock::now();
     DatasetSpec spec = make_spec(paper(), classes, instances, 1);
-    auto t1 = std::chrono::steady_clock::now();
     ThreadPool pool(threads);
     auto renderer = make_reference_renderer(spec);
-    std::vector<uint8_t> pixels(static_cast<size_t>(spec.image_bytes() * instances));
+    // Allocated (and its pages touched) before the clock starts, as the shard writer's reused buffers.
+    std::vector<uint8_t> pixels(static_cast<size_t>(spec.image_bytes() * chunk));
+    auto t1 = std::chrono::steady_clock::now();
     int64_t segments = 0;
     for (int64_t c = 0; c < classes; ++c) segments += int64_t(spec.params[c].vertices) * spec.params[c].orbits * instances;
-    for (int64_t b = 0; b < spec.image_count(); b += instances) renderer->render(b, b + instances, pixels.data(), pool);
+    for (int64_t b = 0; b < spec.image_count(); b += chunk) {
+      renderer->render(b, std::min(spec.image_count(), b + chunk), pixels.data(), pool);
+    }
     auto t2 = std::chrono::steady_clock::now();
     const double params_s = std::chrono::duration<double>(t1 - t0).count();
     const double render_s = std::chrono::duration<double>(t2 - t1).count();
-    std::printf("paper preset, %lld images (%lld classes x %lld), %d threads: class params %.3f s, render %.3f s, "
-                "%.2f images/s, %.1f ns per segment\n",
-                (long long)spec.image_count(), (long long)classes, (long long)instances, threads, params_s, render_s,
-                spec.image_count() / render_s, render_s * 1e9 / static_cast<double>(segments));
+    std::printf("paper preset, %lld images (%lld classes x %lld), %d threads, chunk %lld, %s: class params %.3f s, "
+                "render %.3f s, %.2f images/s, %.2f ns per segment\n",
+                (long long)spec.image_count(), (long long)classes, (long long)instances, threads, (long long)chunk,
+                psimd::isa_name(psimd::best_isa()), params_s, render_s, spec.image_count() / render_s,
+                render_s * 1e9 / static_cast<double>(segments));
+    return 0;
+  }
+  if (mode == "stages") {
+    const int64_t classes = argc > 2 ? std::atoll(argv[2]) : 50;
+    const int64_t instances = argc > 3 ? std::atoll(argv[3]) : 8;
+    DatasetSpec spec = make_spec(paper(), classes, instances, 1);
+    std::vector<uint8_t> pixels(static_cast<size_t>(spec.image_bytes() * spec.image_count()));
+    const psimd::Isa isa = psimd::best_isa();
+    const rsimd::StageReport r = reference_profile_stages(spec, 0, spec.image_count(), pixels.data(), isa);
+    const double vo = static_cast<double>(r.vertex_orbits);
+    const double total = r.replay_s + r.setup_s + r.memset_s + r.gray_s + r.words_s + r.noise_s + r.move_s + r.raster_s;
+    std::printf("paper preset, %lld images (%lld classes x %lld), one thread, %s: %.1f orbits, %.0f vertex-orbits "
+                "per image\n", (long long)r.images, (long long)classes, (long long)instances, psimd::isa_name(isa),
+                static_cast<double>(r.orbits) / r.images, vo / r.images);
+    const struct { const char* name; double s; } rows[] = {
+        {"replay (2+ threads only)", r.replay_s}, {"gray randint", r.gray_s}, {"MT words", r.words_s},
+        {"noise", r.noise_s}, {"vertex update + truncation", r.move_s}, {"rasterization", r.raster_s},
+        {"memset", r.memset_s}, {"image setup", r.setup_s}};
+    for (const auto& row : rows) {
+      std::printf("  %-28s %7.3f ns/vertex-orbit  %5.1f%%\n", row.name, 1e9 * row.s / vo, 100.0 * row.s / total);
+    }
+    std::printf("  %-28s %7.3f ns/vertex-orbit, %.1f images/s; without replay %.3f, %.1f images/s\n", "total",
+                1e9 * total / vo, r.images / total, 1e9 * (total - r.replay_s) / vo, r.images / (total - r.replay_s));
+    std::printf("sha256 %s\n", sha_hex(pixels.data(), pixels.size()).c_str());
     return 0;
   }
   if (mode == "raw" && argc > 5) {
@@ -202,6 +241,6 @@ int main(int argc, char** argv) {
     f.write(reinterpret_cast<const char*>(pixels.data()), static_cast<std::streamsize>(pixels.size()));
     return 0;
   }
-  std::fprintf(stderr, "usage: reference_check fixtures REFDIR [threads] | bench [images] [threads] | raw ...\n");
+  std::fprintf(stderr, "usage: reference_check fixtures REFDIR [threads] | bench [images] [threads] [chunk] | stages [classes] [instances] | raw ...\n");
   return 2;
 }

@@ -1,5 +1,8 @@
 #include "cpython_random.hpp"
 
+#include <cstdlib>
+#include <cstring>
+
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
 #define VATOM_MT_SSE2 1
@@ -98,6 +101,43 @@ __attribute__((target("avx2"))) void twist_avx2(uint32_t* mt) {
 }
 #endif
 
+#if defined(VATOM_MT_AVX2)
+// GCC 12 reports the undefined vectors inside its own AVX-512 intrinsics (_mm512_undefined_*) as
+// uninitialized.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+// AVX-512 F (integer only), 16 words a vector; the same order argument as twist_sse2 (distance 227 >= 16).
+__attribute__((target("avx512f"))) inline __m512i twist16_avx512(__m512i cur, __m512i next, __m512i far) {
+  // y = (cur & upper) | (next & lower): a bit select with the upper mask (ternary logic 0xE4: c ? a : b).
+  const __m512i y = _mm512_ternarylogic_epi32(cur, next, _mm512_set1_epi32(static_cast<int>(kUpper)), 0xE4);
+  const __m512i r = _mm512_xor_si512(far, _mm512_srli_epi32(y, 1));
+  const __mmask16 odd = _mm512_test_epi32_mask(y, _mm512_set1_epi32(1));
+  return _mm512_mask_xor_epi32(r, odd, r, _mm512_set1_epi32(static_cast<int>(kMatrixA)));
+}
+
+__attribute__((target("avx512f"))) void twist_avx512(uint32_t* mt) {
+  int k = 0;
+  for (; k + 16 <= kN - kM; k += 16) {
+    const __m512i cur = _mm512_loadu_si512(mt + k);
+    const __m512i next = _mm512_loadu_si512(mt + k + 1);
+    const __m512i far = _mm512_loadu_si512(mt + k + kM);
+    _mm512_storeu_si512(mt + k, twist16_avx512(cur, next, far));
+  }
+  for (; k < kN - kM; ++k) mt[k] = twist_one(mt[k], mt[k + 1], mt[k + kM]);
+  for (; k + 16 <= kN - 1; k += 16) {
+    const __m512i cur = _mm512_loadu_si512(mt + k);
+    const __m512i next = _mm512_loadu_si512(mt + k + 1);
+    const __m512i far = _mm512_loadu_si512(mt + k + kM - kN);
+    _mm512_storeu_si512(mt + k, twist16_avx512(cur, next, far));
+  }
+  for (; k < kN - 1; ++k) mt[k] = twist_one(mt[k], mt[k + 1], mt[k + kM - kN]);
+  mt[kN - 1] = twist_one(mt[kN - 1], mt[0], mt[kM - 1]);
+}
+#endif
+
 #if defined(VATOM_MT_SSE2)
 void temper_sse2(const uint32_t* src, uint32_t* out, size_t n) {
   const __m128i b = _mm_set1_epi32(static_cast<int>(0x9D2C5680u));
@@ -132,6 +172,27 @@ __attribute__((target("avx2"))) void temper_avx2(const uint32_t* src, uint32_t* 
 }
 #endif
 
+#if defined(VATOM_MT_AVX2)
+// y ^= (y << s) & m is one ternary logic op: a ^ (b & c) = 0x78.
+__attribute__((target("avx512f"))) void temper_avx512(const uint32_t* src, uint32_t* out, size_t n) {
+  const __m512i b = _mm512_set1_epi32(static_cast<int>(0x9D2C5680u));
+  const __m512i c = _mm512_set1_epi32(static_cast<int>(0xEFC60000u));
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512i y = _mm512_loadu_si512(src + i);
+    y = _mm512_xor_si512(y, _mm512_srli_epi32(y, 11));
+    y = _mm512_ternarylogic_epi32(y, _mm512_slli_epi32(y, 7), b, 0x78);
+    y = _mm512_ternarylogic_epi32(y, _mm512_slli_epi32(y, 15), c, 0x78);
+    y = _mm512_xor_si512(y, _mm512_srli_epi32(y, 18));
+    _mm512_storeu_si512(out + i, y);
+  }
+  for (; i < n; ++i) out[i] = mt_temper(src[i]);
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
 [[maybe_unused]] void temper_scalar(const uint32_t* src, uint32_t* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = mt_temper(src[i]);
 }
@@ -139,10 +200,29 @@ __attribute__((target("avx2"))) void temper_avx2(const uint32_t* src, uint32_t* 
 using TwistFn = void (*)(uint32_t*);
 using TemperFn = void (*)(const uint32_t*, uint32_t*, size_t);
 
+// 0: baseline (SSE2, or plain C++), 1: AVX2, 2: AVX-512 F. VATOM_SIMD=scalar|avx2 in the environment caps
+// it, as for the renderers' kernels (philox_simd.hpp, best_isa).
+int simd_level() {
+  static const int level = [] {
+    int l = 0;
+#if defined(VATOM_MT_AVX2)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) l = 1;
+    if (__builtin_cpu_supports("avx512f")) l = 2;
+#endif
+    if (const char* cap = std::getenv("VATOM_SIMD")) {
+      if (std::strcmp(cap, "scalar") == 0) l = 0;
+      else if (std::strcmp(cap, "avx2") == 0 && l > 1) l = 1;
+    }
+    return l;
+  }();
+  return level;
+}
+
 TemperFn pick_temper() {
 #if defined(VATOM_MT_AVX2)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2")) return temper_avx2;
+  if (simd_level() >= 2) return temper_avx512;
+  if (simd_level() >= 1) return temper_avx2;
 #endif
 #if defined(VATOM_MT_SSE2)
   return temper_sse2;
@@ -153,8 +233,8 @@ TemperFn pick_temper() {
 
 TwistFn pick_twist() {
 #if defined(VATOM_MT_AVX2)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2")) return twist_avx2;
+  if (simd_level() >= 2) return twist_avx512;
+  if (simd_level() >= 1) return twist_avx2;
 #endif
 #if defined(VATOM_MT_SSE2)
   return twist_sse2;

@@ -5,38 +5,37 @@
 // instances of its classes. The number of words a call takes never depends on a floating-point value
 // (uniform: 2 words; randint: rejection on the words themselves), so a *replay* that only moves the
 // generator (twists, plus the few tempered words randint rejection looks at) finds the generator
-// state at the start of any instance cheaply. One pool thread replays ahead and publishes snapshots
-// (MT state + centre) into a bounded ring; the other threads render instances from them in parallel.
+// state at the start of any instance cheaply. On one thread the images of a range are rendered in
+// stream order and each starts where the previous one's lines ended (no replay). On more threads each
+// worker takes the next image under a lock, replays the stream past the image before it (a few
+// percent of an image's work) and renders its image from a copy of the state, outside the lock.
+//
+// Per orbit the generator's words are made in bulk (cpython_random: twist and temper, SIMD) and the
+// vertices' noise, update and truncation run in the SIMD kernels of reference_simd.hpp; the pixels are
+// those of draw_polygon_pil (raster.hpp), set by the default stream's AVX2/AVX-512 polygon kernels
+// (philox_simd.hpp, the same pixel sets) or by draw_polygon_pil itself. Kernel sets follow
+// psimd::best_isa() (VATOM_SIMD caps it).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
-#include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cpython_random.hpp"
-#include "pnoise.hpp"
+#include "philox_simd.hpp"
 #include "raster.hpp"
 #include "reference.hpp"
-
-// SSE2 kernels on x86-64 (baseline there); -DVATOM_REFERENCE_SSE2=0 builds the scalar definition only.
-#ifndef VATOM_REFERENCE_SSE2
-#if defined(__SSE2__) || defined(_M_X64)
-#define VATOM_REFERENCE_SSE2 1
-#else
-#define VATOM_REFERENCE_SSE2 0
-#endif
-#endif
-#if VATOM_REFERENCE_SSE2
-#include <emmintrin.h>
-#endif
+#include "reference_simd.hpp"
 
 namespace vatom {
 namespace {
@@ -81,29 +80,59 @@ void skip_lines(CPythonRandom& r, int32_t vertices, int32_t orbits) {
   }
 }
 
+// A vector of T on 64-byte boundaries (whole cache lines for the kernels' vector loads and stores).
+template <typename T>
+class AlignedArray {
+ public:
+  AlignedArray() = default;
+  AlignedArray(const AlignedArray&) = delete;
+  AlignedArray& operator=(const AlignedArray&) = delete;
+  AlignedArray(AlignedArray&& o) noexcept : data_(o.data_), size_(o.size_) {
+    o.data_ = nullptr;
+    o.size_ = 0;
+  }
+  ~AlignedArray() { std::free(data_); }
+  // Makes room for n zeroed elements when there is less (contents are then not kept).
+  void reserve_zero(size_t n) {
+    if (n <= size_) return;
+    std::free(data_);
+    data_ = nullptr;
+    size_ = 0;
+    const size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+    data_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (!data_) throw std::bad_alloc();
+    std::memset(static_cast<void*>(data_), 0, bytes);
+    size_ = n;
+  }
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+
+ private:
+  T* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 // A class's parameters and its per-vertex constants, which the script evaluates identically every
-// time (section 4.2 allows precomputing them).
+// time (section 4.2 allows precomputing them), padded with zeros to rsimd::padded_vertices(q).
 struct ClassData {
   ClassParams p;
   bool has_tables = false;
   // cos(a_v), sin(a_v), the starting offsets (cos * rad) * ovx and (sin * rad) * ovy, and the wave
   // terms 0.5 sin(a_v n1), 0.5 sin(a_v n2), with a_v = angle * v.
-  std::vector<double> cos_t, sin_t, base_x, base_y, wave1, wave2;
+  AlignedArray<double> cos_t, sin_t, base_x, base_y, wave1, wave2;
 
   explicit ClassData(const ClassParams& params) : p(params) {}
 
   void build_tables() {
     if (has_tables) return;
     const int32_t q = p.vertices;
+    const size_t n = static_cast<size_t>(rsimd::padded_vertices(q));
     const double angle = (kPi * 2) / static_cast<double>(q);
     const double rad = static_cast<double>(p.radius);
     const double n1 = static_cast<double>(p.freq1), n2 = static_cast<double>(p.freq2);
-    cos_t.resize(q);
-    sin_t.resize(q);
-    base_x.resize(q);
-    base_y.resize(q);
-    wave1.resize(q);
-    wave2.resize(q);
+    for (AlignedArray<double>* t : {&cos_t, &sin_t, &base_x, &base_y, &wave1, &wave2}) t->reserve_zero(n);
     for (int32_t v = 0; v < q; ++v) {
       const double a = angle * static_cast<double>(v);
       const double c = std::cos(a), s = std::sin(a);
@@ -214,15 +243,20 @@ void begin_class(Walker& w, const StreamInfo& s) {
   w.k = 0;
 }
 
-// Past the current instance (its lines and the centre drawn after it).
-void next_instance(Walker& w, const StreamInfo& s) {
-  skip_lines(w.rng, w.cls->p.vertices, w.cls->p.orbits);
+// Past the centre drawn after the current instance, whose lines the generator has just passed.
+void end_instance(Walker& w, const StreamInfo& s) {
   draw_centre(w.rng, s.config, w.sph, w.spw);
   if (++w.k == s.instances) {
     ++w.j;
     w.k = 0;
     w.cls.reset();
   }
+}
+
+// Past the current instance (its lines and the centre drawn after it).
+void next_instance(Walker& w, const StreamInfo& s) {
+  skip_lines(w.rng, w.cls->p.vertices, w.cls->p.orbits);
+  end_instance(w, s);
 }
 
 // Forward to instance kt of class jt, its class parameters drawn.
@@ -246,7 +280,7 @@ void seek(Walker& w, const StreamInfo& s, int64_t jt, int64_t kt) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// One image from a snapshot (section 4.2).
+// One image (section 4.2).
 
 struct Snapshot {
   MtState state;
@@ -254,166 +288,72 @@ struct Snapshot {
   std::shared_ptr<ClassData> cls;
 };
 
+// Per-thread arrays, padded (rsimd::padded_vertices) and aligned for the kernels.
 struct Scratch {
-  std::vector<double> vx, vy, nx, ny;
-  std::vector<int> ix, iy;
-  std::vector<uint32_t> words;
-};
+  AlignedArray<double> x, y, px, py;  // px, py: the stage timing only
+  AlignedArray<int32_t> ix, iy, raster;
+  AlignedArray<uint32_t> wx, wy;
 
-// The per-line kernels, in a scalar version (the definition) and an SSE2 version with the same
-// operations in the same order on each lane: packed IEEE float/double arithmetic rounds exactly as the
-// scalar instructions do, and the conversions (double -> float RNE, float/double -> int truncating)
-// are the same instructions' packed forms.
-
-// Grad of PERM[i] for the 256 hashes pnoise1 can see.
-struct GradTable {
-  float g[256];
-  GradTable() {
-    for (int i = 0; i < 256; ++i) g[i] = perlin_grad1(kPerlinPerm[i]);
+  void reserve(int32_t q) {
+    const size_t n = static_cast<size_t>(rsimd::padded_vertices(q));
+    x.reserve_zero(n);
+    y.reserve_zero(n);
+    ix.reserve_zero(n);
+    iy.reserve_zero(n);
+    wx.reserve_zero(2 * n);
+    wy.reserve_zero(2 * n);
+    raster.reserve_zero(psimd::raster_scratch_ints(q));
   }
 };
-const GradTable kGrad;
 
-// out[v] = P(uniform(0, 10000), v) for the V uniforms whose words are words[2v], words[2v + 1]:
-// (((pnoise1(u) * coef) - coef) - 0.5 sin(a_v n1)) - 0.5 sin(a_v n2).
-void noise_terms_scalar(const uint32_t* words, int32_t from, int32_t q, double coef, const double* wave1,
-                        const double* wave2, double* out) {
-  for (int32_t v = from; v < q; ++v) {
-    const double r = CPythonRandom::words_to_double(words[2 * v], words[2 * v + 1]);
-    const double u = 0.0 + 10000.0 * r;
-    const double pn = static_cast<double>(pnoise1f(static_cast<float>(u)));
-    out[v] = (((pn * coef) - coef) - wave1[v]) - wave2[v];
+using RasterFn = void (*)(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t gray, int32_t* scratch);
+
+void raster_polygon_pil(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t gray, int32_t*) {
+  draw_polygon_pil(c, x, y, q, gray);
+}
+
+// The kernels of one ISA: per-vertex math and polygon pixels. Without vector kernels the pixels are
+// draw_polygon_pil's own walk (faster than the portable two-pass kernel of philox_simd).
+struct KernelSet {
+  const rsimd::Kernels& vertex;
+  RasterFn raster;
+  explicit KernelSet(psimd::Isa isa)
+      : vertex(rsimd::kernels(isa)),
+        raster(psimd::kernels(isa).isa == psimd::Isa::Scalar ? raster_polygon_pil : psimd::kernels(isa).raster) {}
+};
+
+// The vertices at the start of an instance: base + centre.
+void start_image(const ClassData& c, double sph, double spw, Scratch& s) {
+  s.reserve(c.p.vertices);
+  const int32_t n = rsimd::padded_vertices(c.p.vertices);
+  for (int32_t v = 0; v < n; ++v) {
+    s.x[v] = c.base_x[v] + spw;
+    s.y[v] = c.base_y[v] + sph;
   }
 }
 
-// x -= cos * (N - lw) for both axes, then the truncated pixel coordinates.
-void move_vertices_scalar(int32_t from, int32_t q, double lw, const double* cos_t, const double* sin_t,
-                          const double* nx, const double* ny, double* vx, double* vy, int* ix, int* iy) {
-  for (int32_t v = from; v < q; ++v) {
-    vx[v] = vx[v] - (cos_t[v] * (nx[v] - lw));
-    vy[v] = vy[v] - (sin_t[v] * (ny[v] - lw));
-    ix[v] = truncate_coord(vx[v]);
-    iy[v] = truncate_coord(vy[v]);
-  }
+rsimd::OrbitJob orbit_job(const ClassData& c, Scratch& s) {
+  return rsimd::OrbitJob{s.wx.data(),   s.wy.data(),     c.p.vertices,   c.p.noise,    c.p.line_width,
+                         c.cos_t.data(), c.sin_t.data(), c.wave1.data(), c.wave2.data(), s.x.data(),
+                         s.y.data(),     s.ix.data(),    s.iy.data()};
 }
 
-#if VATOM_REFERENCE_SSE2
-// u = 10000 * random() is in [0, 10000): 0.0 + u is u itself, float(u) floors into an int.
-void noise_terms(const uint32_t* words, int32_t q, double coef, const double* wave1, const double* wave2,
-                 double* out) {
-  const __m128d two26 = _mm_set1_pd(67108864.0), inv53 = _mm_set1_pd(1.0 / 9007199254740992.0);
-  const __m128d scale = _mm_set1_pd(10000.0), vcoef = _mm_set1_pd(coef);
-  const __m128 six = _mm_set1_ps(6.0f), fifteen = _mm_set1_ps(15.0f), ten = _mm_set1_ps(10.0f);
-  const __m128 one = _mm_set1_ps(1.0f), amp = _mm_set1_ps(0.4f);
-  int32_t v = 0;
-  for (; v + 4 <= q; v += 4) {
-    // words (a0 b0 a1 b1) (a2 b2 a3 b3) -> a = (a0..a3) >> 5, b = (b0..b3) >> 6
-    const __m128i w0 = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(words + 2 * v)), _MM_SHUFFLE(3, 1, 2, 0));
-    const __m128i w1 = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(words + 2 * v + 4)), _MM_SHUFFLE(3, 1, 2, 0));
-    const __m128i a = _mm_srli_epi32(_mm_unpacklo_epi64(w0, w1), 5);
-    const __m128i b = _mm_srli_epi32(_mm_unpackhi_epi64(w0, w1), 6);
-    const __m128d r01 = _mm_mul_pd(_mm_add_pd(_mm_mul_pd(_mm_cvtepi32_pd(a), two26), _mm_cvtepi32_pd(b)), inv53);
-    const __m128d r23 = _mm_mul_pd(_mm_add_pd(_mm_mul_pd(_mm_cvtepi32_pd(_mm_srli_si128(a, 8)), two26),
-                                              _mm_cvtepi32_pd(_mm_srli_si128(b, 8))), inv53);
-    const __m128d u01 = _mm_mul_pd(scale, r01), u23 = _mm_mul_pd(scale, r23);
-    const __m128 x = _mm_movelh_ps(_mm_cvtpd_ps(u01), _mm_cvtpd_ps(u23));
-    // floorf: truncate, then one down where that rounded up (negative non-integers)
-    __m128i qi = _mm_cvttps_epi32(x);
-    qi = _mm_add_epi32(qi, _mm_castps_si128(_mm_cmpgt_ps(_mm_cvtepi32_ps(qi), x)));
-    const __m128 fl = _mm_cvtepi32_ps(qi);
-    alignas(16) int32_t qs[4];
-    _mm_store_si128(reinterpret_cast<__m128i*>(qs), qi);
-    const __m128 g0 = _mm_setr_ps(kGrad.g[qs[0] & 255], kGrad.g[qs[1] & 255], kGrad.g[qs[2] & 255], kGrad.g[qs[3] & 255]);
-    const __m128 g1 = _mm_setr_ps(kGrad.g[(qs[0] + 1) & 255], kGrad.g[(qs[1] + 1) & 255], kGrad.g[(qs[2] + 1) & 255],
-                                  kGrad.g[(qs[3] + 1) & 255]);
-    const __m128 t = _mm_sub_ps(x, fl);
-    __m128 fu = _mm_mul_ps(t, six);
-    fu = _mm_sub_ps(fu, fifteen);
-    fu = _mm_mul_ps(t, fu);
-    fu = _mm_add_ps(fu, ten);
-    const __m128 cube = _mm_mul_ps(_mm_mul_ps(t, t), t);
-    const __m128 fade = _mm_mul_ps(cube, fu);
-    const __m128 ga = _mm_mul_ps(g0, t);
-    const __m128 gb = _mm_mul_ps(g1, _mm_sub_ps(t, one));
-    __m128 d = _mm_sub_ps(gb, ga);
-    d = _mm_mul_ps(fade, d);
-    const __m128 pn = _mm_mul_ps(_mm_add_ps(ga, d), amp);
-    const __m128d pn01 = _mm_cvtps_pd(pn), pn23 = _mm_cvtps_pd(_mm_movehl_ps(pn, pn));
-    __m128d o01 = _mm_sub_pd(_mm_mul_pd(pn01, vcoef), vcoef);
-    __m128d o23 = _mm_sub_pd(_mm_mul_pd(pn23, vcoef), vcoef);
-    o01 = _mm_sub_pd(_mm_sub_pd(o01, _mm_loadu_pd(wave1 + v)), _mm_loadu_pd(wave2 + v));
-    o23 = _mm_sub_pd(_mm_sub_pd(o23, _mm_loadu_pd(wave1 + v + 2)), _mm_loadu_pd(wave2 + v + 2));
-    _mm_storeu_pd(out + v, o01);
-    _mm_storeu_pd(out + v + 2, o23);
-  }
-  noise_terms_scalar(words, v, q, coef, wave1, wave2, out);
-}
-
-// truncate_coord on two lanes: clamp to [-2^30, 2^30] (maxpd gives the bound for NaN), then truncate.
-inline __m128i truncate2(__m128d x) {
-  const __m128d lo = _mm_set1_pd(-1073741824.0), hi = _mm_set1_pd(1073741824.0);
-  return _mm_cvttpd_epi32(_mm_min_pd(_mm_max_pd(x, lo), hi));
-}
-
-void move_vertices(int32_t q, double lw, const double* cos_t, const double* sin_t, const double* nx,
-                   const double* ny, double* vx, double* vy, int* ix, int* iy) {
-  const __m128d vlw = _mm_set1_pd(lw);
-  int32_t v = 0;
-  for (; v + 2 <= q; v += 2) {
-    const __m128d x = _mm_sub_pd(_mm_loadu_pd(vx + v), _mm_mul_pd(_mm_loadu_pd(cos_t + v), _mm_sub_pd(_mm_loadu_pd(nx + v), vlw)));
-    const __m128d y = _mm_sub_pd(_mm_loadu_pd(vy + v), _mm_mul_pd(_mm_loadu_pd(sin_t + v), _mm_sub_pd(_mm_loadu_pd(ny + v), vlw)));
-    _mm_storeu_pd(vx + v, x);
-    _mm_storeu_pd(vy + v, y);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(ix + v), truncate2(x));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(iy + v), truncate2(y));
-  }
-  move_vertices_scalar(v, q, lw, cos_t, sin_t, nx, ny, vx, vy, ix, iy);
-}
-#else
-void noise_terms(const uint32_t* words, int32_t q, double coef, const double* wave1, const double* wave2,
-                 double* out) {
-  noise_terms_scalar(words, 0, q, coef, wave1, wave2, out);
-}
-
-void move_vertices(int32_t q, double lw, const double* cos_t, const double* sin_t, const double* nx,
-                   const double* ny, double* vx, double* vy, int* ix, int* iy) {
-  move_vertices_scalar(0, q, lw, cos_t, sin_t, nx, ny, vx, vy, ix, iy);
-}
-#endif
-
-void render_instance(const Snapshot& snap, int32_t size, Scratch& s, uint8_t* pixels) {
-  const ClassData& c = *snap.cls;
-  const int32_t q = c.p.vertices;
-  const double coef = c.p.noise, lw = c.p.line_width;
+// The lines of one instance, drawing from rng (which ends where skip_lines would leave it).
+void render_instance(const ClassData& c, double sph, double spw, CPythonRandom& rng, int32_t size,
+                     const KernelSet& k, Scratch& s, uint8_t* pixels) {
   std::memset(pixels, 0, static_cast<size_t>(size) * static_cast<size_t>(size));
+  start_image(c, sph, spw, s);
   const Canvas canvas{pixels, size, size};
-  s.vx.resize(q);
-  s.vy.resize(q);
-  s.nx.resize(q);
-  s.ny.resize(q);
-  s.ix.resize(q);
-  s.iy.resize(q);
-  s.words.resize(4 * static_cast<size_t>(q));
-  double* vx = s.vx.data();
-  double* vy = s.vy.data();
-  int* ix = s.ix.data();
-  int* iy = s.iy.data();
-  uint32_t* words = s.words.data();
-
-  for (int32_t v = 0; v < q; ++v) {
-    vx[v] = c.base_x[v] + snap.spw;
-    vy[v] = c.base_y[v] + snap.sph;
-  }
-  CPythonRandom rng(snap.state);
+  const size_t words = 2 * static_cast<size_t>(c.p.vertices);
+  const rsimd::OrbitJob job = orbit_job(c, s);
   for (int32_t line = 0; line < c.p.orbits; ++line) {
     const uint8_t gray = static_cast<uint8_t>(rng.randbelow(256));
     // 2V uniforms: all V x-values first, then all V y-values.
-    rng.fill_words(words, 4 * static_cast<size_t>(q));
-    noise_terms(words, q, coef, c.wave1.data(), c.wave2.data(), s.nx.data());
-    noise_terms(words + 2 * static_cast<size_t>(q), q, coef, c.wave1.data(), c.wave2.data(), s.ny.data());
-    move_vertices(q, lw, c.cos_t.data(), c.sin_t.data(), s.nx.data(), s.ny.data(), vx, vy, ix, iy);
-    // Segments v -> v + 1 and the closing one V-1 -> 0 (vx[V] = vx[0]), exactly as draw_line_pil each.
-    draw_polygon_pil(canvas, ix, iy, q, gray);
+    rng.fill_words(s.wx.data(), words);
+    rng.fill_words(s.wy.data(), words);
+    k.vertex.orbit(job);
+    // Segments v -> v + 1 and the closing one V-1 -> 0, exactly as draw_line_pil each.
+    k.raster(canvas, s.ix.data(), s.iy.data(), c.p.vertices, gray, s.raster.data());
   }
 }
 
@@ -432,7 +372,7 @@ class ReferenceRenderer final : public ImageRenderer {
  public:
   explicit ReferenceRenderer(const DatasetSpec& spec)
       : config_(spec.config), classes_(spec.classes), instances_(spec.instances),
-        processes_(spec.reference_threads) {
+        processes_(spec.reference_threads), kernels_(psimd::best_isa()) {
     check_layout(classes_, instances_, processes_);
     cpt_ = processes_ > 0 ? classes_ / processes_ : 0;
     cursors_.resize(static_cast<size_t>(processes_));
@@ -473,7 +413,8 @@ class ReferenceRenderer final : public ImageRenderer {
     return w;
   }
 
-  // Images [lb, le) of process t (indices within the process), written to out.
+  // Images [lb, le) of process t (indices within the process), written to out. The walker ends at
+  // image le (the cursor for a following range).
   void render_process(int32_t t, int64_t lb, int64_t le, uint8_t* out, ThreadPool& pool) {
     const StreamInfo s = stream_info(t);
     const int32_t size = config_.image_size;
@@ -481,90 +422,48 @@ class ReferenceRenderer final : public ImageRenderer {
     const int64_t n = le - lb;
     std::unique_ptr<Walker> w = walker_at(t, lb / instances_, lb % instances_);
 
-    auto take_snapshot = [&](Snapshot& snap) {
-      if (!w->cls) begin_class(*w, s);
-      w->cls->build_tables();
-      snap.state = w->rng.state();
-      snap.sph = w->sph;
-      snap.spw = w->spw;
-      snap.cls = w->cls;
-    };
-
-    if (pool.size() < 2) {
-      Snapshot snap;
+    if (pool.size() < 2 || n < 2) {
+      // In stream order, each image from where the previous one's lines ended.
       for (int64_t i = 0; i < n; ++i) {
-        take_snapshot(snap);
-        render_instance(snap, size, scratch_[0], out + i * bytes);
-        next_instance(*w, s);
+        if (!w->cls) begin_class(*w, s);
+        w->cls->build_tables();
+        render_instance(*w->cls, w->sph, w->spw, w->rng, size, kernels_, scratch_[0], out + i * bytes);
+        end_instance(*w, s);
       }
       cursors_[static_cast<size_t>(t)] = std::move(w);
       return;
     }
 
-    // Item 0 replays into a ring of snapshots; items 1..n render image i - 1. parallel_for hands
-    // items out in order, so the replay has started before any render waits for it, and renders
-    // free ring slots in order, so the replay never waits for an image nobody has taken.
-    const int64_t ring = std::min<int64_t>(n, std::max<int64_t>(64, 8 * static_cast<int64_t>(pool.size())));
-    std::vector<Snapshot> slots(static_cast<size_t>(ring));
-    std::vector<char> slot_free(static_cast<size_t>(ring), 1);
+    // Each item takes the next image under the lock, moving the walker there (past the lines of the
+    // image before it, which another worker renders), and renders it from a copy of the state.
     std::mutex mutex;
-    std::condition_variable cv;
-    int64_t published = 0;
+    int64_t claimed = 0;
     bool failed = false;
-
-    pool.parallel_for(n + 1, [&](int64_t item, int worker) {
-      if (item == 0) {
+    pool.parallel_for(n, [&](int64_t, int worker) {
+      Snapshot snap;
+      int64_t i = 0;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (failed) return;
         try {
-          for (int64_t i = 0; i < n; ++i) {
-            const size_t slot = static_cast<size_t>(i % ring);
-            {
-              std::unique_lock<std::mutex> lock(mutex);
-              cv.wait(lock, [&] { return slot_free[slot] != 0 || failed; });
-              if (failed) return;
-            }
-            if (i > 0) next_instance(*w, s);
-            take_snapshot(slots[slot]);
-            {
-              std::lock_guard<std::mutex> lock(mutex);
-              slot_free[slot] = 0;
-              published = i + 1;
-            }
-            cv.notify_all();
-          }
-          next_instance(*w, s);
+          i = claimed++;
+          if (i > 0) next_instance(*w, s);
+          if (!w->cls) begin_class(*w, s);
+          w->cls->build_tables();
         } catch (...) {
-          {
-            std::lock_guard<std::mutex> lock(mutex);
-            failed = true;
-          }
-          cv.notify_all();
+          failed = true;  // the walker is lost: no later image can be placed
           throw;
         }
-        return;
+        snap.state = w->rng.state();
+        snap.sph = w->sph;
+        snap.spw = w->spw;
+        snap.cls = w->cls;
       }
-      const int64_t i = item - 1;
-      const size_t slot = static_cast<size_t>(i % ring);
-      Snapshot snap;
-      {
-        std::unique_lock<std::mutex> lock(mutex);
-        cv.wait(lock, [&] { return published > i || failed; });
-        if (failed) throw std::runtime_error("reference render: replay failed");
-        snap = slots[slot];
-        slots[slot].cls.reset();
-        slot_free[slot] = 1;
-      }
-      cv.notify_all();
-      try {
-        render_instance(snap, size, scratch_[static_cast<size_t>(worker)], out + i * bytes);
-      } catch (...) {
-        {
-          std::lock_guard<std::mutex> lock(mutex);
-          failed = true;
-        }
-        cv.notify_all();
-        throw;
-      }
+      CPythonRandom rng(snap.state);
+      render_instance(*snap.cls, snap.sph, snap.spw, rng, size, kernels_, scratch_[static_cast<size_t>(worker)],
+                      out + i * bytes);
     });
+    next_instance(*w, s);
     cursors_[static_cast<size_t>(t)] = std::move(w);
   }
 
@@ -572,11 +471,86 @@ class ReferenceRenderer final : public ImageRenderer {
   int64_t classes_, instances_;
   int32_t processes_;
   int64_t cpt_ = 0;
+  KernelSet kernels_;
   std::vector<std::unique_ptr<Walker>> cursors_;
   std::vector<Scratch> scratch_;
 };
 
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
+
+rsimd::StageReport reference_profile_stages(const DatasetSpec& spec, int64_t begin, int64_t end, uint8_t* out,
+                                            rsimd::Isa isa) {
+  check_layout(spec.classes, spec.instances, spec.reference_threads);
+  if (begin < 0 || end > spec.image_count() || begin > end) throw std::out_of_range("reference stages: bad image range");
+  const KernelSet k(isa);
+  const int32_t size = spec.config.image_size;
+  const int64_t bytes = spec.image_bytes();
+  const int64_t cpt = spec.classes / spec.reference_threads, per_process = cpt * spec.instances;
+  rsimd::StageReport r;
+  Scratch s;
+  for (int64_t b = begin; b < end;) {
+    const int32_t t = static_cast<int32_t>(b / per_process);
+    const int64_t lb = b - t * per_process, le = std::min(end, (t + 1) * per_process) - t * per_process;
+    const StreamInfo si{spec.config, spec.instances, static_cast<uint64_t>(t) + 1,
+                        checkpoint_stride(cpt, spec.reference_threads)};
+    Walker w(si.seed);
+    seek(w, si, lb / spec.instances, lb % spec.instances);
+    for (int64_t i = lb; i < le; ++i) {
+      const double t0 = now_s();
+      if (i > lb) next_instance(w, si);
+      if (!w.cls) begin_class(w, si);
+      const double t1 = now_s();
+      w.cls->build_tables();
+      const ClassData& c = *w.cls;
+      const int32_t q = c.p.vertices;
+      uint8_t* pixels = out + (b - begin + i - lb) * bytes;
+      std::memset(pixels, 0, static_cast<size_t>(bytes));
+      const double t2 = now_s();
+      start_image(c, w.sph, w.spw, s);
+      const size_t n = static_cast<size_t>(rsimd::padded_vertices(q));
+      s.px.reserve_zero(n);
+      s.py.reserve_zero(n);
+      const rsimd::OrbitJob j = orbit_job(c, s);
+      const Canvas canvas{pixels, size, size};
+      CPythonRandom rng(w.rng.state());
+      const double t3 = now_s();
+      r.replay_s += t1 - t0;
+      r.memset_s += t2 - t1;
+      r.setup_s += t3 - t2;
+      for (int32_t line = 0; line < c.p.orbits; ++line) {
+        const double a = now_s();
+        const uint8_t gray = static_cast<uint8_t>(rng.randbelow(256));
+        const double bt = now_s();
+        rng.fill_words(s.wx.data(), 2 * static_cast<size_t>(q));
+        rng.fill_words(s.wy.data(), 2 * static_cast<size_t>(q));
+        const double ct = now_s();
+        k.vertex.noise(j.wx, q, j.coef, j.wave1, j.wave2, s.px.data());
+        k.vertex.noise(j.wy, q, j.coef, j.wave1, j.wave2, s.py.data());
+        const double d = now_s();
+        k.vertex.move(s.px.data(), q, j.lw, j.cos_t, j.x, j.ix);
+        k.vertex.move(s.py.data(), q, j.lw, j.sin_t, j.y, j.iy);
+        const double e = now_s();
+        k.raster(canvas, j.ix, j.iy, q, gray, s.raster.data());
+        const double f = now_s();
+        r.gray_s += bt - a;
+        r.words_s += ct - bt;
+        r.noise_s += d - ct;
+        r.move_s += e - d;
+        r.raster_s += f - e;
+      }
+      ++r.images;
+      r.orbits += c.p.orbits;
+      r.vertex_orbits += static_cast<int64_t>(c.p.orbits) * q;
+    }
+    b = le + t * per_process;
+  }
+  return r;
+}
+
 
 std::vector<ClassParams> reference_class_params(const GeneratorConfig& config, int64_t classes,
                                                 int64_t instances, int32_t reference_threads) {

@@ -1,0 +1,84 @@
+// Kernels of the reference stream's CPU renderer (reference_renderer.cpp), per orbit: the noise of every
+// vertex from its two MT19937 words, the vertex update and the truncated pixel coordinates. Three
+// builds, chosen like the default stream's (philox_simd.hpp: psimd::best_isa(), VATOM_SIMD=scalar|avx2
+// caps it): "scalar" is baseline x86-64 code (SSE2 where the build has it, plain C++ otherwise), AVX2
+// and AVX-512 are compiled for their targets and picked at run time.
+//
+// Exactness (REFERENCE_RENDERER.md, sections 1.3, 1.6, 2, 4.2): every lane does the scalar definition's
+// IEEE operations in its order, on the same types: random() = (a * 2^26 + b) * 2^-53 and
+// u = 10000 * random() in double, x = float(u) (round to nearest even, the MXCSR default), pnoise1 in
+// float (gradients from a table, floor by truncate-and-adjust), then in double
+// P = (((pnoise * coef) - coef) - 0.5 sin(a n1)) - 0.5 sin(a n2), coord = coord - trig * (P - lw), and
+// truncate_coord. Packed mul/add/sub/convert instructions round exactly as the scalar ones; no FMA
+// (separate intrinsics, -ffp-contract=off), no approximations.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "philox_simd.hpp"
+
+namespace vatom {
+
+struct DatasetSpec;
+
+namespace rsimd {
+
+using psimd::Isa;
+
+// Vertex arrays (tables, coordinates) hold psimd::padded_vertices(q) entries, 64-byte aligned, and the
+// word arrays of one axis twice that: the kernels read and write whole vectors past q. Padding lanes
+// of the tables are zero; what the kernels compute in padding lanes is never used.
+inline int32_t padded_vertices(int32_t q) { return psimd::padded_vertices(q); }
+
+// One orbit of one image. wx[2v], wx[2v + 1] are the two words of vertex v's x uniform (the first 2q
+// words of the orbit after its gray), wy those of its y uniform (the next 2q).
+struct OrbitJob {
+  const uint32_t* wx;
+  const uint32_t* wy;
+  int32_t q;
+  double coef;  // the class's noise coefficient
+  double lw;    // the class's line width
+  const double* cos_t;
+  const double* sin_t;
+  const double* wave1;  // 0.5 sin(a_v n1)
+  const double* wave2;  // 0.5 sin(a_v n2)
+  double* x;
+  double* y;
+  int32_t* ix;
+  int32_t* iy;
+};
+
+struct Kernels {
+  Isa isa;
+  // Everything of one orbit but its gray, words and pixels, fused: what the renderer runs.
+  void (*orbit)(const OrbitJob& job);
+  // The stages one by one, for the stage timing: out[v] = P of the uniform of words w[2v], w[2v + 1],
+  // for v < n ...
+  void (*noise)(const uint32_t* w, int32_t n, double coef, const double* wave1, const double* wave2, double* out);
+  // ... and coord[v] = coord[v] - trig[v] * (p[v] - lw), out[v] = truncate_coord(coord[v]).
+  void (*move)(const double* p, int32_t n, double lw, const double* trig, double* coord, int32_t* out);
+};
+
+// The kernel set of an ISA (the best available one at or below it).
+const Kernels& kernels(Isa isa);
+
+const Kernels& kernels_scalar();
+// A set whose ISA this build cannot emit has a null `orbit`.
+const Kernels& kernels_avx2();
+const Kernels& kernels_avx512();
+
+// Per-stage timing (`reference_check stages`): renders images [begin, end) of a reference-stream spec on
+// this thread, exactly as the renderer would, with each stage of every orbit timed on its own.
+// replay is the generator moves that find an image's first state (the renderer of one thread takes it
+// from the previous image's last state instead and does not replay; the others replay under a lock).
+struct StageReport {
+  double replay_s = 0, setup_s = 0, memset_s = 0, gray_s = 0, words_s = 0, noise_s = 0, move_s = 0, raster_s = 0;
+  int64_t images = 0, orbits = 0, vertex_orbits = 0;
+};
+
+}  // namespace rsimd
+
+rsimd::StageReport reference_profile_stages(const DatasetSpec& spec, int64_t begin, int64_t end, uint8_t* out,
+                                            rsimd::Isa isa);
+
+}  // namespace vatom
