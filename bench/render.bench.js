@@ -2,8 +2,8 @@
 //   1. Render throughput, images/s at 512x512, 1 thread and all threads, with benchmark.js (each cycle
 //      renders a batch of images into memory; nothing is written): the default stream on the paper
 //      preset and on the worst case (q = 1000, K = 200), and the reference stream on the paper preset.
-//   2. End-to-end `vatom-fast build` of 10 x 100 and 20 x 250 images beside this machine's own
-//      sequential write speed (dd with fdatasync), measured in the same run on the same file system.
+//   2. End-to-end `vatom-fast build` of 10 x 100 and 40 x 250 images (2.6 GB) beside this machine's
+//      own sequential write speed (dd of 2.5 GiB with fdatasync), in the same run on the same file system.
 // Prints a Markdown table row for bench/RESULTS.md.
 'use strict';
 const Benchmark = require('benchmark');
@@ -59,9 +59,10 @@ async function renderSuite() {
   return results;
 }
 
-function ddWriteMBps(dir) {
+// Sequential write of `mib` MiB with fdatasync, as the build writes (the same size, so caches weigh the same).
+function ddWriteMBps(dir, mib) {
   const file = path.join(dir, 'dd.bin');
-  const r = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=4M', 'count=128', 'conv=fdatasync'], { encoding: 'utf8' });
+  const r = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=4M', `count=${Math.ceil(mib / 4)}`, 'conv=fdatasync'], { encoding: 'utf8' });
   fs.rmSync(file, { force: true });
   const m = /(\d+) bytes .* copied, ([\d.]+) s/.exec(r.stderr);
   return m ? Number(m[1]) / Number(m[2]) / 1e6 : NaN;
@@ -79,11 +80,11 @@ function buildRun(dir, classes, instances) {
   const results = await renderSuite();
   const dir = fs.mkdtempSync(path.join(process.env.BENCH_DIR || os.tmpdir(), 'vatom-bench-'));
   try {
-    const dd = ddWriteMBps(dir);
     const small = buildRun(dir, 10, 100);
-    const large = buildRun(dir, 20, 250);
+    const dd = ddWriteMBps(dir, 2500);
+    const large = buildRun(dir, 40, 250);
     console.log(`dd sequential write (4 MiB blocks, fdatasync): ${dd.toFixed(0)} MB/s`);
-    for (const [label, b] of [['10 x 100', small], ['20 x 250', large]]) {
+    for (const [label, b] of [['10 x 100', small], ['40 x 250', large]]) {
       console.log(`build ${label} (paper preset, ${b.threads} threads): ${b.imagesPerSecond.toFixed(1)} images/s, ` +
         `${b.megabytesPerSecond.toFixed(1)} MB/s written, ${b.seconds.toFixed(2)} s`);
     }
@@ -91,7 +92,7 @@ function buildRun(dir, classes, instances) {
     const cpu = os.cpus()[0].model;
     const r = (name) => (results[name] ?? NaN).toFixed(0);
     console.log(`\n| date | machine | commit | paper 1 thr | paper ${cores} thr | worst 1 thr | worst ${cores} thr | ` +
-      `reference 1 thr | reference ${cores} thr | build 10x100 img/s (MB/s) | build 20x250 img/s (MB/s) | dd MB/s |`);
+      `reference 1 thr | reference ${cores} thr | build 10x100 img/s (MB/s) | build 40x250 img/s (MB/s) | dd 2.5 GiB MB/s |`);
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
     console.log(`| ${new Date().toISOString().slice(0, 10)} | ${cpu}, ${cores} cores | ${commit} | ` +
       `${r(`${CASES[0].name}, 1 thread(s)`)} | ${r(`${CASES[0].name}, ${cores} thread(s)`)} | ` +

@@ -240,10 +240,20 @@ class Generator : public Napi::ObjectWrap<Generator> {
   Napi::Value Render(const Napi::CallbackInfo& info) {
     const int64_t begin = info[0].As<Napi::Number>().Int64Value();
     const int64_t end = info[1].As<Napi::Number>().Int64Value();
-    auto pixels = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>((end - begin) * spec_.image_bytes()));
-    auto job = [this, begin, end, pixels] { if (end > begin) renderer_->render(begin, end, pixels->data(), *pool_); };
-    auto done = [pixels](Napi::Env env) -> Napi::Value {
-      return Napi::Buffer<uint8_t>::Copy(env, pixels->data(), pixels->size());
+    // The renderer overwrites every byte, so the buffer is left uninitialised, and JS takes it over
+    // without a copy.
+    struct Pixels {
+      uint8_t* data = nullptr;
+      ~Pixels() { delete[] data; }  // still owned here if the job failed
+    };
+    const size_t bytes = static_cast<size_t>((end - begin) * spec_.image_bytes());
+    auto pixels = std::make_shared<Pixels>();
+    pixels->data = new uint8_t[bytes > 0 ? bytes : 1];
+    auto job = [this, begin, end, pixels] { if (end > begin) renderer_->render(begin, end, pixels->data, *pool_); };
+    auto done = [pixels, bytes](Napi::Env env) -> Napi::Value {
+      uint8_t* data = pixels->data;
+      pixels->data = nullptr;
+      return Napi::Buffer<uint8_t>::New(env, data, bytes, [](Napi::Env, uint8_t* p) { delete[] p; });
     };
     return queue(info.Env(), std::move(job), std::move(done));
   }
