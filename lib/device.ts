@@ -17,11 +17,19 @@ export interface DeviceSupport {
 }
 
 /**
+ * Whether the CUDA renderer has passed bench/gpu-check.sh (byte parity with the CPU on a real GPU).
+ * Until it has, --device auto stays on the CPU, so that nobody gets unchecked bytes without asking;
+ * --device cuda uses it.
+ */
+export const CUDA_RENDERER_VERIFIED = false;
+
+/**
  * Picks the device for --device auto|cpu|cuda. `auto` takes the GPU when one is usable and the stream
  * can run there; `cuda` without one, or with the reference stream (sequential, CPU only), is refused
  * (exit 2).
  */
-export function chooseDevice(requested: 'auto' | 'cpu' | 'cuda', support: DeviceSupport, rng: 'philox' | 'reference' = 'philox'): DeviceChoice {
+export function chooseDevice(requested: 'auto' | 'cpu' | 'cuda', support: DeviceSupport, rng: 'philox' | 'reference' = 'philox',
+  cudaVerified = CUDA_RENDERER_VERIFIED): DeviceChoice {
   if (requested === 'cpu') return { device: 'cpu', reason: 'requested with --device cpu' };
   const usable = support.cuda && support.cudaDevices > 0;
   const why = !support.cuda
@@ -35,6 +43,10 @@ export function chooseDevice(requested: 'auto' | 'cpu' | 'cuda', support: Device
     throw new VatomError('BAD_OPTION', `Invalid value for --device: "cuda"; ${why}. Use --device cpu or auto`, EXIT_BAD_INPUT);
   }
   if (usable && rng === 'reference') return { device: 'cpu', reason: '--rng reference renders on the CPU' };
+  if (usable && !cudaVerified) {
+    return { device: 'cpu', reason: `--device auto found ${support.names ?? 'a GPU'}, but the CUDA renderer has not yet ` +
+      'passed bench/gpu-check.sh on a GPU; --device cuda uses it anyway' };
+  }
   if (usable) return { device: 'cuda', reason: `--device auto found ${support.names ?? 'a GPU'}` };
   return { device: 'cpu', reason: `--device auto: ${why}` };
 }

@@ -11,8 +11,13 @@ describe('chooseDevice', () => {
     for (const support of [NONE, DRIVERLESS, H100]) expect(chooseDevice('cpu', support).device).toBe('cpu');
   });
 
-  it('auto takes a usable GPU and says which', () => {
-    expect(chooseDevice('auto', H100)).toEqual({ device: 'cuda', reason: '--device auto found NVIDIA H100 80GB HBM3' });
+  it('auto takes a usable GPU and says which, once the CUDA renderer is verified', () => {
+    expect(chooseDevice('auto', H100, 'philox', true)).toEqual({ device: 'cuda', reason: '--device auto found NVIDIA H100 80GB HBM3' });
+  });
+
+  it('auto stays on the CPU, saying so, while the CUDA renderer is unverified on a GPU', () => {
+    expect(chooseDevice('auto', H100, 'philox', false)).toEqual({ device: 'cpu', reason: '--device auto found NVIDIA H100 80GB HBM3, ' +
+      'but the CUDA renderer has not yet passed bench/gpu-check.sh on a GPU; --device cuda uses it anyway' });
   });
 
   it('auto falls back to the CPU and says why', () => {
@@ -20,7 +25,7 @@ describe('chooseDevice', () => {
       reason: '--device auto: this build of vatom-fast has no CUDA support: nvcc was not found when it was built, or VATOM_CUDA was off' });
     expect(chooseDevice('auto', DRIVERLESS)).toEqual({ device: 'cpu',
       reason: '--device auto: no CUDA device is usable (cudaGetDeviceCount: no CUDA-capable device is detected)' });
-    expect(chooseDevice('auto', H100, 'reference')).toEqual({ device: 'cpu', reason: '--rng reference renders on the CPU' });
+    expect(chooseDevice('auto', H100, 'reference', true)).toEqual({ device: 'cpu', reason: '--rng reference renders on the CPU' });
   });
 
   it('refuses cuda without a usable GPU, or for the reference stream (exit 2)', () => {
