@@ -1,6 +1,9 @@
 // Exactness check of the CPU renderer's kernels (native/core/philox_simd*.cpp) against the definitions
 // they replace, for every kernel set this CPU runs (scalar, AVX2, AVX-512):
-//   1. noise: pnoise1f(word_to_noise_arg(w)) for all 2^24 distinct arguments (w >> 8), bit for bit;
+//   1. noise: pnoise1f(word_to_noise_arg(w)) for all 2^24 distinct arguments (w >> 8), bit for bit, and
+//      the reference stream's noise kernels (native/core/reference_simd*.cpp, which share pnoise1 with
+//      these in pnoise_simd.hpp) against their definition, P of uniform(0, 10000), on random words and
+//      on the words of the ends of the range;
 //   2. Philox words against philox_block for random keys and counters;
 //   3. one orbit (words, noise, displacement, truncation) against philox_displace + truncate_coord of
 //      philox_image.hpp, bit for bit, with random tables and coordinates including huge, infinite and
@@ -11,7 +14,9 @@
 //      and far off the canvas (to +-2^30), long segments included (the offset buffer's flushes).
 // Build and run (from the repository root):
 //   g++ -std=c++17 -O2 -ffp-contract=off -fno-fast-math -Inative/core bench/exactness_fuzz.cpp
-//       native/core/philox_simd*.cpp -o /tmp/exactness_fuzz && /tmp/exactness_fuzz [rounds]
+//       native/core/philox_simd*.cpp native/core/reference_simd*.cpp -o /tmp/exactness_fuzz &&
+//       /tmp/exactness_fuzz [rounds]
+// (or, after the build, with build/libvatom_core.a -lpthread in place of the sources).
 // Exit status 0 when everything matched.
 #include <cmath>
 #include <cstdio>
@@ -21,8 +26,10 @@
 #include <random>
 #include <vector>
 
+#include "cpython_random.hpp"
 #include "philox_image.hpp"
 #include "philox_simd.hpp"
+#include "reference_simd.hpp"
 
 using namespace vatom;
 
@@ -65,6 +72,38 @@ void check_noise(const psimd::Kernels& k) {
     for (int32_t i = 0; i < n; ++i) {
       const float ref = pnoise1f(word_to_noise_arg(w.p[i]));
       if (std::memcmp(&ref, &out.p[i], 4) != 0) { fail("noise", psimd::isa_name(k.isa), base + i); return; }
+    }
+  }
+}
+
+// The reference stream's noise kernel against P = (((pnoise1f(float(u)) * coef) - coef) - wave1) - wave2,
+// u = 0.0 + 10000 * random() of words w[2v], w[2v + 1] (REFERENCE_RENDERER.md, section 2), bit for bit.
+void check_reference_noise(const rsimd::Kernels& k, std::mt19937_64& rng, int rounds) {
+  const int32_t n = 1 << 12;
+  Aligned<uint32_t> w(2 * n);
+  Aligned<double> wave1(n), wave2(n), out(n);
+  for (int r = 0; r < rounds; ++r) {
+    for (int32_t i = 0; i < 2 * n; ++i) {
+      switch (rng() % 16) {
+        case 0: w.p[i] = 0xFFFFFFFFu - static_cast<uint32_t>(rng() % 64); break;  // u up to 10000
+        case 1: w.p[i] = static_cast<uint32_t>(rng() % 64); break;                // u down to 0
+        default: w.p[i] = static_cast<uint32_t>(rng());
+      }
+    }
+    for (int32_t v = 0; v < n; ++v) {
+      wave1.p[v] = 0.5 * std::sin(static_cast<double>(rng() % 100000) * 1e-3);
+      wave2.p[v] = 0.5 * std::sin(static_cast<double>(rng() % 100000) * 1e-3);
+    }
+    const double coef = static_cast<double>(rng() % 1000) / 100.0;
+    k.noise(w.p, n, coef, wave1.p, wave2.p, out.p);
+    for (int32_t v = 0; v < n; ++v) {
+      const double u = 0.0 + 10000.0 * CPythonRandom::words_to_double(w.p[2 * v], w.p[2 * v + 1]);
+      const double pn = static_cast<double>(pnoise1f(static_cast<float>(u)));
+      const double ref = (((pn * coef) - coef) - wave1.p[v]) - wave2.p[v];
+      if (std::memcmp(&ref, &out.p[v], 8) != 0) {
+        fail("reference noise", psimd::isa_name(k.isa), r * 100000LL + v);
+        return;
+      }
     }
   }
 }
@@ -213,6 +252,11 @@ int main(int argc, char** argv) {
     if (static_cast<int>(k.isa) != i) continue;
     std::printf("%s: noise (2^24 arguments)...\n", psimd::isa_name(k.isa));
     check_noise(k);
+    const rsimd::Kernels& rk = rsimd::kernels(k.isa);
+    if (rk.isa == k.isa) {
+      std::printf("%s: reference noise (%d rounds of 4096 vertices)...\n", psimd::isa_name(k.isa), rounds * 4);
+      check_reference_noise(rk, rng, rounds * 4);
+    }
     std::printf("%s: words, orbit, raster (%d rounds each)...\n", psimd::isa_name(k.isa), rounds);
     check_words(k, rng, rounds);
     check_orbit(k, rng, rounds / 4);

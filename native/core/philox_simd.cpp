@@ -5,37 +5,14 @@
 #include <cstring>
 
 #include "philox_image.hpp"
+#include "pnoise_simd.hpp"
 
 namespace vatom {
 namespace psimd {
 
 namespace {
 
-// pnoise1 gradients by permutation index, grad(perm[i]) and grad(perm[(i + 1) & 255]): a table lookup
-// instead of perlin_grad1's branch on a random bit, which the CPU mispredicts half the time.
-struct GradFloats {
-  float g0[256];
-  float g1[256];
-};
-
-GradFloats make_grad_floats() {
-  GradFloats t;
-  for (int i = 0; i < 256; ++i) {
-    t.g0[i] = perlin_grad1(kPerlinPerm[i]);
-    t.g1[i] = perlin_grad1(kPerlinPerm[(i + 1) & 255]);
-  }
-  return t;
-}
-
-const GradFloats kGrad = make_grad_floats();
-
-// pnoise1f (pnoise.hpp) with the gradients from kGrad instead of a branch on the hash.
-inline float pnoise1f_table(float x) {
-  const int q = perlin_floor(x);
-  const float t = x - static_cast<float>(q);
-  return perlin_blend(t, kGrad.g0[q & 255], kGrad.g1[q & 255]);
-}
-
+// philox_displace (philox_image.hpp) with the gradients from a table (pnoise_simd.hpp).
 inline float displace_table(float coord, uint32_t noise_word, float eta, float trig, float bias) {
   const float p = pnoise1f_table(word_to_noise_arg(noise_word));
   return coord - trig * ((p * eta) - bias);

@@ -1,43 +1,22 @@
 // AVX2 kernels of philox_simd.hpp, the same algorithms as philox_simd_avx512.cpp in 256-bit vectors
 // (4 Philox blocks, 8 float lanes, 8 segments at a time; the compress of AVX-512 done with a
-// permutation table). Only the functions between push_options and pop_options are built for AVX2, all
-// of them with internal linkage, so no inline function of a shared header is ever emitted with AVX2
-// instructions; kernels_avx2() itself is plain code. No FMA: the target is "avx2" alone and the build
-// has -ffp-contract=off.
+// permutation table). Only the functions between VATOM_TARGET_BEGIN and VATOM_TARGET_END are built for
+// AVX2 (simd_target.hpp); kernels_avx2() itself is plain code.
 #include "philox_simd.hpp"
 
 #include <cstdint>
 #include <cstring>
 
 #include "philox_image.hpp"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(VATOM_NO_SIMD)
-#define VATOM_HAVE_AVX2 1
-#include <immintrin.h>
-#endif
+#include "pnoise_simd.hpp"
+#include "raster_simd.hpp"
+#include "simd_target.hpp"
 
 namespace vatom {
 namespace psimd {
 
-#if VATOM_HAVE_AVX2
+#if VATOM_X86_SIMD
 namespace {
-
-// pnoise1 gradients by permutation index: grad(perm[i]) and grad(perm[(i + 1) & 255]).
-struct GradFloats {
-  alignas(64) float g0[256];
-  alignas(64) float g1[256];
-};
-
-GradFloats make_grad_floats() {
-  GradFloats t;
-  for (int i = 0; i < 256; ++i) {
-    t.g0[i] = perlin_grad1(kPerlinPerm[i]);
-    t.g1[i] = perlin_grad1(kPerlinPerm[(i + 1) & 255]);
-  }
-  return t;
-}
-
-const GradFloats kGrad = make_grad_floats();
 
 // Compress permutations: for an 8-bit lane mask, the indices of its set lanes in order, 3 bits each.
 struct CompressTable {
@@ -61,41 +40,12 @@ const CompressTable kCompress = make_compress_table();
 
 }  // namespace
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2")
-// GCC 12 reports the undefined vectors inside its own intrinsics (_mm*_undefined_*) as uninitialized.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
+VATOM_TARGET_BEGIN(VATOM_TARGET_AVX2)
 namespace {
 
-#define VATOM_INLINE inline __attribute__((always_inline))
-
+// pnoise1f(word_to_noise_arg(w)) in 8 lanes.
 VATOM_INLINE __m256 noise8(__m256i w) {
-  const __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w, 8)), _mm256_set1_ps(5.9604644775390625e-04f));
-  __m256i q = _mm256_cvttps_epi32(x);
-  const __m256 above = _mm256_cmp_ps(_mm256_cvtepi32_ps(q), x, _CMP_GT_OQ);
-  q = _mm256_add_epi32(q, _mm256_castps_si256(above));  // -1 where the truncation lies above x
-  const __m256 t = _mm256_sub_ps(x, _mm256_cvtepi32_ps(q));
-  const __m256i idx = _mm256_and_si256(q, _mm256_set1_epi32(255));
-  const __m256 g0 = _mm256_i32gather_ps(kGrad.g0, idx, 4);
-  const __m256 g1 = _mm256_i32gather_ps(kGrad.g1, idx, 4);
-  __m256 u = _mm256_mul_ps(t, _mm256_set1_ps(6.0f));
-  u = _mm256_sub_ps(u, _mm256_set1_ps(15.0f));
-  u = _mm256_mul_ps(t, u);
-  u = _mm256_add_ps(u, _mm256_set1_ps(10.0f));
-  const __m256 cube = _mm256_mul_ps(_mm256_mul_ps(t, t), t);
-  const __m256 fade = _mm256_mul_ps(cube, u);
-  const __m256 a = _mm256_mul_ps(g0, t);
-  const __m256 b = _mm256_mul_ps(g1, _mm256_sub_ps(t, _mm256_set1_ps(1.0f)));
-  __m256 d = _mm256_sub_ps(b, a);
-  d = _mm256_mul_ps(fade, d);
-  const __m256 r = _mm256_add_ps(a, d);
-  return _mm256_mul_ps(r, _mm256_set1_ps(0.4f));
+  return pnoise8(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w, 8)), _mm256_set1_ps(5.9604644775390625e-04f)));
 }
 
 VATOM_INLINE __m256 displace8(__m256 coord, __m256 p, __m256 eta, __m256 trig, __m256 bias) {
@@ -238,21 +188,6 @@ VATOM_INLINE int32_t* compress_store(int32_t* out, int m, __m256i v) {
   return out + __builtin_popcount(static_cast<unsigned>(m));
 }
 
-inline void plot_offsets(uint8_t* pixels, const int32_t* offsets, int32_t n, uint8_t gray) {
-  int32_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    pixels[offsets[i]] = gray;
-    pixels[offsets[i + 1]] = gray;
-    pixels[offsets[i + 2]] = gray;
-    pixels[offsets[i + 3]] = gray;
-    pixels[offsets[i + 4]] = gray;
-    pixels[offsets[i + 5]] = gray;
-    pixels[offsets[i + 6]] = gray;
-    pixels[offsets[i + 7]] = gray;
-  }
-  for (; i < n; ++i) pixels[offsets[i]] = gray;
-}
-
 // Unsigned a < b, b_s being b with its sign bit flipped: signed compares with the sign bits flipped.
 VATOM_INLINE __m256i below(__m256i a, __m256i b_s, __m256i sign) {
   return _mm256_cmpgt_epi32(b_s, _mm256_xor_si256(a, sign));
@@ -364,16 +299,8 @@ void raster_avx2(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t gra
   for (const int32_t* s = rs.clipped; s < pc; ++s) draw_line_pil(c, x[*s], y[*s], x[*s + 1], y[*s + 1], gray);
 }
 
-#undef VATOM_INLINE
-
 }  // namespace
-
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif
+VATOM_TARGET_END()
 
 const Kernels& kernels_avx2() {
   static const Kernels k{Isa::Avx2, orbit_avx2, words_avx2, noise_avx2, update_avx2, truncate_avx2, raster_avx2};

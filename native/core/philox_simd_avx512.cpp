@@ -1,57 +1,26 @@
-// AVX-512 kernels (F, BW, VL, DQ, VBMI) of philox_simd.hpp. Only the functions between push_options and
-// pop_options are built for AVX-512, and all of them have internal linkage, so no inline function of
-// a shared header is ever emitted with AVX-512 instructions; kernels_avx512() itself is plain code.
+// AVX-512 kernels (F, BW, VL, DQ, VBMI) of philox_simd.hpp. Only the functions between
+// VATOM_TARGET_BEGIN and VATOM_TARGET_END are built for AVX-512 (simd_target.hpp); kernels_avx512()
+// itself is plain code.
 //
 // Exactness: Philox is integer arithmetic (32x32->64 products by vpmuludq, xors, adds); the float math
 // is lane-wise vcvtdq2ps, vmulps, vsubps, vaddps, vcvttps2dq and compares in the order of
-// philox_image.hpp and pnoise.hpp, which give the bits of the scalar SSE instructions.
+// philox_image.hpp, and pnoise1f that of pnoise_simd.hpp, which give the bits of the scalar SSE
+// instructions.
 #include "philox_simd.hpp"
 
 #include <cstdint>
 #include <cstring>
 
 #include "philox_image.hpp"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(VATOM_NO_SIMD)
-#define VATOM_HAVE_AVX512 1
-#include <immintrin.h>
-#endif
+#include "pnoise_simd.hpp"
+#include "raster_simd.hpp"
+#include "simd_target.hpp"
 
 namespace vatom {
 namespace psimd {
 
-#if VATOM_HAVE_AVX512
-namespace {
-
-// Gradients of pnoise1 by permutation index as bytes: grad(perm[i]) and grad(perm[(i + 1) & 255]).
-struct GradBytes {
-  alignas(64) int8_t g0[256];
-  alignas(64) int8_t g1[256];
-};
-
-GradBytes make_grad_bytes() {
-  GradBytes t;
-  for (int i = 0; i < 256; ++i) {
-    t.g0[i] = static_cast<int8_t>(perlin_grad1(kPerlinPerm[i]));
-    t.g1[i] = static_cast<int8_t>(perlin_grad1(kPerlinPerm[(i + 1) & 255]));
-  }
-  return t;
-}
-
-const GradBytes kGrad = make_grad_bytes();
-
-}  // namespace
-
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")
-// GCC 12 reports the undefined vectors inside its own intrinsics (_mm*_undefined_*) as uninitialized.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
+#if VATOM_X86_SIMD
+VATOM_TARGET_BEGIN(VATOM_TARGET_AVX512)
 namespace {
 
 // Philox4x32-10 of N chains of 8 blocks, one block per 64-bit lane: counter words in the low 32 bits
@@ -59,8 +28,8 @@ namespace {
 // words are the low halves). Several chains at once, because one chain is a string of dependent
 // multiplies that leaves the multiplier idle most of the time.
 template <int N>
-inline __attribute__((always_inline)) void philox8xn(__m512i (&c0)[N], __m512i (&c1)[N], __m512i (&c2)[N],
-                                                      __m512i (&c3)[N], uint32_t k0, uint32_t k1) {
+VATOM_INLINE void philox8xn(__m512i (&c0)[N], __m512i (&c1)[N], __m512i (&c2)[N], __m512i (&c3)[N], uint32_t k0,
+                            uint32_t k1) {
   const __m512i m0 = _mm512_set1_epi64(0xD2511F53u), m1 = _mm512_set1_epi64(0xCD9E8D57u);
   for (int round = 0; round < 10; ++round) {
     const __m512i key0 = _mm512_set1_epi32(static_cast<int>(k0)), key1 = _mm512_set1_epi32(static_cast<int>(k1));
@@ -79,8 +48,7 @@ inline __attribute__((always_inline)) void philox8xn(__m512i (&c0)[N], __m512i (
 }
 
 // 8 blocks in 64-bit lanes to their 32 words in word order.
-inline __attribute__((always_inline)) void blocks_to_words(__m512i c0, __m512i c1, __m512i c2, __m512i c3,
-                                                           __m512i& lo, __m512i& hi) {
+VATOM_INLINE void blocks_to_words(__m512i c0, __m512i c1, __m512i c2, __m512i c3, __m512i& lo, __m512i& hi) {
   const __m512i a = _mm512_mask_blend_epi32(0xAAAA, c0, _mm512_slli_epi64(c1, 32));
   const __m512i b = _mm512_mask_blend_epi32(0xAAAA, c2, _mm512_slli_epi64(c3, 32));
   lo = _mm512_permutex2var_epi64(a, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), b);
@@ -88,8 +56,8 @@ inline __attribute__((always_inline)) void blocks_to_words(__m512i c0, __m512i c
 }
 
 // The 32 words of blocks first .. first+7 of (cls, instance, orbit, purpose), in word order.
-inline __attribute__((always_inline)) void words32(PhiloxKey key, uint32_t cls, uint32_t instance, uint32_t orbit,
-                                                   uint32_t purpose, uint32_t first, __m512i& lo, __m512i& hi) {
+VATOM_INLINE void words32(PhiloxKey key, uint32_t cls, uint32_t instance, uint32_t orbit, uint32_t purpose,
+                          uint32_t first, __m512i& lo, __m512i& hi) {
   __m512i c0[1] = {_mm512_add_epi64(_mm512_set1_epi64(first), _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0))};
   __m512i c1[1] = {_mm512_set1_epi64(instance)}, c2[1] = {_mm512_set1_epi64(cls)};
   __m512i c3[1] = {_mm512_set1_epi64((orbit << 2) | purpose)};
@@ -97,60 +65,16 @@ inline __attribute__((always_inline)) void words32(PhiloxKey key, uint32_t cls, 
   blocks_to_words(c0[0], c1[0], c2[0], c3[0], lo, hi);
 }
 
-// pnoise1f(word_to_noise_arg(w)) in 16 lanes.
-inline __attribute__((always_inline)) __m512 noise16(__m512i w, __m512i g0lo, __m512i g0hi, __m512i g0lo2,
-                                                     __m512i g0hi2, __m512i g1lo, __m512i g1hi, __m512i g1lo2,
-                                                     __m512i g1hi2) {
-  const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)), _mm512_set1_ps(5.9604644775390625e-04f));
-  // floor: truncate, then step down where the truncation lies above x.
-  __m512i q = _mm512_cvttps_epi32(x);
-  const __mmask16 above = _mm512_cmp_ps_mask(_mm512_cvtepi32_ps(q), x, _CMP_GT_OQ);
-  q = _mm512_mask_sub_epi32(q, above, q, _mm512_set1_epi32(1));
-  const __m512 t = _mm512_sub_ps(x, _mm512_cvtepi32_ps(q));
-  // Gradient bytes: index q & 255 as bytes; vpermi2b looks up 128 bytes by the low 7 bits, bit 7 picks
-  // the table half.
-  const __m512i idx = _mm512_zextsi128_si512(_mm512_cvtepi32_epi8(q));
-  const __mmask64 upper = _mm512_movepi8_mask(idx);
-  const __m512i b0 = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(g0lo, idx, g0hi),
-                                            _mm512_permutex2var_epi8(g0lo2, idx, g0hi2));
-  const __m512i b1 = _mm512_mask_blend_epi8(upper, _mm512_permutex2var_epi8(g1lo, idx, g1hi),
-                                            _mm512_permutex2var_epi8(g1lo2, idx, g1hi2));
-  const __m512 g0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_castsi512_si128(b0)));
-  const __m512 g1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_castsi512_si128(b1)));
-  __m512 u = _mm512_mul_ps(t, _mm512_set1_ps(6.0f));
-  u = _mm512_sub_ps(u, _mm512_set1_ps(15.0f));
-  u = _mm512_mul_ps(t, u);
-  u = _mm512_add_ps(u, _mm512_set1_ps(10.0f));
-  const __m512 cube = _mm512_mul_ps(_mm512_mul_ps(t, t), t);
-  const __m512 fade = _mm512_mul_ps(cube, u);
-  const __m512 a = _mm512_mul_ps(g0, t);
-  const __m512 b = _mm512_mul_ps(g1, _mm512_sub_ps(t, _mm512_set1_ps(1.0f)));
-  __m512 d = _mm512_sub_ps(b, a);
-  d = _mm512_mul_ps(fade, d);
-  const __m512 r = _mm512_add_ps(a, d);
-  return _mm512_mul_ps(r, _mm512_set1_ps(0.4f));
+// word_to_noise_arg(w) in 16 lanes.
+VATOM_INLINE __m512 noise_arg16(__m512i w) {
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)), _mm512_set1_ps(5.9604644775390625e-04f));
 }
 
-struct GradRegs {
-  __m512i g0lo, g0hi, g0lo2, g0hi2, g1lo, g1hi, g1lo2, g1hi2;
-};
-
-inline __attribute__((always_inline)) GradRegs grad_regs() {
-  return GradRegs{_mm512_load_si512(kGrad.g0), _mm512_load_si512(kGrad.g0 + 64),
-                  _mm512_load_si512(kGrad.g0 + 128), _mm512_load_si512(kGrad.g0 + 192),
-                  _mm512_load_si512(kGrad.g1), _mm512_load_si512(kGrad.g1 + 64),
-                  _mm512_load_si512(kGrad.g1 + 128), _mm512_load_si512(kGrad.g1 + 192)};
-}
-
-inline __attribute__((always_inline)) __m512 noise16(__m512i w, const GradRegs& g) {
-  return noise16(w, g.g0lo, g.g0hi, g.g0lo2, g.g0hi2, g.g1lo, g.g1hi, g.g1lo2, g.g1hi2);
-}
-
-inline __attribute__((always_inline)) __m512 displace16(__m512 coord, __m512 p, __m512 eta, __m512 trig, __m512 bias) {
+VATOM_INLINE __m512 displace16(__m512 coord, __m512 p, __m512 eta, __m512 trig, __m512 bias) {
   return _mm512_sub_ps(coord, _mm512_mul_ps(trig, _mm512_sub_ps(_mm512_mul_ps(p, eta), bias)));
 }
 
-inline __attribute__((always_inline)) __m512i truncate16(__m512 v) {
+VATOM_INLINE __m512i truncate16(__m512 v) {
   __m512i r = _mm512_cvttps_epi32(v);
   r = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, _mm512_set1_ps(1073741824.0f), _CMP_GT_OQ), r,
                               _mm512_set1_epi32(1073741824));
@@ -159,11 +83,12 @@ inline __attribute__((always_inline)) __m512i truncate16(__m512 v) {
   return r;
 }
 
-inline __attribute__((always_inline)) void step16(const OrbitJob& j, int32_t v, __m512i wx, __m512i wy, __m512 eta,
-                                                  const GradRegs& g) {
+VATOM_INLINE void step16(const OrbitJob& j, int32_t v, __m512i wx, __m512i wy, __m512 eta, const PerlinGradRegs& g) {
+  __m512 px, py;
+  pnoise16x2(noise_arg16(wx), noise_arg16(wy), g, px, py);
   const __m512 bias = _mm512_load_ps(j.bias + v);
-  const __m512 x = displace16(_mm512_load_ps(j.x + v), noise16(wx, g), eta, _mm512_load_ps(j.cos_t + v), bias);
-  const __m512 y = displace16(_mm512_load_ps(j.y + v), noise16(wy, g), eta, _mm512_load_ps(j.sin_t + v), bias);
+  const __m512 x = displace16(_mm512_load_ps(j.x + v), px, eta, _mm512_load_ps(j.cos_t + v), bias);
+  const __m512 y = displace16(_mm512_load_ps(j.y + v), py, eta, _mm512_load_ps(j.sin_t + v), bias);
   _mm512_store_ps(j.x + v, x);
   _mm512_store_ps(j.y + v, y);
   _mm512_store_si512(j.ix + v, truncate16(x));
@@ -174,7 +99,7 @@ inline __attribute__((always_inline)) void step16(const OrbitJob& j, int32_t v, 
 // arrays are padded to kVertexPad == 32.
 void orbit_avx512(const OrbitJob& j) {
   static_assert(kVertexPad % 32 == 0, "orbit_avx512 steps 32 vertices");
-  const GradRegs g = grad_regs();
+  const PerlinGradRegs g = perlin_grad_regs();
   const __m512 eta = _mm512_set1_ps(j.eta);
   const __m512i lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
   const __m512i instance = _mm512_set1_epi64(j.instance), cls = _mm512_set1_epi64(j.cls);
@@ -225,10 +150,15 @@ void words_avx512(PhiloxKey key, uint32_t cls, uint32_t instance, uint32_t orbit
   }
 }
 
+// 32 words a step (n is a multiple of kVertexPad).
 void noise_avx512(const uint32_t* w, int32_t n, float* out) {
-  const GradRegs g = grad_regs();
-  for (int32_t i = 0; i < n; i += 16) {
-    _mm512_storeu_ps(out + i, noise16(_mm512_loadu_si512(w + i), g));
+  static_assert(kVertexPad % 32 == 0, "noise_avx512 steps 32 words");
+  const PerlinGradRegs g = perlin_grad_regs();
+  for (int32_t i = 0; i < n; i += 32) {
+    __m512 pa, pb;
+    pnoise16x2(noise_arg16(_mm512_loadu_si512(w + i)), noise_arg16(_mm512_loadu_si512(w + i + 16)), g, pa, pb);
+    _mm512_storeu_ps(out + i, pa);
+    _mm512_storeu_ps(out + i + 16, pb);
   }
 }
 
@@ -244,25 +174,9 @@ void truncate_avx512(const float* coord, int32_t n, int32_t* out) {
   for (int32_t i = 0; i < n; i += 16) _mm512_storeu_si512(out + i, truncate16(_mm512_loadu_ps(coord + i)));
 }
 
-inline __attribute__((always_inline)) int32_t* compress_store(int32_t* out, __mmask16 m, __m512i v) {
+VATOM_INLINE int32_t* compress_store(int32_t* out, __mmask16 m, __m512i v) {
   _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(m, v));
   return out + __builtin_popcount(m);
-}
-
-// Sets pixels[offsets[i]] = gray for i < n.
-inline void plot_offsets(uint8_t* pixels, const int32_t* offsets, int32_t n, uint8_t gray) {
-  int32_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    pixels[offsets[i]] = gray;
-    pixels[offsets[i + 1]] = gray;
-    pixels[offsets[i + 2]] = gray;
-    pixels[offsets[i + 3]] = gray;
-    pixels[offsets[i + 4]] = gray;
-    pixels[offsets[i + 5]] = gray;
-    pixels[offsets[i + 6]] = gray;
-    pixels[offsets[i + 7]] = gray;
-  }
-  for (; i < n; ++i) pixels[offsets[i]] = gray;
 }
 
 // Segments v -> v+1, 16 at a time: culled ones are dropped; those with both ends on the canvas walk
@@ -367,13 +281,7 @@ void raster_avx512(const Canvas& c, int32_t* x, int32_t* y, int32_t q, uint8_t g
 }
 
 }  // namespace
-
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif
+VATOM_TARGET_END()
 
 const Kernels& kernels_avx512() {
   static const Kernels k{Isa::Avx512, orbit_avx512, words_avx512, noise_avx512, update_avx512, truncate_avx512,

@@ -3,18 +3,11 @@
 #include "reference_simd.hpp"
 
 #include "cpython_random.hpp"
-#include "pnoise.hpp"
+#include "pnoise_simd.hpp"
 #include "raster.hpp"
 
 #ifndef VATOM_REFERENCE_SSE2
-#if defined(__SSE2__) || defined(_M_X64)
-#define VATOM_REFERENCE_SSE2 1
-#else
-#define VATOM_REFERENCE_SSE2 0
-#endif
-#endif
-#if VATOM_REFERENCE_SSE2
-#include <emmintrin.h>
+#define VATOM_REFERENCE_SSE2 VATOM_PNOISE_SSE2
 #endif
 
 namespace vatom {
@@ -22,32 +15,11 @@ namespace rsimd {
 
 namespace {
 
-// pnoise1 gradients by permutation index, grad(perm[i]) and grad(perm[(i + 1) & 255]): a lookup instead
-// of perlin_grad1's branch on a random bit.
-struct GradFloats {
-  float g0[256];
-  float g1[256];
-};
-
-GradFloats make_grad_floats() {
-  GradFloats t;
-  for (int i = 0; i < 256; ++i) {
-    t.g0[i] = perlin_grad1(kPerlinPerm[i]);
-    t.g1[i] = perlin_grad1(kPerlinPerm[(i + 1) & 255]);
-  }
-  return t;
-}
-
-const GradFloats kGrad = make_grad_floats();
-
 // The definition, one vertex: P of uniform(0, 10000) drawn from words w1, w2.
 inline double noise_term(uint32_t w1, uint32_t w2, double coef, double wave1, double wave2) {
   const double r = CPythonRandom::words_to_double(w1, w2);
   const double u = 0.0 + 10000.0 * r;
-  const float x = static_cast<float>(u);
-  const int q = perlin_floor(x);
-  const float t = x - static_cast<float>(q);
-  const double pn = static_cast<double>(perlin_blend(t, kGrad.g0[q & 255], kGrad.g1[q & 255]));
+  const double pn = static_cast<double>(pnoise1f_table(static_cast<float>(u)));
   return (((pn * coef) - coef) - wave1) - wave2;
 }
 
@@ -91,27 +63,7 @@ inline void noise4(const uint32_t* w, int32_t v, __m128d coef, const double* wav
   const __m128d r23 = _mm_mul_pd(_mm_add_pd(_mm_mul_pd(_mm_cvtepi32_pd(_mm_srli_si128(a, 8)), two26),
                                             _mm_cvtepi32_pd(_mm_srli_si128(b, 8))), inv53);
   const __m128d u01 = _mm_mul_pd(scale, r01), u23 = _mm_mul_pd(scale, r23);
-  const __m128 x = _mm_movelh_ps(_mm_cvtpd_ps(u01), _mm_cvtpd_ps(u23));
-  // floor: truncate, then one down where that lies above x
-  __m128i qi = _mm_cvttps_epi32(x);
-  qi = _mm_add_epi32(qi, _mm_castps_si128(_mm_cmpgt_ps(_mm_cvtepi32_ps(qi), x)));
-  const __m128 fl = _mm_cvtepi32_ps(qi);
-  alignas(16) int32_t qs[4];
-  _mm_store_si128(reinterpret_cast<__m128i*>(qs), _mm_and_si128(qi, _mm_set1_epi32(255)));
-  const __m128 g0 = _mm_setr_ps(kGrad.g0[qs[0]], kGrad.g0[qs[1]], kGrad.g0[qs[2]], kGrad.g0[qs[3]]);
-  const __m128 g1 = _mm_setr_ps(kGrad.g1[qs[0]], kGrad.g1[qs[1]], kGrad.g1[qs[2]], kGrad.g1[qs[3]]);
-  const __m128 t = _mm_sub_ps(x, fl);
-  __m128 fu = _mm_mul_ps(t, _mm_set1_ps(6.0f));
-  fu = _mm_sub_ps(fu, _mm_set1_ps(15.0f));
-  fu = _mm_mul_ps(t, fu);
-  fu = _mm_add_ps(fu, _mm_set1_ps(10.0f));
-  const __m128 cube = _mm_mul_ps(_mm_mul_ps(t, t), t);
-  const __m128 fade = _mm_mul_ps(cube, fu);
-  const __m128 ga = _mm_mul_ps(g0, t);
-  const __m128 gb = _mm_mul_ps(g1, _mm_sub_ps(t, _mm_set1_ps(1.0f)));
-  __m128 d = _mm_sub_ps(gb, ga);
-  d = _mm_mul_ps(fade, d);
-  const __m128 pn = _mm_mul_ps(_mm_add_ps(ga, d), _mm_set1_ps(0.4f));
+  const __m128 pn = pnoise4(_mm_movelh_ps(_mm_cvtpd_ps(u01), _mm_cvtpd_ps(u23)));
   const __m128d pn01 = _mm_cvtps_pd(pn), pn23 = _mm_cvtps_pd(_mm_movehl_ps(pn, pn));
   p01 = _mm_sub_pd(_mm_sub_pd(_mm_sub_pd(_mm_mul_pd(pn01, coef), coef), _mm_load_pd(wave1 + v)), _mm_load_pd(wave2 + v));
   p23 = _mm_sub_pd(_mm_sub_pd(_mm_sub_pd(_mm_mul_pd(pn23, coef), coef), _mm_load_pd(wave1 + v + 2)),

@@ -1,87 +1,24 @@
 // AVX2 kernels of reference_simd.hpp, 8 vertices a step: the doubles in two 4-lane halves, pnoise1 in 8
-// float lanes. Only the functions between push_options and pop_options are built for AVX2, all of them
-// with internal linkage, so no inline function of a shared header is ever emitted with AVX2
-// instructions. No FMA: the target is "avx2" alone and the build has -ffp-contract=off.
+// float lanes. Only the functions between VATOM_TARGET_BEGIN and VATOM_TARGET_END are built for AVX2
+// (simd_target.hpp).
 //
 // Exactness: lane-wise vcvtdq2pd (exact), vmulpd/vaddpd/vsubpd in the definition's order, vcvtpd2ps
-// (round to nearest even, as static_cast<float>), the float pnoise1 of pnoise.hpp (floor by vroundps,
-// gradients gathered from a table of small integers, converted exactly), vcvtps2pd (exact) and
-// vcvttpd2dq after clamping to truncate_coord's bounds (vmaxpd returns its second operand, the lower
-// bound, for NaN, as truncate_coord does).
+// (round to nearest even, as static_cast<float>), the float pnoise1 of pnoise_simd.hpp, vcvtps2pd
+// (exact) and vcvttpd2dq after clamping to truncate_coord's bounds (vmaxpd returns its second operand,
+// the lower bound, for NaN, as truncate_coord does).
 #include "reference_simd.hpp"
 
 #include <cstdint>
 
-#include "pnoise.hpp"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(VATOM_NO_SIMD)
-#define VATOM_HAVE_AVX2 1
-#include <immintrin.h>
-#endif
+#include "pnoise_simd.hpp"
+#include "simd_target.hpp"
 
 namespace vatom {
 namespace rsimd {
 
-#if VATOM_HAVE_AVX2
+#if VATOM_X86_SIMD
+VATOM_TARGET_BEGIN(VATOM_TARGET_AVX2)
 namespace {
-
-// pnoise1 gradients by permutation index as byte pairs: entry i = grad(perm[i]) | grad(perm[(i + 1) & 255]) << 8,
-// so that one 32-bit gather (scale 2) at i fetches both in its low half (gathers are slow: one, not
-// two). Entry 256 pads the read at 255.
-struct GradPairs {
-  alignas(64) uint16_t e[264];
-};
-
-GradPairs make_grad_pairs() {
-  GradPairs t{};
-  for (int i = 0; i < 256; ++i) {
-    const uint8_t g0 = static_cast<uint8_t>(static_cast<int8_t>(perlin_grad1(kPerlinPerm[i])));
-    const uint8_t g1 = static_cast<uint8_t>(static_cast<int8_t>(perlin_grad1(kPerlinPerm[(i + 1) & 255])));
-    t.e[i] = static_cast<uint16_t>(g0 | (g1 << 8));
-  }
-  return t;
-}
-
-const GradPairs kGrad = make_grad_pairs();
-
-}  // namespace
-
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2")
-// GCC 12 reports the undefined vectors inside its own intrinsics (_mm*_undefined_*) as uninitialized.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
-namespace {
-
-#define VATOM_INLINE inline __attribute__((always_inline))
-
-// pnoise1f(x) in 8 lanes (pnoise.hpp), x in [0, 2^31).
-VATOM_INLINE __m256 pnoise8(__m256 x) {
-  // floorf(x), exact (vroundps toward -inf), and its integer (exact: |x| < 2^31).
-  const __m256 fl = _mm256_round_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  const __m256 t = _mm256_sub_ps(x, fl);
-  const __m256i idx = _mm256_and_si256(_mm256_cvttps_epi32(fl), _mm256_set1_epi32(255));
-  const __m256i pair = _mm256_i32gather_epi32(reinterpret_cast<const int*>(kGrad.e), idx, 2);
-  const __m256 g0 = _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(pair, 24), 24));
-  const __m256 g1 = _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(pair, 16), 24));
-  __m256 u = _mm256_mul_ps(t, _mm256_set1_ps(6.0f));
-  u = _mm256_sub_ps(u, _mm256_set1_ps(15.0f));
-  u = _mm256_mul_ps(t, u);
-  u = _mm256_add_ps(u, _mm256_set1_ps(10.0f));
-  const __m256 cube = _mm256_mul_ps(_mm256_mul_ps(t, t), t);
-  const __m256 fade = _mm256_mul_ps(cube, u);
-  const __m256 a = _mm256_mul_ps(g0, t);
-  const __m256 b = _mm256_mul_ps(g1, _mm256_sub_ps(t, _mm256_set1_ps(1.0f)));
-  __m256 d = _mm256_sub_ps(b, a);
-  d = _mm256_mul_ps(fade, d);
-  const __m256 r = _mm256_add_ps(a, d);
-  return _mm256_mul_ps(r, _mm256_set1_ps(0.4f));
-}
 
 // uniform(0, 10000) of 4 vertices: r = (a * 2^26 + b) * 2^-53, u = 10000 * r (0.0 + u is u: u >= 0).
 VATOM_INLINE __m256d uniform4(__m128i a, __m128i b) {
@@ -162,13 +99,7 @@ void move_avx2(const double* p, int32_t n, double lw, const double* trig, double
 }
 
 }  // namespace
-
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif
+VATOM_TARGET_END()
 
 const Kernels& kernels_avx2() {
   static const Kernels k{Isa::Avx2, orbit_avx2, noise_avx2, move_avx2};
