@@ -43,6 +43,19 @@ describe('determinism', () => {
     expect(sha256(allPixels(out))).toBe(sha256(whole.subarray(3 * per, 5 * per)));
   });
 
+  // A machine without AVX-512 or AVX2 runs other kernels; they must write the same bytes.
+  it.each(['avx2', 'scalar'])('gives identical files with the %s kernels (VATOM_SIMD)', (isa) => {
+    for (const rng of [[], ['--rng', 'reference', '--reference-threads', '2']]) {
+      const args = rng.length ? [...SMALL_SET.slice(0, -2), ...rng] : SMALL_SET;
+      const best = path.join(dirs, `best-${isa}-${rng.length}`);
+      const capped = path.join(dirs, `${isa}-${rng.length}`);
+      build(best, args);
+      const r = runCli(['build', '--out', capped, '--quiet', ...args], { env: { VATOM_SIMD: isa } });
+      expect(r.status).toBe(0);
+      expect(directoryHashes(capped)).toEqual(directoryHashes(best));
+    }
+  });
+
   it('changes with the seed', () => {
     const out = path.join(dirs, 'seed8');
     build(out, [...SMALL_SET.slice(0, -1), '8']);
