@@ -219,9 +219,10 @@ describe('verify names each problem, and a rerun repairs them', () => {
 });
 
 describe('resume after SIGKILL', () => {
-  // 10 shards of 2 classes each, big enough that the kill lands mid-build.
+  // 200 shards of one image, each synced and recorded on its own: the build runs long after its first
+  // shard lands, however fast the machine renders, so the kill comes mid-build.
   const args = ['--classes', '20', '--instances', '10', '--image-size', '128', '--vertices', '100:200',
-    '--orbits', '20:40', '--start-pos', '128', '--shard-size', '20', '--threads', '2'];
+    '--orbits', '20:40', '--start-pos', '128', '--shard-size', '1', '--threads', '2'];
 
   it('ends byte-identical to an uninterrupted build, and verify passes', async () => {
     const dirs = tempDir();
@@ -249,7 +250,7 @@ describe('resume after SIGKILL', () => {
     expect(m.complete).toBe(false);
     const v = runCli(['verify', killed]);
     expect(v.status).toBe(1);
-    expect(v.stderr).toMatch(/build incomplete: \d+ of 10 shards written/);
+    expect(v.stderr).toMatch(/build incomplete: \d+ of 200 shards written/);
 
     const r = runCli(['build', '--out', killed, '--json', ...args]);
     expect(r.status).toBe(0);

@@ -129,8 +129,11 @@ describe('faults', () => {
       '--start-pos', '128', '--shard-size', '10', '--threads', '1'];
     const first = startCli(['build', '--out', out, '--quiet', ...slow]);
     const firstExited = new Promise((r) => first.on('exit', r));
-    // Wait until the first holds the lock.
-    for (let i = 0; i < 400 && !fs.existsSync(path.join(out, '.lock')); ++i) await new Promise((r) => setTimeout(r, 10));
+    // Wait until the first holds the lock, then freeze it there, so that it still holds it however
+    // fast this machine renders.
+    for (let i = 0; i < 1000 && !fs.existsSync(path.join(out, '.lock')); ++i) await new Promise((r) => setTimeout(r, 2));
+    first.kill('SIGSTOP');
+    expect(fs.existsSync(path.join(out, '.lock'))).toBe(true);
     const second = runCli(['build', '--out', out, '--quiet', ...slow]);
     expect(second.status).toBe(2);
     expect(second.stderr).toMatch(new RegExp(`is in use by another build: process ${first.pid} on \\S+ since \\S+ \\(vatom-fast build\\); lock file .*\\.lock`));
