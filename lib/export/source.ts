@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { datasetIdentity, nativeSpec, resolveDevice } from '../build';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
-import { DatasetIdentity, Manifest, readManifest, resolveShardPath } from '../manifest';
+import { DatasetIdentity, identityOf, Manifest, readManifest, resolveShardPath } from '../manifest';
 import { ClassParams, loadNative, NativeGenerator } from '../native';
 import { readNpyHeader } from '../npy';
 import { BuildOptions } from '../options';
@@ -28,22 +28,8 @@ export interface ImageSource {
 
 /** The identity of a dataset, less the shard layout, with keys in a fixed order. */
 export function toSourceIdentity(identity: DatasetIdentity): SourceIdentity {
-  const out: SourceIdentity = {
-    format: identity.format,
-    version: identity.version,
-    rng: identity.rng,
-    stream: identity.stream,
-    seed: identity.seed,
-    config: { ...identity.config },
-    imageSize: identity.imageSize,
-    startClass: identity.startClass,
-    requestedClasses: identity.requestedClasses,
-    classes: identity.classes,
-    instances: identity.instances,
-    imageCount: identity.imageCount,
-  };
-  if (identity.referenceThreads !== undefined) out.referenceThreads = identity.referenceThreads;
-  return out;
+  const { shardSize: _layout, ...source } = identityOf(identity);
+  return source;
 }
 
 /** Reads images straight from the .npy shards of a complete dataset (pread, no memory map). */

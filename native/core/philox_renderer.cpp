@@ -6,6 +6,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "aligned_array.hpp"
 #include "dataset.hpp"
 #include "philox_image.hpp"
 #include "philox_simd.hpp"
@@ -46,39 +47,6 @@ std::vector<ClassParams> philox_class_params(const GeneratorConfig& config, uint
 }
 
 namespace {
-
-// A vector of T on 64-byte boundaries (whole cache lines for the kernels' vector loads and stores).
-template <typename T>
-class AlignedArray {
- public:
-  AlignedArray() = default;
-  AlignedArray(const AlignedArray&) = delete;
-  AlignedArray& operator=(const AlignedArray&) = delete;
-  AlignedArray(AlignedArray&& o) noexcept : data_(o.data_), size_(o.size_) { o.data_ = nullptr; o.size_ = 0; }
-  ~AlignedArray() { std::free(data_); }
-  // Makes room for n elements (contents are not kept, nor initialized).
-  void reserve_uninit(size_t n) {
-    if (n > size_) {
-      std::free(data_);
-      data_ = static_cast<T*>(std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64));
-      if (!data_) throw std::bad_alloc();
-      size_ = n;
-    }
-  }
-  // Resizes to n zeroed elements (contents are not kept).
-  void assign_zero(size_t n) {
-    reserve_uninit(n);
-    std::memset(data_, 0, n * sizeof(T));
-  }
-  T* data() { return data_; }
-  const T* data() const { return data_; }
-  T& operator[](size_t i) { return data_[i]; }
-  const T& operator[](size_t i) const { return data_[i]; }
-
- private:
-  T* data_ = nullptr;
-  size_t size_ = 0;
-};
 
 // Per-vertex constants of a class, padded with zeros to psimd::padded_vertices(q).
 struct ClassTables {

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "aligned_array.hpp"
 #include "cpython_random.hpp"
 #include "philox_simd.hpp"
 #include "raster.hpp"
@@ -79,40 +80,6 @@ void skip_lines(CPythonRandom& r, int32_t vertices, int32_t orbits) {
     r.skip_words(words);
   }
 }
-
-// A vector of T on 64-byte boundaries (whole cache lines for the kernels' vector loads and stores).
-template <typename T>
-class AlignedArray {
- public:
-  AlignedArray() = default;
-  AlignedArray(const AlignedArray&) = delete;
-  AlignedArray& operator=(const AlignedArray&) = delete;
-  AlignedArray(AlignedArray&& o) noexcept : data_(o.data_), size_(o.size_) {
-    o.data_ = nullptr;
-    o.size_ = 0;
-  }
-  ~AlignedArray() { std::free(data_); }
-  // Makes room for n zeroed elements when there is less (contents are then not kept).
-  void reserve_zero(size_t n) {
-    if (n <= size_) return;
-    std::free(data_);
-    data_ = nullptr;
-    size_ = 0;
-    const size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
-    data_ = static_cast<T*>(std::aligned_alloc(64, bytes));
-    if (!data_) throw std::bad_alloc();
-    std::memset(static_cast<void*>(data_), 0, bytes);
-    size_ = n;
-  }
-  T* data() { return data_; }
-  const T* data() const { return data_; }
-  T& operator[](size_t i) { return data_[i]; }
-  const T& operator[](size_t i) const { return data_[i]; }
-
- private:
-  T* data_ = nullptr;
-  size_t size_ = 0;
-};
 
 // A class's parameters and its per-vertex constants, which the script evaluates identically every
 // time (section 4.2 allows precomputing them), padded with zeros to rsimd::padded_vertices(q).

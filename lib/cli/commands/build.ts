@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { whileInterruptible } from '../interrupt';
 import { build, formatBytes } from '../../build';
 import { badOption } from '../../errors';
 import { buildExport, configureEncoders, exportFormatOptions, parseBuildFormat } from '../../export';
@@ -31,13 +32,9 @@ export default function buildCommand(setExit: (code: number) => void): CommandMo
         configureEncoders(options.threads);
       }
       const reporter = createReporter({ quiet: options.quiet });
-      const controller = new AbortController();
-      const onSignal = () => controller.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      try {
+      await whileInterruptible(async (signal) => {
         if (format.format !== 'npy') {
-          const summary = await buildExport(options, format.settings, { reporter, signal: controller.signal });
+          const summary = await buildExport(options, format.settings, { reporter, signal });
           if (options.json) {
             process.stdout.write(`${JSON.stringify(summary)}\n`);
           } else {
@@ -50,7 +47,7 @@ export default function buildCommand(setExit: (code: number) => void): CommandMo
           setExit(0);
           return;
         }
-        const summary = await build(options, reporter, controller.signal);
+        const summary = await build(options, reporter, signal);
         if (options.json) {
           process.stdout.write(`${JSON.stringify(summary)}\n`);
         } else if (!options.quiet) {
@@ -60,10 +57,7 @@ export default function buildCommand(setExit: (code: number) => void): CommandMo
             `${summary.imagesPerSecond.toFixed(0)} images/s, ${summary.megabytesPerSecond.toFixed(0)} MB/s\n`);
         }
         setExit(0);
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
+      });
     },
   };
 }

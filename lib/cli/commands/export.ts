@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { whileInterruptible } from '../interrupt';
 import { formatBytes } from '../../build';
 import { exportDataset, exportFormatOptions, parseExportOptions } from '../../export';
 import { configureEncoders } from '../../export/encode';
@@ -19,31 +20,22 @@ export default function exportCommand(setExit: (code: number) => void): CommandM
       const options = parseExportOptions(argv);
       configureEncoders(options.threads);
       const reporter = createReporter({ quiet: options.quiet });
-      const controller = new AbortController();
-      const onSignal = () => controller.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      try {
-        const summary = await exportDataset(options.dir, options.out, options.settings,
-          { threads: options.threads, reporter, signal: controller.signal });
-        if (options.json) {
-          process.stdout.write(`${JSON.stringify(summary)}\n`);
-        } else {
-          if (summary.pattern) process.stdout.write(`${summary.pattern}\n`);
-          if (!options.quiet) {
-            process.stderr.write(
-              `${summary.out}: ${summary.images} images as ${summary.to === 'png' ? 'PNG files' : `${summary.shards} WebDataset shards`}; ` +
-              `wrote ${summary.written} (${formatBytes(summary.bytesWritten)}), kept ${summary.kept}` +
-              `${summary.redone > 0 ? `, redid ${summary.redone} incomplete ${summary.to === 'png' ? 'files' : 'shards'}` : ''}, ` +
-              `${summary.imagesPerSecond.toFixed(0)} images/s` +
-              `${summary.shardList ? `; shard pattern in ${summary.shardList}` : ''}\n`);
-          }
+      const summary = await whileInterruptible((signal) =>
+        exportDataset(options.dir, options.out, options.settings, { threads: options.threads, reporter, signal }));
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+      } else {
+        if (summary.pattern) process.stdout.write(`${summary.pattern}\n`);
+        if (!options.quiet) {
+          process.stderr.write(
+            `${summary.out}: ${summary.images} images as ${summary.to === 'png' ? 'PNG files' : `${summary.shards} WebDataset shards`}; ` +
+            `wrote ${summary.written} (${formatBytes(summary.bytesWritten)}), kept ${summary.kept}` +
+            `${summary.redone > 0 ? `, redid ${summary.redone} incomplete ${summary.to === 'png' ? 'files' : 'shards'}` : ''}, ` +
+            `${summary.imagesPerSecond.toFixed(0)} images/s` +
+            `${summary.shardList ? `; shard pattern in ${summary.shardList}` : ''}\n`);
         }
-        setExit(0);
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
       }
+      setExit(0);
     },
   };
 }
