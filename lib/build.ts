@@ -3,7 +3,8 @@ import * as path from 'path';
 import { DEFAULT_SHARD_BYTES } from './config';
 import { chooseDevice, DeviceChoice } from './device';
 import { EXIT_BAD_INPUT, VatomError } from './errors';
-import { DirectoryLock } from './lock';
+import { MAX_CLASSES, MAX_SHARDS } from './format';
+import { DirectoryLock, LOCK_FILE } from './lock';
 import { checkWritableOutput, nearestExisting } from './output';
 import {
   DatasetIdentity, exists, FORMAT_NAME, FORMAT_VERSION, identityDifferences, identityOf, Manifest, MANIFEST_NAME, PartInfo,
@@ -93,7 +94,8 @@ export function formatBytes(bytes: number): string {
 }
 
 /** Files a build, a worker or a merge may leave in a dataset directory. */
-const DATASET_FILE = /^(manifest(\.part-\d+-of-\d+)?\.json|(images|labels)-\d+\.npy)(\.tmp)?$|^\.lock(-part-\d+)?$/;
+const DATASET_FILE = /^(manifest(\.part-\d+-of-\d+)?\.json|(images|labels)-\d+\.npy)(\.tmp)?$/;
+const isDatasetFile = (name: string) => DATASET_FILE.test(name) || LOCK_FILE.test(name);
 
 /** The manifests in a dataset directory: the merged or single-build one, and workers' partial ones. */
 function manifestsIn(dir: string): string[] {
@@ -109,7 +111,7 @@ function checkOutput(options: BuildOptions, identity: DatasetIdentity, plan: Sha
   let recorded: ShardEntry[] | undefined;
   checkWritableOutput(out);
   if (exists(out)) {
-    const foreign = fs.readdirSync(out).filter((f) => !DATASET_FILE.test(f));
+    const foreign = fs.readdirSync(out).filter((f) => !isDatasetFile(f));
     if (foreign.length > 0) {
       const entries = fs.readdirSync(out).length;
       throw new VatomError('OUTPUT_CONFLICT',
@@ -131,8 +133,13 @@ function checkOutput(options: BuildOptions, identity: DatasetIdentity, plan: Sha
           'use another --out, or delete it to start over', EXIT_BAD_INPUT);
       }
       if (name === own || (name === MANIFEST_NAME && recorded === undefined)) {
+        // Names and ranges come from the plan; only what was written (sizes, checksums) from the file.
         const byName = new Map(previous.shards.map((s) => [s.images, s]));
-        recorded = plan.map((s) => ({ ...(byName.get(s.images) ?? s) }));
+        recorded = plan.map((s) => {
+          const before = byName.get(s.images);
+          return before ? { ...s, imagesBytes: before.imagesBytes, labelsBytes: before.labelsBytes,
+            imagesSha256: before.imagesSha256, labelsSha256: before.labelsSha256 } : { ...s };
+        });
       }
     }
   }
@@ -198,6 +205,16 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
   if (identity.classes === 0) {
     throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
   }
+  if (identity.classes > MAX_CLASSES) {
+    throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; at most ${MAX_CLASSES} classes in one dataset`, EXIT_BAD_INPUT);
+  }
+  // Sized before anything is spent on it: the plan holds one entry per shard.
+  const layoutShards = Math.ceil(identity.imageCount / identity.shardSize);
+  if (layoutShards > MAX_SHARDS) {
+    throw new VatomError('BAD_OPTION',
+      `Invalid value for --shard-size: ${identity.shardSize}; ${identity.imageCount} images make ${layoutShards} shards of it, at most ${MAX_SHARDS} are allowed ` +
+      `(use --shard-size ${Math.ceil(identity.imageCount / MAX_SHARDS)} or more)`, EXIT_BAD_INPUT);
+  }
   const layout = planShards(identity);
   const worker = options.worker;
   const [firstShard, endShard] = worker ? workerShardRange(layout.length, worker.index, worker.count) : [0, layout.length];
@@ -219,8 +236,8 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
   }
 
   fs.mkdirSync(options.out, { recursive: true });
-  const lock = DirectoryLock.acquire(options.out, worker ? `.lock-part-${worker.index}` : '.lock',
-    `vatom-fast build${worker ? ` worker ${worker.index}/${worker.count}` : ''}`);
+  const lock = DirectoryLock.acquire(options.out, `vatom-fast build${worker ? ` worker ${worker.index}/${worker.count}` : ''}`,
+    worker ? { index: worker.index, count: worker.count } : undefined);
   try {
     return await buildLocked(options, identity, shards, worker ? { index: worker.index, count: worker.count, firstShard, endShard, layoutShards: layout.length } : undefined,
       native, device, reporter, signal);
@@ -236,30 +253,34 @@ async function buildLocked(options: BuildOptions, identity: DatasetIdentity, sha
   const classParams = await native.drawClassParams(spec);
   const manifestName = part ? partManifestName(part.index, part.count) : MANIFEST_NAME;
   const manifest = makeManifest(identity, classParams, shards, native.imageDataOffset, false, part);
-  writeManifest(options.out, manifest, manifestName);
+  const cancelled = () => new VatomError('CANCELLED', 'build interrupted; rerun the same command to resume');
+
+  let reused = 0;
+  let done = 0;
+  // Shards the manifest lists as written are kept if they still verify. Nothing is written before this
+  // check, so a rerun interrupted here leaves the manifest as it was (a complete dataset stays complete).
+  for (const shard of manifest.shards) {
+    if (signal?.aborted) throw cancelled();
+    if (shard.imagesSha256 !== null && (await checkShard(options.out, manifest, shard, signal)).length === 0) {
+      done += shard.count;
+      ++reused;
+    } else if (shard.imagesSha256 !== null) {
+      Object.assign(shard, { imagesBytes: null, labelsBytes: null, imagesSha256: null, labelsSha256: null });
+    }
+  }
+  if (manifest.shards.some((s) => s.imagesSha256 === null)) writeManifest(options.out, manifest, manifestName);
 
   const generator = new native.Generator({ ...spec, classParams }, options.threads, device.device);
   const onAbort = () => generator.cancel();
   signal?.addEventListener('abort', onAbort);
-  let reused = 0;
   let written = 0;
   let bytesWritten = 0;
   let imagesWritten = 0;
   try {
-    let done = 0;
-    // Shards the manifest lists as written are kept if they still verify.
-    for (const shard of manifest.shards) {
-      if (shard.imagesSha256 !== null && (await checkShard(options.out, manifest, shard)).length === 0) {
-        done += shard.count;
-        ++reused;
-      } else if (shard.imagesSha256 !== null) {
-        Object.assign(shard, { imagesBytes: null, labelsBytes: null, imagesSha256: null, labelsSha256: null });
-      }
-    }
     reporter.start(manifest.shards.reduce((sum, s) => sum + s.count, 0), done);
     for (const shard of manifest.shards) {
       if (shard.imagesSha256 !== null) continue;
-      if (signal?.aborted) throw new VatomError('CANCELLED', 'build interrupted; rerun the same command to resume');
+      if (signal?.aborted) throw cancelled();
       const base = done;
       const result = await generator.writeShard({
         first: shard.first,
@@ -267,7 +288,7 @@ async function buildLocked(options: BuildOptions, identity: DatasetIdentity, sha
         imagesPath: path.join(options.out, shard.images),
         labelsPath: path.join(options.out, shard.labels),
       }, (n) => reporter.update(base + n)).catch((err: Error) => {
-        if (err.message === 'cancelled') throw new VatomError('CANCELLED', 'build interrupted; rerun the same command to resume');
+        if (err.message === 'cancelled') throw cancelled();
         throw new VatomError('IO', `writing shard ${shard.images} failed: ${err.message}; finished shards are kept, rerun to resume`);
       });
       Object.assign(shard, result);

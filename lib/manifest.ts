@@ -1,6 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { VatomError, EXIT_FAILURE } from './errors';
+import { checkSchema, manifestProblem, MAX_JSON_BYTES, parseFormatJson } from './format';
+import { readRegularInside, writeFileAtomic } from './safe-fs';
+import { partManifestName } from './workers';
 import type { GeneratorConfig } from './config';
 import type { ClassParams } from './native';
 
@@ -60,6 +63,8 @@ export interface Manifest extends DatasetIdentity {
   referenceExact?: boolean;
   classParams: Array<ClassParams & { class: number }>;
   shards: ShardEntry[];
+  /** "manifest": a manifest-only dataset (no shards, SHARED-DECISIONS 1); absent or "npy": .npy shards. */
+  storage?: 'npy' | 'manifest';
   /** Present only in a worker's partial manifest. */
   part?: PartInfo;
 }
@@ -87,91 +92,44 @@ export function identityDifferences(a: DatasetIdentity, b: DatasetIdentity): str
   return out;
 }
 
-/** Shard file names for shard i. */
-export function shardNames(index: number): { images: string; labels: string } {
-  const n = String(index).padStart(5, '0');
-  return { images: `images-${n}.npy`, labels: `labels-${n}.npy` };
-}
+export { shardNames } from './format';
 
 /**
- * A shard file name from a manifest, resolved inside dir; refuses names that leave it
- * (absolute paths, `..`, separators, symlinks pointing outside).
+ * Reads DIR/NAME (manifest.json or a worker's part manifest) and checks it against the format
+ * (lib/format.ts) before anything uses it: read through one fd of a regular file inside DIR, size
+ * and nesting bounded, schema, canonical shard names and the arithmetic of counts and sizes.
  */
-export function resolveShardPath(dir: string, name: unknown): string {
-  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[\\/]/.test(name) ||
-      path.isAbsolute(name) || name.includes('\0')) {
-    throw new VatomError('BAD_MANIFEST', `manifest names a shard outside the dataset directory: ${JSON.stringify(name)}`);
-  }
-  const full = path.join(dir, name);
-  let real: string;
-  try {
-    real = fs.realpathSync(full);
-  } catch {
-    return full;  // missing files are reported by whoever reads them
-  }
-  const root = fs.realpathSync(dir);
-  if (path.dirname(real) !== root) {
-    throw new VatomError('BAD_MANIFEST', `shard ${name} is a link that leaves the dataset directory (to ${real})`);
-  }
-  return full;
-}
-
-/** Reads and checks the structure of DIR/manifest.json (or of a worker's partial manifest). */
 export function readManifest(dir: string, name = MANIFEST_NAME): Manifest {
   const file = path.join(dir, name);
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readRegularInside(dir, name, MAX_JSON_BYTES).toString('utf8');
   } catch (err) {
-    throw new VatomError('NOT_A_DATASET', `${dir} is not a vatom-fast dataset: cannot read ${file} (${(err as NodeJS.ErrnoException).code})`);
+    if (err instanceof VatomError && err.code === 'NOT_A_DATASET') {
+      throw new VatomError('NOT_A_DATASET', `${dir} is not a vatom-fast dataset: no ${name}`);
+    }
+    throw err;
   }
-  let m: Manifest;
-  try {
-    m = JSON.parse(text) as Manifest;
-  } catch (err) {
-    throw new VatomError('BAD_MANIFEST', `${file} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (m === null || typeof m !== 'object' || m.format !== FORMAT_NAME) {
+  const m = parseFormatJson(text, file) as Manifest;
+  if (m === null || typeof m !== 'object' || (m as { format?: unknown }).format !== FORMAT_NAME) {
     throw new VatomError('NOT_A_DATASET', `${file} is not a vatom-fast manifest`);
   }
   if (m.version !== FORMAT_VERSION) {
-    throw new VatomError('BAD_MANIFEST', `${file} has format version ${m.version}; this vatom-fast reads version ${FORMAT_VERSION}`);
+    throw new VatomError('BAD_MANIFEST', `${file} has format version ${JSON.stringify(m.version)}; this vatom-fast reads version ${FORMAT_VERSION}`);
   }
-  if (!Array.isArray(m.shards)) throw new VatomError('BAD_MANIFEST', `${file} has no shard list`);
-  // A partial manifest covers a contiguous run of the layout; a whole one covers all of it.
-  let next = m.part ? (m.shards[0]?.first ?? 0) : 0;
-  for (const [i, s] of m.shards.entries()) {
-    resolveShardPath(dir, s.images);
-    resolveShardPath(dir, s.labels);
-    if (s.first !== next || !Number.isSafeInteger(s.count) || s.count < 1) {
-      throw new VatomError('BAD_MANIFEST', `${file}: shard ${i} covers images from ${s.first} (count ${s.count}); expected from ${next}`);
-    }
-    next += s.count;
-  }
-  if ((!m.part && next !== m.imageCount) || next > m.imageCount || m.imageCount !== m.classes * m.instances) {
-    throw new VatomError('BAD_MANIFEST', `${file}: shards hold ${next} images, imageCount is ${m.imageCount}, classes x instances is ${m.classes * m.instances}`);
+  checkSchema('manifest', m, file);
+  const problem = manifestProblem(m);
+  if (problem) throw new VatomError('BAD_MANIFEST', `${file}: ${problem}`);
+  const expectedName = m.part ? partManifestName(m.part.index, m.part.count) : MANIFEST_NAME;
+  if (name !== expectedName) {
+    throw new VatomError('BAD_MANIFEST', `${file}: its content is that of ${expectedName}`);
   }
   return m;
 }
 
-/** Writes the manifest under a temporary name, syncs it and renames it over the old one. */
+/** Writes the manifest under a temporary name created exclusively, syncs it and renames it over the old one. */
 export function writeManifest(dir: string, manifest: Manifest, name = MANIFEST_NAME): void {
-  const file = path.join(dir, name);
-  const temp = `${file}.tmp`;
-  const fd = fs.openSync(temp, 'w');
-  try {
-    fs.writeSync(fd, `${JSON.stringify(manifest, null, 1)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temp, file);
-  const dirFd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(dirFd);
-  } finally {
-    fs.closeSync(dirFd);
-  }
+  writeFileAtomic(dir, name, `${JSON.stringify(manifest, null, 1)}\n`);
 }
 
 /** Whether a path exists; errors other than "not found" are raised. */

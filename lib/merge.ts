@@ -2,9 +2,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { makeManifest, planShards } from './build';
 import { VatomError, EXIT_FAILURE } from './errors';
+import { DirectoryLock } from './lock';
+import { listDirectory } from './safe-fs';
 import { identityDifferences, identityOf, Manifest, MANIFEST_NAME, readManifest, writeManifest } from './manifest';
 import { checkShard, checkShardSizes } from './verify';
-import { PART_MANIFEST_PATTERN, partManifestName, workerShardRange } from './workers';
+import { MAX_WORKERS, PART_MANIFEST_PATTERN, partManifestName, workerShardRange } from './workers';
 
 /** What `merge` did. */
 export interface MergeReport {
@@ -20,27 +22,46 @@ export interface MergeReport {
  * `verify`). The manifest is the one a single-machine build of the same config writes.
  */
 export async function mergeDataset(dir: string, options: { verify?: boolean } = {}): Promise<MergeReport> {
-  const names = fs.readdirSync(dir).filter((f) => PART_MANIFEST_PATTERN.test(f)).sort();
+  const entries = listDirectory(dir, 'the dataset directory');
+  const names = entries.filter((f) => PART_MANIFEST_PATTERN.test(f)).sort();
   if (names.length === 0) {
     throw new VatomError('NOT_A_DATASET', `${dir} holds no partial manifests (manifest.part-*-of-*.json) to merge`, EXIT_FAILURE);
   }
-  const counts = new Set(names.map((n) => Number(PART_MANIFEST_PATTERN.exec(n)![2])));
+  // The worker count comes from file names: bounded, and checked against the files there, before any loop over it.
+  const found = names.map((n) => PART_MANIFEST_PATTERN.exec(n)!.slice(1, 3).map(Number));
+  const counts = new Set(found.map(([, c]) => c));
   if (counts.size > 1) {
     throw new VatomError('BAD_MANIFEST', `${dir} holds parts of builds split ${[...counts].join(' and ')} ways; keep the parts of one split`, EXIT_FAILURE);
   }
   const count = [...counts][0];
+  const bad = names.find((n, i) => !(count >= 1 && count <= MAX_WORKERS && found[i][0] < count && n === partManifestName(found[i][0], count)));
+  if (bad !== undefined) {
+    throw new VatomError('BAD_MANIFEST', `${path.join(dir, bad)}: not a part manifest name this tool writes (worker index below a count of 1 to ${MAX_WORKERS})`, EXIT_FAILURE);
+  }
+  const present = new Set(found.map(([i]) => i));
+  const problems: string[] = [];
+  if (present.size < count) {
+    const missing: number[] = [];
+    for (let index = 0; index < count && missing.length < 5; ++index) if (!present.has(index)) missing.push(index);
+    for (const index of missing) problems.push(`worker ${index} of ${count}: missing (no ${partManifestName(index, count)})`);
+    if (count - present.size > missing.length) problems.push(`and ${count - present.size - missing.length} more workers missing`);
+    throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}: ${problems.join('; ')}`, EXIT_FAILURE);
+  }
+  const lock = DirectoryLock.acquire(dir, 'vatom-fast merge');
+  try {
+    return await mergeLocked(dir, names, count, options);
+  } finally {
+    lock.release();
+  }
+}
+
+async function mergeLocked(dir: string, names: string[], count: number, options: { verify?: boolean }): Promise<MergeReport> {
   const parts: Manifest[] = [];
   const problems: string[] = [];
   for (let index = 0; index < count; ++index) {
-    const name = partManifestName(index, count);
-    if (!fs.existsSync(path.join(dir, name))) {
-      problems.push(`worker ${index} of ${count}: missing (no ${name})`);
-      continue;
-    }
-    const part = readManifest(dir, name);
+    const part = readManifest(dir, names[index]);
     parts[index] = part;
-    const first = parts.find((p) => p !== undefined)!;
-    const differences = identityDifferences(first, part);
+    const differences = identityDifferences(parts[0], part);
     if (differences.length > 0) problems.push(`worker ${index} of ${count}: another configuration (${differences.join('; ')})`);
     if (!part.complete) {
       const written = part.shards.filter((s) => s.imagesSha256 !== null).length;
@@ -48,7 +69,7 @@ export async function mergeDataset(dir: string, options: { verify?: boolean } = 
     }
   }
   if (problems.length > 0) {
-    throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}:\n  ${problems.join('\n  ')}`, EXIT_FAILURE);
+    throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}: ${problems.join('; ')}`, EXIT_FAILURE);
   }
   const reference = parts[0];
   const layout = planShards(reference);
@@ -63,7 +84,7 @@ export async function mergeDataset(dir: string, options: { verify?: boolean } = 
     problems.push(...(options.verify ? await checkShard(dir, reference, shard) : checkShardSizes(dir, shard)));
   }
   if (problems.length > 0) {
-    throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}:\n  ${problems.join('\n  ')}`, EXIT_FAILURE);
+    throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}: ${problems.join('; ')}`, EXIT_FAILURE);
   }
   const classParams = reference.classParams.map(({ class: _c, ...p }) => p);
   const merged = makeManifest(identityOf(reference), classParams, shards, reference.imagesDataOffset, true);

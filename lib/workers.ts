@@ -8,7 +8,8 @@ export interface WorkerSlice {
   source: string;
 }
 
-const MAX_WORKERS = 1_000_000;
+/** Most workers of one sharded build (the schema's part.count); flags and the environment alike. */
+export const MAX_WORKERS = 1_000_000;
 
 /**
  * The worker slice of a build: --shard-index/--shard-count win over the scheduler's environment
@@ -29,29 +30,36 @@ export function workerSlice(raw: Record<string, unknown>, env: NodeJS.ProcessEnv
     index = parseInteger('shard-index', raw['shard-index'], 0, MAX_WORKERS - 1);
     sources.push('--shard-index');
   }
-  const envInt = (name: string): number => {
-    const value = env[name] ?? '';
-    if (!/^\d+$/.test(value.trim())) {
-      throw new VatomError('BAD_OPTION', `Invalid environment variable ${name}: ${JSON.stringify(value)}; expected an integer >= 0`, EXIT_BAD_INPUT);
+  // The scheduler's numbers get the limits of the flags they stand for, and name the variable.
+  const envInt = (name: string, min: number, max: number): number => {
+    const value = (env[name] ?? '').trim();
+    const n = /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new VatomError('BAD_OPTION', `Invalid environment variable ${name}: ${JSON.stringify(env[name] ?? '')}; expected an integer from ${min} to ${max}`, EXIT_BAD_INPUT);
     }
-    return Number(value);
+    return n;
   };
+  const taskLimit = Number.MAX_SAFE_INTEGER;
   // The scheduler's numbers fill in whatever the command line did not give.
   if (env.SLURM_ARRAY_TASK_ID !== undefined) {
-    const min = env.SLURM_ARRAY_TASK_MIN !== undefined ? envInt('SLURM_ARRAY_TASK_MIN') : 0;
+    const min = env.SLURM_ARRAY_TASK_MIN !== undefined ? envInt('SLURM_ARRAY_TASK_MIN', 0, taskLimit) : 0;
     if (index === undefined) {
-      index = envInt('SLURM_ARRAY_TASK_ID') - min;
+      const id = envInt('SLURM_ARRAY_TASK_ID', min, taskLimit);
+      index = id - min;
+      if (index > MAX_WORKERS - 1) {
+        throw new VatomError('BAD_OPTION', `Invalid environment variable SLURM_ARRAY_TASK_ID: ${id} - SLURM_ARRAY_TASK_MIN ${min} is ${index}; the worker index must be from 0 to ${MAX_WORKERS - 1}`, EXIT_BAD_INPUT);
+      }
       sources.push(env.SLURM_ARRAY_TASK_MIN !== undefined ? 'SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN' : 'SLURM_ARRAY_TASK_ID');
     }
     if (count === undefined && env.SLURM_ARRAY_TASK_COUNT !== undefined) {
-      count = envInt('SLURM_ARRAY_TASK_COUNT');
+      count = envInt('SLURM_ARRAY_TASK_COUNT', 1, MAX_WORKERS);
       sources.push('SLURM_ARRAY_TASK_COUNT');
     } else if (count === undefined && env.SLURM_ARRAY_TASK_MAX !== undefined) {
-      count = envInt('SLURM_ARRAY_TASK_MAX') - min + 1;
+      count = envInt('SLURM_ARRAY_TASK_MAX', min, min + MAX_WORKERS - 1) - min + 1;
       sources.push('SLURM_ARRAY_TASK_MAX - SLURM_ARRAY_TASK_MIN + 1');
     }
   } else if (index === undefined && env.JOB_COMPLETION_INDEX !== undefined) {
-    index = envInt('JOB_COMPLETION_INDEX');
+    index = envInt('JOB_COMPLETION_INDEX', 0, MAX_WORKERS - 1);
     sources.push('JOB_COMPLETION_INDEX');
   }
   if (index === undefined && count === undefined) return undefined;
@@ -67,10 +75,7 @@ export function workerSlice(raw: Record<string, unknown>, env: NodeJS.ProcessEnv
   return { index, count, source: sources.join(', ') };
 }
 
-/** Shards [begin, end) of the global layout that worker `index` of `count` writes: contiguous runs. */
-export function workerShardRange(shards: number, index: number, count: number): [number, number] {
-  return [Math.floor((index * shards) / count), Math.floor(((index + 1) * shards) / count)];
-}
+export { workerShardRange } from './format';
 
 /** File name of a worker's partial manifest. */
 export function partManifestName(index: number, count: number): string {

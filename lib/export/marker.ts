@@ -1,7 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
+import { checkSchema, identityProblem, MAX_JSON_BYTES, parseFormatJson } from '../format';
+import { DirectoryLock, LOCK_FILE } from '../lock';
 import { exists } from '../manifest';
+import { entryExists, readRegularInside, writeFileAtomic } from '../safe-fs';
+import { bracePattern, planTarShards } from './wds';
 import { checkWritableOutput } from '../output';
 import type { SourceIdentity } from './source';
 
@@ -67,34 +71,74 @@ export function markerDifferences(here: Pick<ExportMarker, 'settings' | 'source'
   return out;
 }
 
-/** Reads DIR2/vatom-export.json, or undefined if there is none. */
+/** What is wrong with a marker that passed the schema, or undefined: the rules a schema cannot state. */
+function markerProblem(m: ExportMarker): string | undefined {
+  const identity = identityProblem(m.source as Parameters<typeof identityProblem>[0]);
+  if (identity) return `source: ${identity}`;
+  const st = m.settings;
+  if (st.to === 'png') {
+    if (st.shardImages !== undefined || st.prefix !== undefined || m.shards !== undefined || m.pattern !== undefined) {
+      return 'a PNG export has no shardImages, prefix, shards or pattern';
+    }
+    if ((m.doneThrough ?? 0) > m.source.imageCount) return `doneThrough ${m.doneThrough} is beyond the ${m.source.imageCount} images`;
+    return undefined;
+  }
+  if (st.shardImages === undefined || st.prefix === undefined || m.shards === undefined || m.pattern === undefined || m.doneThrough !== undefined) {
+    return 'a WebDataset export has shardImages, prefix, shards and pattern, and no doneThrough';
+  }
+  const expected = Math.ceil(m.source.imageCount / st.shardImages);
+  if (m.shards.length !== expected) return `lists ${m.shards.length} shards, ${m.source.imageCount} images in shards of ${st.shardImages} make ${expected}`;
+  const plan = planTarShards(st.prefix, m.source.imageCount, st.shardImages);
+  for (const [j, s] of m.shards.entries()) {
+    if (s.name !== plan[j].name || s.first !== plan[j].first || s.count !== plan[j].count) {
+      return `shards[${j}] is ${s.name} (images ${s.first} + ${s.count}); shard ${j} is ${plan[j].name} (images ${plan[j].first} + ${plan[j].count})`;
+    }
+    if ((s.bytes === null) !== (s.sha256 === null)) return `shards[${j}] records bytes or sha256 but not both`;
+    if (m.complete && s.sha256 === null) return `complete is true but shards[${j}] is not recorded as written`;
+  }
+  if (m.pattern !== bracePattern(st.prefix, expected)) return `pattern ${m.pattern} is not ${bracePattern(st.prefix, expected)}`;
+  return undefined;
+}
+
+/** Reads DIR2/vatom-export.json, or undefined if there is none; refuses (exit 2) one that does not pass the format. */
 export function readMarker(out: string): ExportMarker | undefined {
   const file = path.join(out, EXPORT_MARKER);
-  if (!exists(file)) return undefined;
+  if (!entryExists(out, EXPORT_MARKER)) return undefined;
   let m: ExportMarker;
   try {
-    m = JSON.parse(fs.readFileSync(file, 'utf8')) as ExportMarker;
+    m = parseFormatJson(readRegularInside(out, EXPORT_MARKER, MAX_JSON_BYTES).toString('utf8'), file) as ExportMarker;
+    if (m === null || typeof m !== 'object' || m.format !== EXPORT_FORMAT || m.version !== EXPORT_VERSION) {
+      throw new VatomError('BAD_MANIFEST', `${file} is not a vatom-fast export marker of version ${EXPORT_VERSION}`);
+    }
+    checkSchema('exportMarker', m, file);
+    const problem = markerProblem(m);
+    if (problem) throw new VatomError('BAD_MANIFEST', `${file}: ${problem}`);
   } catch (err) {
-    throw new VatomError('OUTPUT_CONFLICT', `--out ${out}: ${EXPORT_MARKER} cannot be read (${(err as Error).message}); use another --out or delete it`, EXIT_BAD_INPUT);
-  }
-  if (m === null || typeof m !== 'object' || m.format !== EXPORT_FORMAT || m.version !== EXPORT_VERSION) {
-    throw new VatomError('OUTPUT_CONFLICT', `--out ${out}: ${EXPORT_MARKER} is not a vatom-fast export marker of version ${EXPORT_VERSION}`, EXIT_BAD_INPUT);
+    if (!(err instanceof VatomError)) throw err;
+    throw new VatomError('OUTPUT_CONFLICT', `--out ${out}: ${err.message}; use another --out or delete it`, EXIT_BAD_INPUT);
   }
   return m;
 }
 
-/** Writes the marker under a temporary name, syncs it and renames it over the old one. */
+/** Writes the marker under a temporary name created exclusively, syncs it and renames it over the old one. */
 export function writeMarker(out: string, marker: ExportMarker): void {
-  const file = path.join(out, EXPORT_MARKER);
-  const temp = `${file}.tmp`;
-  const fd = fs.openSync(temp, 'w');
+  writeFileAtomic(out, EXPORT_MARKER, `${JSON.stringify(marker, null, 1)}\n`);
+}
+
+/**
+ * Checks the output (checkExportOutput), creates it and takes its directory lock, then checks it
+ * again under the lock: what it returns is what no other export can change until `lock` is released.
+ */
+export function openExportOutput(out: string, wanted: Pick<ExportMarker, 'settings' | 'source'>): { previous: ExportMarker | undefined; lock: DirectoryLock } {
+  checkExportOutput(out, wanted);
+  fs.mkdirSync(out, { recursive: true });
+  const lock = DirectoryLock.acquire(out, 'vatom-fast export');
   try {
-    fs.writeSync(fd, `${JSON.stringify(marker, null, 1)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    return { previous: checkExportOutput(out, wanted), lock };
+  } catch (err) {
+    lock.release();
+    throw err;
   }
-  fs.renameSync(temp, file);
 }
 
 /**
@@ -115,7 +159,7 @@ export function checkExportOutput(out: string, wanted: Pick<ExportMarker, 'setti
           'use another --out, or delete it to start over', EXIT_BAD_INPUT);
       }
     } else {
-      const entries = fs.readdirSync(out);
+      const entries = fs.readdirSync(out).filter((f) => !LOCK_FILE.test(f));
       if (entries.length > 0) {
         throw new VatomError('OUTPUT_CONFLICT',
           `--out ${out} exists, is not empty (${entries.length} entries) and is not a vatom-fast export; use a new or empty directory`,

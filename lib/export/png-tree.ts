@@ -4,9 +4,29 @@ import { VatomError } from '../errors';
 import { BatchReader, pipelineSizes } from './batches';
 import { ExportRun, ExportSummary, GENERATOR, pad } from './common';
 import { configureEncoders, encodePng, PngSettings, pngMatches } from './encode';
-import { checkExportOutput, EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, ExportSettings, writeMarker } from './marker';
+import { EXIT_BAD_INPUT } from '../errors';
+import { createExclusiveAsync, describeError, openRegularInsideAsync } from '../safe-fs';
+import { EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, ExportSettings, openExportOutput, writeMarker } from './marker';
 import { orderedPipeline, Semaphore } from './pool';
-import type { ImageSource } from './source';
+import { ImageSource, ShardMismatchError } from './source';
+
+/** An existing PNG of an earlier run, or undefined if it is not a regular file of sane size (then it is rewritten). */
+async function readExisting(dir: string, name: string): Promise<Buffer | undefined> {
+  let opened: { fh: fs.promises.FileHandle; stat: fs.Stats };
+  try {
+    opened = await openRegularInsideAsync(dir, name);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (opened.stat.size > 1 << 30) return undefined;
+    const data = Buffer.alloc(opened.stat.size);
+    const { bytesRead } = await opened.fh.read(data, 0, data.length, 0);
+    return data.subarray(0, bytesRead);
+  } finally {
+    await opened.fh.close();
+  }
+}
 
 const MARKER_EVERY_MS = 2000;
 const UNCHECKED = 1;
@@ -30,7 +50,16 @@ export function pngFileName(vertices: number, instance: number): string {
  */
 export async function exportPngTree(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
   const wanted = { settings, source: source.identity };
-  const previous = checkExportOutput(out, wanted);
+  const { previous, lock } = openExportOutput(out, wanted);
+  try {
+    return await exportLocked(source, out, settings, run, previous);
+  } finally {
+    lock.release();
+  }
+}
+
+async function exportLocked(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun, previous: ExportMarker | undefined): Promise<ExportSummary> {
+  const wanted = { settings, source: source.identity };
   configureEncoders(run.threads);
   const startedAt = process.hrtime.bigint();
   const marker: ExportMarker = previous ?? {
@@ -39,15 +68,14 @@ export async function exportPngTree(source: ImageSource, out: string, settings: 
   const n = source.imageCount;
   const S = source.imageSize;
   const png: PngSettings = { gray: settings.gray, level: settings.pngLevel };
-  const fileOf = (i: number) => {
+  const placeOf = (i: number) => {
     const c = Math.floor(i / source.instances);
     const p = source.classParams[c];
-    return path.join(out, classFolder(p.class), pngFileName(p.vertices, i % source.instances));
+    return { dir: path.join(out, classFolder(p.class)), name: pngFileName(p.vertices, i % source.instances) };
   };
 
   marker.complete = false;
   marker.doneThrough = Math.min(marker.doneThrough ?? 0, n);
-  fs.mkdirSync(out, { recursive: true });
   writeMarker(out, marker);
 
   // Status of each image: 0 to write, UNCHECKED found beyond the checkpoint, DONE.
@@ -55,8 +83,12 @@ export async function exportPngTree(source: ImageSource, out: string, settings: 
   const status = new Uint8Array(n);
   for (let c = 0; c < source.classes; ++c) {
     const p = source.classParams[c];
+    if (run.signal?.aborted) break;
     const dir = path.join(out, classFolder(p.class));
     fs.mkdirSync(dir, { recursive: true });
+    if (!fs.lstatSync(dir).isDirectory()) {
+      throw new VatomError('OUTPUT_CONFLICT', `--out ${out}: ${dir} is not a directory (a symlink or file where a class folder goes)`, EXIT_BAD_INPUT);
+    }
     const names = new Set(fs.readdirSync(dir));
     for (const name of names) if (name.endsWith('.tmp')) fs.rmSync(path.join(dir, name), { force: true });
     for (let j = 0; j < source.instances; ++j) {
@@ -91,15 +123,22 @@ export async function exportPngTree(source: ImageSource, out: string, settings: 
   const produce = async (k: number): Promise<Outcome> => {
     const i = reader.index(k);
     const pixels = await reader.pixels(k);
-    const file = fileOf(i);
+    const { dir, name } = placeOf(i);
     const encoded = await encoders.run(async (): Promise<Buffer | null> => {
-      if (status[i] === UNCHECKED && await pngMatches(await fs.promises.readFile(file), pixels, S, png)) return null;
+      if (status[i] === UNCHECKED) {
+        const found = await readExisting(dir, name);
+        if (found && await pngMatches(found, pixels, S, png)) return null;
+      }
       return encodePng(pixels, S, png);
     });
     if (encoded === null) return { kind: 'kept', bytes: 0 };
-    const temp = `${file}.tmp`;
-    await fs.promises.writeFile(temp, encoded);
-    await fs.promises.rename(temp, file);
+    const fh = await createExclusiveAsync(dir, `${name}.tmp`);
+    try {
+      for (let at = 0; at < encoded.length;) at += (await fh.write(encoded, at, encoded.length - at)).bytesWritten;
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.rename(path.join(dir, `${name}.tmp`), path.join(dir, name));
     return { kind: status[i] === UNCHECKED ? 'redone' : 'written', bytes: encoded.length };
   };
   const consume = (k: number, o: Outcome) => {
@@ -118,12 +157,21 @@ export async function exportPngTree(source: ImageSource, out: string, settings: 
   };
   try {
     await orderedPipeline(reader.count, window, produce, consume, () => run.signal?.aborted === true);
+    if (!run.signal?.aborted) await source.verified?.();
   } catch (err) {
+    run.reporter.stop();
+    if (err instanceof ShardMismatchError) {
+      // Images of a shard that failed its checksum may have been written: they go, and the checkpoint before them.
+      for (let i = err.first; i < Math.min(n, err.first + err.count); ++i) {
+        const { dir, name } = placeOf(i);
+        fs.rmSync(path.join(dir, name), { force: true });
+      }
+      doneThrough = Math.min(doneThrough, err.first);
+    }
     marker.doneThrough = doneThrough;
     writeMarker(out, marker);
-    run.reporter.stop();
     if (err instanceof VatomError) throw err;
-    throw new VatomError('IO', `PNG export to ${out} failed: ${(err as Error).message}; finished files are kept, rerun the same command to resume`);
+    throw new VatomError('IO', `PNG export to ${out} failed: ${describeError(err)}; finished files are kept, rerun the same command to resume`);
   }
   marker.doneThrough = doneThrough;
   run.reporter.stop();

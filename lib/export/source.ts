@@ -1,10 +1,12 @@
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { datasetIdentity, nativeSpec, resolveDevice } from '../build';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
-import { DatasetIdentity, identityOf, Manifest, readManifest, resolveShardPath } from '../manifest';
+import { DatasetIdentity, identityOf, Manifest, readManifest } from '../manifest';
 import { ClassParams, loadNative, NativeGenerator } from '../native';
-import { readNpyHeader } from '../npy';
+import { parseNpyHeader } from '../npy';
+import { openRegularInside, openRegularInsideAsync } from '../safe-fs';
 import { BuildOptions } from '../options';
 import { Semaphore } from './pool';
 
@@ -23,6 +25,8 @@ export interface ImageSource {
   readonly classParams: ReadonlyArray<ClassParams & { class: number }>;
   /** Gray S x S images [begin, end) of the class-major order, concatenated. */
   read(begin: number, end: number): Promise<Buffer>;
+  /** Resolves once everything read so far is known to be what the source promises (a dataset: its sha256). */
+  verified?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -32,7 +36,28 @@ export function toSourceIdentity(identity: DatasetIdentity): SourceIdentity {
   return source;
 }
 
-/** Reads images straight from the .npy shards of a complete dataset (pread, no memory map). */
+/** A shard whose bytes differ from its manifest's sha256: images [first, first + count) read from it are not to be trusted. */
+export class ShardMismatchError extends VatomError {
+  constructor(message: string, readonly first: number, readonly count: number) {
+    super('BAD_MANIFEST', message);
+  }
+}
+
+/** How far one shard's images file has been read and hashed. */
+interface ShardHash {
+  hash: crypto.Hash | undefined;  // undefined once read out of order: hashed whole by verified()
+  at: number;
+  done: boolean;
+}
+
+const CATCH_UP_CHUNK = 8 << 20;
+
+/**
+ * Reads images straight from the .npy shards of a complete dataset (pread, no memory map), checking
+ * what it reads: every file is opened as a regular file inside the directory and must be the very
+ * file (device, inode, size) checked when the source was opened, and each shard's bytes are hashed
+ * as they are read and compared with the manifest's sha256 when its last byte has been read.
+ */
 export class DatasetSource implements ImageSource {
   readonly identity: SourceIdentity;
   readonly imageSize: number;
@@ -41,7 +66,9 @@ export class DatasetSource implements ImageSource {
   readonly instances: number;
   readonly imageCount: number;
   readonly classParams: ReadonlyArray<ClassParams & { class: number }>;
-  private readonly paths: string[];
+  private readonly files: Array<{ dev: number; ino: number; size: number }> = [];
+  private readonly hashes = new Map<number, ShardHash>();
+  private readonly oneRead = new Semaphore(1);
 
   /** Opens DIR; refuses (exit 2) a directory that is not a complete dataset whose shard files have the sizes the manifest gives. */
   constructor(readonly dir: string, readonly manifest: Manifest = readManifestForExport(dir)) {
@@ -53,39 +80,85 @@ export class DatasetSource implements ImageSource {
     this.instances = m.instances;
     this.imageCount = m.imageCount;
     this.classParams = m.classParams;
-    this.paths = m.shards.map((s) => resolveShardPath(dir, s.images));
     if (!m.complete || m.shards.some((s) => s.imagesSha256 === null)) {
       throw new VatomError('NOT_A_DATASET',
         `${dir} is an incomplete dataset (${m.shards.filter((s) => s.imagesSha256 !== null).length} of ${m.shards.length} shards written); ` +
         'rerun its build command to finish it first', EXIT_BAD_INPUT);
     }
-    if (!Array.isArray(m.classParams) || m.classParams.length !== m.classes) {
-      throw new VatomError('BAD_MANIFEST', `${dir}/manifest.json lists parameters for ${m.classParams?.length} classes, expected ${m.classes}`, EXIT_BAD_INPUT);
-    }
-    const imageBytes = m.imageSize ** 2;
-    m.shards.forEach((s, i) => {
-      const file = this.paths[i];
-      let size: number;
+    m.shards.forEach((s) => {
+      let opened: { fd: number; stat: fs.Stats };
       try {
-        size = fs.statSync(file).size;
-      } catch {
-        throw new VatomError('NOT_A_DATASET', `${dir}: shard ${s.images} is missing; run vatom-fast verify ${dir}`, EXIT_BAD_INPUT);
+        opened = openRegularInside(dir, s.images);
+      } catch (err) {
+        const why = err instanceof VatomError && err.code === 'NOT_A_DATASET' ? 'is missing' : (err as Error).message;
+        throw new VatomError('NOT_A_DATASET', `${dir}: shard ${s.images} ${why}; run vatom-fast verify ${dir}`, EXIT_BAD_INPUT);
       }
+      const { fd, stat } = opened;
       let offset: number;
       try {
-        offset = readNpyHeader(file).dataOffset;
+        const head = Buffer.alloc(Math.min(stat.size, 65536 + 16));
+        offset = parseNpyHeader(head.subarray(0, fs.readSync(fd, head, 0, head.length, 0))).dataOffset;
       } catch (err) {
         throw new VatomError('NOT_A_DATASET', `${dir}: shard ${s.images}: ${(err as Error).message}; run vatom-fast verify ${dir}`, EXIT_BAD_INPUT);
+      } finally {
+        fs.closeSync(fd);
       }
-      if (size !== s.imagesBytes || offset !== m.imagesDataOffset || size !== offset + s.count * imageBytes) {
+      if (stat.size !== s.imagesBytes || offset !== m.imagesDataOffset) {
         throw new VatomError('NOT_A_DATASET',
-          `${dir}: shard ${s.images} has ${size} bytes (data at ${offset}), the manifest says ${s.imagesBytes} (data at ${m.imagesDataOffset}); ` +
+          `${dir}: shard ${s.images} has ${stat.size} bytes (data at ${offset}), the manifest says ${s.imagesBytes} (data at ${m.imagesDataOffset}); ` +
           `run vatom-fast verify ${dir}`, EXIT_BAD_INPUT);
       }
+      this.files.push({ dev: stat.dev, ino: stat.ino, size: stat.size });
     });
   }
 
-  async read(begin: number, end: number): Promise<Buffer> {
+  /** Opens shard s's images file, refusing one that is not the file checked when the source was opened. */
+  private async open(s: number): Promise<fs.promises.FileHandle> {
+    const name = this.manifest.shards[s].images;
+    const { fh, stat } = await openRegularInsideAsync(this.dir, name);
+    const f = this.files[s];
+    if (stat.dev !== f.dev || stat.ino !== f.ino || stat.size !== f.size) {
+      await fh.close();
+      throw new VatomError('IO', `${path.join(this.dir, name)} was replaced or changed while it was read; run vatom-fast verify ${this.dir}`);
+    }
+    return fh;
+  }
+
+  private async readFully(fh: fs.promises.FileHandle, s: number, out: Buffer, at: number, want: number, position: number): Promise<void> {
+    for (let got = 0; got < want;) {
+      const { bytesRead } = await fh.read(out, at + got, want - got, position + got);
+      if (bytesRead === 0) {
+        throw new VatomError('IO', `${path.join(this.dir, this.manifest.shards[s].images)} ended early; run vatom-fast verify ${this.dir}`);
+      }
+      got += bytesRead;
+    }
+  }
+
+  /** Hashes bytes [from, to) of shard s's file that a read skipped, so that the shard's hash stays whole. */
+  private async catchUp(fh: fs.promises.FileHandle, s: number, state: ShardHash, to: number): Promise<void> {
+    const buffer = Buffer.allocUnsafe(Math.min(CATCH_UP_CHUNK, to - state.at));
+    while (state.at < to) {
+      const n = Math.min(buffer.length, to - state.at);
+      await this.readFully(fh, s, buffer, 0, n, state.at);
+      state.hash!.update(buffer.subarray(0, n));
+      state.at += n;
+    }
+  }
+
+  private check(s: number, state: ShardHash, digest: string): void {
+    state.done = true;
+    const shard = this.manifest.shards[s];
+    if (digest !== shard.imagesSha256) {
+      throw new ShardMismatchError(`${path.join(this.dir, shard.images)}: sha256 ${digest}, the manifest says ${shard.imagesSha256}; ` +
+        `its images are not exported (run vatom-fast verify ${this.dir})`, shard.first, shard.count);
+    }
+  }
+
+  read(begin: number, end: number): Promise<Buffer> {
+    return this.oneRead.run(() => this.readInOrder(begin, end));
+  }
+
+  private async readInOrder(begin: number, end: number): Promise<Buffer> {
     const bytes = this.imageSize ** 2;
     const out = Buffer.allocUnsafe((end - begin) * bytes);
     const shards = this.manifest.shards;
@@ -98,16 +171,20 @@ export class DatasetSource implements ImageSource {
     for (let i = begin, s = lo; i < end; ++s) {
       const shard = shards[s];
       const upto = Math.min(end, shard.first + shard.count);
-      const fh = await fs.promises.open(this.paths[s], 'r');
+      const fh = await this.open(s);
       try {
         const want = (upto - i) * bytes;
         const at = (i - begin) * bytes;
-        let got = 0;
-        while (got < want) {
-          const { bytesRead } = await fh.read(out, at + got, want - got,
-            this.manifest.imagesDataOffset + (i - shard.first) * bytes + got);
-          if (bytesRead === 0) throw new VatomError('IO', `${this.paths[s]} ended early; run vatom-fast verify ${this.dir}`);
-          got += bytesRead;
+        const position = this.manifest.imagesDataOffset + (i - shard.first) * bytes;
+        let state = this.hashes.get(s);
+        if (!state) this.hashes.set(s, state = { hash: crypto.createHash('sha256'), at: 0, done: false });
+        if (state.hash && state.at > position) state.hash = undefined;  // read again or backwards
+        if (state.hash) await this.catchUp(fh, s, state, position);
+        await this.readFully(fh, s, out, at, want, position);
+        if (state.hash) {
+          state.hash.update(out.subarray(at, at + want));
+          state.at = position + want;
+          if (state.at === this.files[s].size) this.check(s, state, state.hash.digest('hex'));
         }
       } finally {
         await fh.close();
@@ -115,6 +192,23 @@ export class DatasetSource implements ImageSource {
       i = upto;
     }
     return out;
+  }
+
+  /** Completes the hash of every shard read from but not to its end (or read out of order); throws ShardMismatchError for one that differs. */
+  async verified(): Promise<void> {
+    await this.oneRead.run(async () => {
+      for (const [s, state] of [...this.hashes.entries()].sort((a, b) => a[0] - b[0])) {
+        if (state.done) continue;
+        const fh = await this.open(s);
+        try {
+          if (!state.hash) Object.assign(state, { hash: crypto.createHash('sha256'), at: 0 });
+          await this.catchUp(fh, s, state, this.files[s].size);
+          this.check(s, state, state.hash!.digest('hex'));
+        } finally {
+          await fh.close();
+        }
+      }
+    });
   }
 
   async close(): Promise<void> {}

@@ -3,14 +3,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tar from 'tar-stream';
 import { VatomError } from '../errors';
-import { exists } from '../manifest';
-import { sha256File } from '../verify';
+import { createExclusiveAsync, describeError, writeFileAtomic } from '../safe-fs';
+import { sha256Inside } from '../verify';
 import { BatchReader, pipelineSizes } from './batches';
 import { ExportRun, ExportSummary, GENERATOR, pad } from './common';
 import { configureEncoders, encodePng, PngSettings } from './encode';
-import { checkExportOutput, EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, ExportSettings, TarShardEntry, writeMarker } from './marker';
+import { EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, ExportSettings, openExportOutput, TarShardEntry, writeMarker } from './marker';
 import { orderedPipeline, Semaphore } from './pool';
-import type { ImageSource } from './source';
+import { ImageSource, ShardMismatchError } from './source';
 
 /** Every member gets this time, so that equal inputs give equal shard bytes. */
 const MEMBER_MTIME = new Date(Date.UTC(2023, 5, 18));
@@ -60,10 +60,19 @@ function addEntry(pack: tar.Pack, name: string, data: Buffer): Promise<void> {
  * rerun keeps shards whose bytes match the marker and writes the others.
  */
 export async function exportWds(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
+  const wanted = { settings, source: source.identity };
+  const { previous, lock } = openExportOutput(out, wanted);
+  try {
+    return await exportLocked(source, out, settings, run, previous);
+  } finally {
+    lock.release();
+  }
+}
+
+async function exportLocked(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun, previous: ExportMarker | undefined): Promise<ExportSummary> {
   const prefix = settings.prefix!;
   const perShard = settings.shardImages!;
   const wanted = { settings, source: source.identity };
-  const previous = checkExportOutput(out, wanted);
   configureEncoders(run.threads);
   const startedAt = process.hrtime.bigint();
   const shards = planTarShards(prefix, source.imageCount, perShard);
@@ -79,7 +88,6 @@ export async function exportWds(source: ImageSource, out: string, settings: Expo
     format: EXPORT_FORMAT, version: EXPORT_VERSION, generator: previous?.generator ?? GENERATOR, complete: false, ...wanted, shards, pattern,
   };
   marker.complete = false;
-  fs.mkdirSync(out, { recursive: true });
   writeMarker(out, marker);
   for (const name of fs.readdirSync(out)) {
     if (name.startsWith(`${prefix}-`) && name.endsWith('.tar.partial')) fs.rmSync(path.join(out, name), { force: true });
@@ -90,8 +98,12 @@ export async function exportWds(source: ImageSource, out: string, settings: Expo
   let redone = 0;
   for (const shard of shards) {
     if (shard.sha256 === null) continue;
-    const file = path.join(out, shard.name);
-    if (exists(file) && fs.statSync(file).size === shard.bytes && await sha256File(file) === shard.sha256) {
+    if (run.signal?.aborted) throw new VatomError('CANCELLED', 'export interrupted; rerun the same command to resume');
+    const sha = await sha256Inside(out, shard.name, run.signal).catch((err) => {
+      if (err instanceof VatomError && err.code === 'CANCELLED') throw err;
+      return undefined;  // missing, or not a regular file: written again
+    });
+    if (sha === shard.sha256) {
       kept += shard.count;
       ++shardsKept;
     } else {
@@ -116,7 +128,7 @@ export async function exportWds(source: ImageSource, out: string, settings: Expo
       if (run.signal?.aborted) break;
       const file = path.join(out, shard.name);
       const temp = `${file}.partial`;
-      const fh = await fs.promises.open(temp, 'w');
+      const fh = await createExclusiveAsync(out, `${shard.name}.partial`);
       const hash = crypto.createHash('sha256');
       let bytes = 0;
       const pack = tar.pack();
@@ -159,10 +171,11 @@ export async function exportWds(source: ImageSource, out: string, settings: Expo
         await fh.sync();
       } catch (err) {
         pack.destroy();
-        await drain.catch(() => {});
+        // A failed write (a full disk) destroys the pack; its error, not the pack's "destroyed", is the cause.
+        const cause = await drain.then(() => undefined, (e: unknown) => e);
         await fh.close().catch(() => {});
         await fs.promises.rm(temp, { force: true });
-        throw err;
+        throw cause ?? err;
       }
       await fh.close();
       await fs.promises.rename(temp, file);
@@ -172,18 +185,29 @@ export async function exportWds(source: ImageSource, out: string, settings: Expo
       written += shard.count;
       ++shardsWritten;
     }
+    if (!run.signal?.aborted) await source.verified?.();
   } catch (err) {
     run.reporter.stop();
+    if (err instanceof ShardMismatchError) {
+      // Tar shards holding images of a .npy shard that failed its checksum go.
+      for (const shard of shards) {
+        if (shard.first < err.first + err.count && err.first < shard.first + shard.count) {
+          fs.rmSync(path.join(out, shard.name), { force: true });
+          shard.bytes = null;
+          shard.sha256 = null;
+        }
+      }
+      writeMarker(out, marker);
+    }
     if (err instanceof VatomError) throw err;
-    throw new VatomError('IO', `WebDataset export to ${out} failed: ${(err as Error).message}; finished shards are kept, rerun the same command to resume`);
+    throw new VatomError('IO', `WebDataset export to ${out} failed: ${describeError(err)}; finished shards are kept, rerun the same command to resume`);
   }
   run.reporter.stop();
   if (run.signal?.aborted) throw new VatomError('CANCELLED', 'export interrupted; rerun the same command to resume');
 
   const absolutePattern = path.join(path.resolve(out), pattern);
   const shardList = path.join(out, `${prefix}-shards.txt`);
-  fs.writeFileSync(`${shardList}.tmp`, `${absolutePattern}\n`);
-  fs.renameSync(`${shardList}.tmp`, shardList);
+  writeFileAtomic(out, `${prefix}-shards.txt`, `${absolutePattern}\n`);
   marker.complete = true;
   writeMarker(out, marker);
   const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;

@@ -40,8 +40,13 @@ std::runtime_error io_error(const std::string& what, const std::string& path) {
 // An output file under its temporary name, removed unless committed.
 class TempFile {
  public:
+  // Created exclusively and never through a symlink: a file planted under the temporary name is
+  // removed (unlink removes a symlink, not its target) and the name created afresh. The caller holds
+  // the directory lock, so nothing of ours is there to race with.
   explicit TempFile(std::string final_path) : final_(std::move(final_path)), temp_(final_ + ".tmp") {
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    fd_ = ::open(temp_.c_str(), kFlags, 0644);
+    if (fd_ < 0 && errno == EEXIST && ::unlink(temp_.c_str()) == 0) fd_ = ::open(temp_.c_str(), kFlags, 0644);
     if (fd_ < 0) throw io_error("cannot create", temp_);
   }
   ~TempFile() {
