@@ -29,7 +29,7 @@ let validators: { manifest: ValidateFunction; exportMarker: ValidateFunction } |
 function compiled(): NonNullable<typeof validators> {
   if (!validators) {
     const schema = JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')) as Record<string, unknown>;
-    const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
+    const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true, verbose: true });
     ajv.addSchema(schema);
     const id = schema.$id as string;
     validators = {
@@ -73,9 +73,19 @@ export function parseFormatJson(text: string, file: string): unknown {
   }
 }
 
+/** A value for a message: scalars as JSON (at most 80 characters), containers by kind. */
+export function shown(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value !== null && typeof value === 'object') return 'an object';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= 80 ? text : `${text.slice(0, 77)}...`;
+}
+
 function describe(e: ErrorObject): string {
-  const where = e.instancePath === '' ? 'the top level' : e.instancePath;
-  if (e.keyword === 'additionalProperties') return `${where} has an unknown field ${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)}`;
+  const path = e.instancePath === '' ? 'the top level' : e.instancePath;
+  if (e.keyword === 'additionalProperties') return `${path} has an unknown field ${shown((e.params as { additionalProperty: string }).additionalProperty)}`;
+  if (e.keyword === 'required') return `${path} ${e.message}`;
+  const where = `${path} (${shown(e.data)})`;
   if (e.keyword === 'const') return `${where} must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
   if (e.keyword === 'enum') return `${where} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
   return `${where} ${e.message}`;

@@ -11,7 +11,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .manifest import IMAGE_DTYPE, LABEL_DTYPE, DatasetInfo, Shard, ShardSelection, load_manifest
+from .manifest import (
+    IMAGE_DTYPE, LABEL_DTYPE, DatasetError, DatasetInfo, FileIdentity, Shard, ShardSelection, load_manifest, open_checked,
+)
 
 try:  # torch is optional: without it the dataset is a plain object with __len__/__getitem__.
     import torch
@@ -30,6 +32,42 @@ except ImportError:  # pragma: no cover
 OUTPUTS = ("pil", "numpy", "tensor")
 
 
+class _CheckedFile:
+    """A shard file opened after checking it is the one validated, read with pread: a file truncated
+    or rewritten later gives a DatasetError naming it (a memory map would die of SIGBUS instead).
+    Each read re-checks size and modification time with fstat (about a microsecond)."""
+
+    def __init__(self, path: str, identity: FileIdentity) -> None:
+        self.path = path
+        self.identity = identity
+        self.fd = open_checked(path, identity)
+        self.pid = os.getpid()
+
+    def read_into(self, out: np.ndarray, offset: int) -> None:
+        st = os.fstat(self.fd)
+        root, name = os.path.split(self.path)
+        if (st.st_size, st.st_mtime_ns) != (self.identity.size, self.identity.mtime_ns):
+            raise DatasetError(root, [f"shard file {name} was changed since the dataset was opened (now {st.st_size} bytes)"])
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        got = 0
+        while got < len(view):
+            n = os.preadv(self.fd, [view[got:]], offset + got)
+            if n == 0:
+                raise DatasetError(root, [f"shard file {name} ended early at byte {offset + got} (truncated?)"])
+            got += n
+
+    def close(self) -> None:
+        if self.fd >= 0 and self.pid == os.getpid():
+            os.close(self.fd)
+        self.fd = -1
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except OSError:
+            pass
+
+
 class VisualAtomDataset(_Base):
     """A vatom-fast dataset directory as a map-style dataset of ``(image, label)``.
 
@@ -45,8 +83,8 @@ class VisualAtomDataset(_Base):
         relative_labels: return ``class - startClass`` (0-based) instead of the absolute class.
         verify_checksums: also hash every shard against the manifest's sha256 and check every
             label (reads the whole dataset once).
-        max_open_shards: at most this many image shards mapped at once per process (least
-            recently used ones are unmapped; their pages stay in the page cache).
+        max_open_shards: at most this many image shard files open at once per process (least
+            recently used ones are closed).
         shards: which shards to use. ``None``/``"all"`` (default): every shard, a missing file
             is an error. ``"present"``: only the shards whose files exist in ``root`` (a node
             that holds part of the dataset on its local disk). A list of shard indices (positions
@@ -56,9 +94,12 @@ class VisualAtomDataset(_Base):
             renumbered, and :meth:`global_index` gives an image's index in the whole dataset.
 
     The manifest and every shard's header and size are checked in the constructor, before
-    anything is mapped (a ``ValueError`` names each problem). Shards are mapped lazily, on first
-    access in each process, so the dataset is safe to hand to DataLoader workers under fork and
-    spawn; pickling drops the maps.
+    anything is read (a ``ValueError`` names each problem). Shard files are opened lazily, on first
+    access in each process, and only if they are still the files checked then (device, inode, size,
+    modification time); images are read with ``pread``, so a shard truncated or replaced later
+    raises a ``DatasetError`` naming it instead of killing the process (SIGBUS) or serving other
+    data. The dataset is safe to hand to DataLoader workers under fork and spawn; pickling drops
+    the open files.
     """
 
     def __init__(
@@ -183,51 +224,58 @@ class VisualAtomDataset(_Base):
             f"channels={self.channels}, output={self.output!r})"
         )
 
-    # ------------------------------------------------------------------ lazy maps
+    # ------------------------------------------------------------------ lazy opens
 
     def _reset_cache(self) -> None:
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        self._maps: "OrderedDict[int, np.memmap]" = OrderedDict()
+        self._files: "OrderedDict[int, _CheckedFile]" = OrderedDict()
         self._label_cache: Dict[int, np.ndarray] = {}
 
     def _check_pid(self) -> None:
-        if self._pid != os.getpid():  # forked after maps were opened: reopen in this process
+        if self._pid != os.getpid():  # forked after files were opened: reopen (and re-check) in this process
             self._reset_cache()
 
-    def _shard_images(self, k: int) -> np.ndarray:
+    def _shard_file(self, k: int) -> "_CheckedFile":
+        """Shard k's images file, opened in this process and checked to be the file validated in the
+        constructor (device, inode, size, modification time)."""
         self._check_pid()
         with self._lock:
-            mm = self._maps.get(k)
-            if mm is not None:
-                self._maps.move_to_end(k)
-                return mm
+            f = self._files.get(k)
+            if f is not None:
+                self._files.move_to_end(k)
+                return f
             s = self.info.shards[k]
-            S = self.info.image_size
-            mm = np.memmap(s.images_path, dtype=IMAGE_DTYPE, mode="r", offset=s.images_offset, shape=(s.count, S, S))
-            self._maps[k] = mm
-            while len(self._maps) > self.max_open_shards:
-                self._maps.popitem(last=False)
-            return mm
+            f = _CheckedFile(s.images_path, s.images_identity)
+            self._files[k] = f
+            while len(self._files) > self.max_open_shards:
+                self._files.popitem(last=False)[1].close()
+            return f
 
     def _shard_labels(self, k: int) -> np.ndarray:
         self._check_pid()
         lab = self._label_cache.get(k)
         if lab is None:
             s = self.info.shards[k]
-            lab = np.fromfile(s.labels_path, dtype=LABEL_DTYPE, count=s.count, offset=s.labels_offset)
-            if lab.shape[0] != s.count:
-                raise OSError(f"{s.labels_path}: short read ({lab.shape[0]} of {s.count} labels)")
+            f = _CheckedFile(s.labels_path, s.labels_identity)
+            try:
+                lab = np.empty(s.count, dtype=LABEL_DTYPE)
+                f.read_into(lab, s.labels_offset)
+            finally:
+                f.close()
             self._label_cache[k] = lab
         return lab
 
     def close(self) -> None:
-        """Unmap every shard in this process (they are reopened on the next access)."""
+        """Close every shard file this process opened (they are reopened, and re-checked, on the next access)."""
+        if self._pid == os.getpid():
+            for f in self._files.values():
+                f.close()
         self._reset_cache()
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_maps", "_label_cache", "_lock", "_pid"):
+        for key in ("_files", "_label_cache", "_lock", "_pid"):
             state.pop(key, None)
         return state
 
@@ -238,6 +286,8 @@ class VisualAtomDataset(_Base):
     # ------------------------------------------------------------------ items
 
     def _check_index(self, index: Any) -> int:
+        if isinstance(index, (bool, np.bool_)):
+            raise TypeError(f"dataset indices must be integers, not {type(index).__name__}")
         i = operator.index(index)
         n = self._len
         if i < 0:
@@ -262,7 +312,9 @@ class VisualAtomDataset(_Base):
     def read(self, index: int) -> Tuple[np.ndarray, int]:
         """The stored ``(S, S)`` uint8 image (a copy) and its label, without conversion or transforms."""
         k, j = self.locate(index)
-        img = np.array(self._shard_images(k)[j], copy=True)
+        S = self.info.image_size
+        img = np.empty((S, S), dtype=IMAGE_DTYPE)
+        self._shard_file(k).read_into(img, self.info.shards[k].images_offset + j * S * S)
         label = int(self._shard_labels(k)[j])
         if self.relative_labels:
             label -= self.info.start_class

@@ -72,13 +72,18 @@ def write_dataset(
     size: int = 32,
     start_class: int = 0,
     shard_counts: Sequence[int] = (10, 5),
-    label_align: int = DATA_OFFSET,
+    label_align: int = 64,
     seed: int = 1234,
 ) -> Synthetic:
     """A complete format-1 dataset: class-major images, one shard per range, manifest with sizes
-    and sha256 of every file."""
+    and sha256 of every file, valid against the format's schema (shards of shard_counts[0] images,
+    the last one shorter, as the CLI lays them out; labels headers of 128 bytes)."""
     n = classes * instances
     assert sum(shard_counts) == n
+    shard_size = shard_counts[0]
+    assert all(c == shard_size for c in shard_counts[:-1]) and shard_counts[-1] <= shard_size, \
+        f"shard_counts {shard_counts} is not a layout the CLI writes (equal shards, the last one shorter)"
+    assert size >= 16, "the format's smallest image size is 16"
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(n, size, size), dtype=np.uint8)
@@ -96,13 +101,16 @@ def write_dataset(
         })
         first += count
     manifest = {
-        "format": "vatom-fast", "version": 1, "complete": True,
-        "seed": seed, "rng": "philox",
-        "config": {"vertices": [200, 1000], "orbits": [1, 200], "noiseMin": 0, "lineWidth": 0.1,
-                   "radiusMin": 10, "ovalRate": 2, "startPos": size, "freq1": [0, 20], "freq2": [0, 20]},
-        "imageSize": size, "classes": classes, "instances": instances, "startClass": start_class,
-        "imageCount": n,
-        "classParams": [{"class": start_class + c} for c in range(classes)],
+        "format": "vatom-fast", "version": 1, "rng": "philox", "stream": "philox4x32-10/format-1", "seed": str(seed),
+        "config": {"imageSize": size, "verticesMin": 200, "verticesMax": 1000, "orbitsMin": 1, "orbitsMax": 200,
+                   "noiseMin": 0, "lineWidth": 0.1, "radiusMin": 10, "ovalRate": 2, "startPos": size,
+                   "freq1Min": 0, "freq1Max": 20, "freq2Min": 0, "freq2Max": 20},
+        "imageSize": size, "startClass": start_class, "requestedClasses": classes, "classes": classes,
+        "instances": instances, "imageCount": n, "shardSize": shard_size, "complete": True,
+        "generator": "vatom-fast 0.1.0", "dtype": "uint8", "channels": 1, "order": "class-major",
+        "imagesDataOffset": DATA_OFFSET,
+        "classParams": [{"class": start_class + c, "vertices": 200 + c, "orbits": 1 + c, "radius": 10, "freq1": 1,
+                         "freq2": 2, "noise": 1.5, "lineWidth": 0.05, "ovalX": 1.0, "ovalY": 1.5} for c in range(classes)],
         "shards": shards,
     }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -113,7 +121,7 @@ def write_dataset(
 # classes with a non-zero start class (labels written by np.save's default header).
 LAYOUTS = {
     "synthetic": dict(classes=3, instances=5, size=32, start_class=0, shard_counts=(10, 5)),
-    "synthetic-split": dict(classes=4, instances=3, size=16, start_class=7, shard_counts=(5, 4, 3),
+    "synthetic-split": dict(classes=4, instances=3, size=16, start_class=7, shard_counts=(5, 5, 2),
                             label_align=64, seed=99),
 }
 

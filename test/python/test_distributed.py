@@ -71,7 +71,7 @@ def _rank_main(rank, root, init_file, out_file):
 @pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
 def test_two_process_gloo_world(tmp_path):
     # 23 images in 4 shards: odd, so DistributedSampler's padding repeats one index
-    syn = write_dataset(tmp_path / "ds", classes=23, instances=1, size=8, shard_counts=(6, 6, 6, 5))
+    syn = write_dataset(tmp_path / "ds", classes=23, instances=1, size=16, shard_counts=(6, 6, 6, 5))
     n = 23
     out = tmp_path / "gathered.pkl"
     mp.spawn(_rank_main, args=(str(syn.root), str(tmp_path / "pg-init"), str(out)), nprocs=WORLD, join=True)

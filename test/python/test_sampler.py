@@ -172,9 +172,9 @@ def test_bad_arguments():
 def test_with_dataset_and_dataloader(tmp_path, workers):
     from conftest import write_dataset
 
-    syn = write_dataset(tmp_path / "ds", classes=6, instances=5, size=8, shard_counts=(5, 10, 5, 10))
+    syn = write_dataset(tmp_path / "ds", classes=6, instances=5, size=16, shard_counts=(8, 8, 8, 6))
     ds = VisualAtomDataset(syn.root, output="tensor", channels=1)
-    assert ds.shard_sizes == (5, 10, 5, 10)
+    assert ds.shard_sizes == (8, 8, 8, 6)
     s = ShardWindowSampler(ds, window_images=10, seed=2)
     s.set_epoch(1)
     loader = torch.utils.data.DataLoader(ds, batch_size=4, sampler=s, num_workers=workers)
