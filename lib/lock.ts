@@ -20,6 +20,8 @@ export const LOCK_NAME = '.lock';
 /** Names a lock may leave in a directory (the lock, workers' part locks, their temporary and displaced files). */
 export const LOCK_FILE = /^\.lock(-part-\d+-of-\d+)?(\.[0-9a-f]+-[0-9a-f]+\.(tmp|stale))?$/;
 const PART_LOCK = /^\.lock-part-(\d+)-of-(\d+)$/;
+/** How long a worker waits for a sibling that is registering its part lock (which takes milliseconds). */
+const SIBLING_WAIT_MS = 10_000;
 
 function processStart(pid: number): string | undefined {
   try {
@@ -166,6 +168,7 @@ export class DirectoryLock {
 
   private static take(dir: string, name: string, holder: LockHolder): DirectoryLock {
     const file = path.join(dir, name);
+    const waitUntil = Date.now() + SIBLING_WAIT_MS;
     for (let attempt = 0; attempt < 5; ++attempt) {
       const ino = createLock(dir, name, holder);
       if (ino !== undefined) return new DirectoryLock(dir, name, ino);
@@ -173,6 +176,13 @@ export class DirectoryLock {
       if (!found) continue;  // released meanwhile
       if (!found.holder) {
         throw new VatomError('OUTPUT_CONFLICT', `${dir}: the lock file ${file} is not a vatom-fast lock; if no vatom-fast runs there, delete it`, EXIT_BAD_INPUT);
+      }
+      // A sibling worker of the same split holds the directory lock only while it registers: wait for it.
+      if (holder.part && found.holder.part?.count === holder.part.count && found.holder.part.index !== holder.part.index && mayBeAlive(found.holder) &&
+          Date.now() < waitUntil) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        --attempt;
+        continue;
       }
       if (mayBeAlive(found.holder)) {
         throw new VatomError('OUTPUT_CONFLICT',

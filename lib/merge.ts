@@ -45,23 +45,22 @@ export async function mergeDataset(dir: string, options: { verify?: boolean } = 
     for (let index = 0; index < count && missing.length < 5; ++index) if (!present.has(index)) missing.push(index);
     for (const index of missing) problems.push(`worker ${index} of ${count}: missing (no ${partManifestName(index, count)})`);
     if (count - present.size > missing.length) problems.push(`and ${count - present.size - missing.length} more workers missing`);
-    throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}: ${problems.join('; ')}`, EXIT_FAILURE);
   }
   const lock = DirectoryLock.acquire(dir, 'vatom-fast merge');
   try {
-    return await mergeLocked(dir, names, count, options);
+    return await mergeLocked(dir, names, count, problems, options);
   } finally {
     lock.release();
   }
 }
 
-async function mergeLocked(dir: string, names: string[], count: number, options: { verify?: boolean }): Promise<MergeReport> {
+async function mergeLocked(dir: string, names: string[], count: number, problems: string[], options: { verify?: boolean }): Promise<MergeReport> {
   const parts: Manifest[] = [];
-  const problems: string[] = [];
-  for (let index = 0; index < count; ++index) {
-    const part = readManifest(dir, names[index]);
+  for (const name of names) {
+    const part = readManifest(dir, name);
+    const index = part.part!.index;
     parts[index] = part;
-    const differences = identityDifferences(parts[0], part);
+    const differences = identityDifferences(parts.find((p) => p !== undefined)!, part);
     if (differences.length > 0) problems.push(`worker ${index} of ${count}: another configuration (${differences.join('; ')})`);
     if (!part.complete) {
       const written = part.shards.filter((s) => s.imagesSha256 !== null).length;
