@@ -137,6 +137,15 @@ export async function createExclusiveAsync(dir: string, name: string): Promise<f
   }
 }
 
+/**
+ * Test hook for the disk-full paths of files written from JS: VATOM_TEST_FAIL_JS_WRITE=SUFFIX makes
+ * writes of files whose name ends in SUFFIX fail with ENOSPC, as a full disk would.
+ */
+export function simulateDiskFull(name: string): void {
+  const suffix = process.env.VATOM_TEST_FAIL_JS_WRITE;
+  if (suffix && name.endsWith(suffix)) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+}
+
 /** fsync of a directory, so that a rename in it survives a crash. */
 export function syncDirectory(dir: string): void {
   const fd = fs.openSync(dir, O_RDONLY | CLOEXEC);
@@ -160,6 +169,7 @@ export function writeFileAtomic(dir: string, name: string, data: string | Buffer
   try {
     try {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      simulateDiskFull(temp);
       for (let at = 0; at < bytes.length;) at += fs.writeSync(fd, bytes, at, bytes.length - at);
       fs.fsyncSync(fd);
     } finally {

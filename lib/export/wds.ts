@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tar from 'tar-stream';
 import { VatomError } from '../errors';
-import { createExclusiveAsync, describeError, writeFileAtomic } from '../safe-fs';
+import { createExclusiveAsync, describeError, simulateDiskFull, writeFileAtomic } from '../safe-fs';
 import { sha256Inside } from '../verify';
 import { BatchReader, pipelineSizes } from './batches';
 import { ExportRun, ExportSummary, GENERATOR, pad } from './common';
@@ -39,7 +39,8 @@ export function sampleKeyFormat(source: Pick<ImageSource, 'startClass' | 'classe
   return (cls, instance) => `${pad(cls, classWidth)}_${pad(instance, instanceWidth)}`;
 }
 
-async function writeAll(fh: fs.promises.FileHandle, chunk: Buffer): Promise<void> {
+async function writeAll(fh: fs.promises.FileHandle, chunk: Buffer, name: string): Promise<void> {
+  simulateDiskFull(name);
   for (let at = 0; at < chunk.length;) {
     const { bytesWritten } = await fh.write(chunk, at, chunk.length - at);
     at += bytesWritten;
@@ -135,11 +136,15 @@ async function exportLocked(source: ImageSource, out: string, settings: ExportSe
       const drain = (async () => {
         for await (const chunk of pack as AsyncIterable<Buffer>) {
           hash.update(chunk);
-          await writeAll(fh, chunk);
+          await writeAll(fh, chunk, temp);
           bytes += chunk.length;
         }
       })();
-      drain.catch((err: Error) => pack.destroy(err));
+      let writeFailure: unknown;
+      drain.catch((err: Error) => {
+        writeFailure = err;
+        pack.destroy(err);
+      });
       try {
         const reader = new BatchReader(source, [[shard.first, shard.first + shard.count]], batch);
         await orderedPipeline(reader.count, window,
@@ -170,9 +175,10 @@ async function exportLocked(source: ImageSource, out: string, settings: ExportSe
         await drain;
         await fh.sync();
       } catch (err) {
-        pack.destroy();
         // A failed write (a full disk) destroys the pack; its error, not the pack's "destroyed", is the cause.
-        const cause = await drain.then(() => undefined, (e: unknown) => e);
+        const cause = writeFailure;
+        pack.destroy();
+        await drain.catch(() => {});
         await fh.close().catch(() => {});
         await fs.promises.rm(temp, { force: true });
         throw cause ?? err;

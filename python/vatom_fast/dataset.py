@@ -38,6 +38,7 @@ class _CheckedFile:
     Each read re-checks size and modification time with fstat (about a microsecond)."""
 
     def __init__(self, path: str, identity: FileIdentity) -> None:
+        self.fd = -1
         self.path = path
         self.identity = identity
         self.fd = open_checked(path, identity)
