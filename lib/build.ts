@@ -188,6 +188,24 @@ export function nativeSpec(options: BuildOptions): NativeSpec {
   };
 }
 
+const CLASS_PARAM_KEYS: ReadonlyArray<keyof ClassParams> = ['vertices', 'orbits', 'radius', 'freq1', 'freq2', 'noise', 'lineWidth', 'ovalX', 'ovalY'];
+
+/**
+ * What is wrong with a manifest's classParams, or undefined: no checksum covers them, so they are
+ * drawn again from the identity (milliseconds) and compared, field by field.
+ */
+export async function classParamsProblem(m: Manifest, native: NativeAddon = loadNative()): Promise<string | undefined> {
+  const drawn = await native.drawClassParams({
+    config: { ...m.config }, rng: m.rng, seed: m.rng === 'philox' ? m.seed : '0', startClass: m.startClass, classes: m.classes,
+    instances: m.instances, referenceThreads: m.referenceThreads ?? 1,
+  });
+  for (const [i, p] of m.classParams.entries()) {
+    const key = CLASS_PARAM_KEYS.find((k) => p[k] !== drawn[i][k]);
+    if (key) return `classParams[${i}].${key} is ${p[key]}; class ${p.class} of this configuration draws ${drawn[i][key]}`;
+  }
+  return undefined;
+}
+
 /** Refusals that depend on the native build (device support); thrown before any work. */
 export function resolveDevice(options: BuildOptions, native: NativeAddon): DeviceChoice {
   const c = native.cuda;

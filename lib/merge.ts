@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { makeManifest, planShards } from './build';
+import { classParamsProblem, makeManifest, planShards } from './build';
 import { VatomError, EXIT_FAILURE } from './errors';
 import { DirectoryLock } from './lock';
 import { listDirectory } from './safe-fs';
@@ -71,6 +71,8 @@ async function mergeLocked(dir: string, names: string[], count: number, problems
     throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}: ${problems.join('; ')}`, EXIT_FAILURE);
   }
   const reference = parts[0];
+  const drawnProblem = await classParamsProblem(reference);
+  if (drawnProblem) throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}: ${names[0]}: ${drawnProblem}`, EXIT_FAILURE);
   const layout = planShards(reference);
   const shards = parts.flatMap((p) => p.shards);
   for (const [index, part] of parts.entries()) {

@@ -1,5 +1,6 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import { classParamsProblem } from './build';
 import { readManifest, Manifest, ShardEntry } from './manifest';
 import { parseNpyHeader } from './npy';
 import { VatomError } from './errors';
@@ -125,6 +126,8 @@ export async function verifyDataset(dir: string): Promise<VerifyReport> {
     throw err;
   }
   const problems: string[] = [];
+  const drawn = await classParamsProblem(manifest);
+  if (drawn) problems.push(`manifest.json: ${drawn}`);
   if (!manifest.complete) {
     const written = manifest.shards.filter((s) => s.imagesSha256 !== null).length;
     problems.push(`build incomplete: ${written} of ${manifest.shards.length} shards written (rerun the same build command to finish it)`);

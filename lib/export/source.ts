@@ -80,6 +80,9 @@ export class DatasetSource implements ImageSource {
     this.instances = m.instances;
     this.imageCount = m.imageCount;
     this.classParams = m.classParams;
+    if (m.storage === 'manifest') {
+      throw new VatomError('NOT_A_DATASET', `${dir} is a manifest-only dataset (storage "manifest"): it holds no images to read`, EXIT_BAD_INPUT);
+    }
     if (!m.complete || m.shards.some((s) => s.imagesSha256 === null)) {
       throw new VatomError('NOT_A_DATASET',
         `${dir} is an incomplete dataset (${m.shards.filter((s) => s.imagesSha256 !== null).length} of ${m.shards.length} shards written); ` +
