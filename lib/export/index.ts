@@ -46,9 +46,15 @@ export async function exportDataset(dir: string, out: string, settings: ExportSe
 export async function buildExport(options: BuildOptions, settings: ExportSettings, run: Omit<ExportRun, 'threads'>): Promise<ExportSummary> {
   configureEncoders(options.threads);
   const source = await RenderSource.open(options);
+  const onAbort = () => source.cancel();
+  run.signal?.addEventListener('abort', onAbort);
   try {
     return await exportSource(source, options.out, settings, { ...run, threads: options.threads });
+  } catch (err) {
+    if (run.signal?.aborted) throw new VatomError('CANCELLED', 'build interrupted; rerun the same command to resume');
+    throw err;
   } finally {
+    run.signal?.removeEventListener('abort', onAbort);
     await source.close();
   }
 }

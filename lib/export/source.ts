@@ -269,6 +269,11 @@ export class RenderSource implements ImageSource {
     return this.oneJob.run(() => this.generator!.render(begin, end));
   }
 
+  /** Stops a render in progress (Ctrl-C): the native renderers check the flag between orbits. */
+  cancel(): void {
+    this.generator?.cancel();
+  }
+
   async close(): Promise<void> {}
 }
 

@@ -45,15 +45,17 @@ class _CheckedFile:
         self.pid = os.getpid()
 
     def read_into(self, out: np.ndarray, offset: int) -> None:
+        """Fills the C-contiguous array ``out`` from byte ``offset`` of the file."""
         st = os.fstat(self.fd)
-        root, name = os.path.split(self.path)
-        if (st.st_size, st.st_mtime_ns) != (self.identity.size, self.identity.mtime_ns):
+        if st.st_size != self.identity.size or st.st_mtime_ns != self.identity.mtime_ns:
+            root, name = os.path.split(self.path)
             raise DatasetError(root, [f"shard file {name} was changed since the dataset was opened (now {st.st_size} bytes)"])
-        view = memoryview(out.reshape(-1).view(np.uint8))
-        got = 0
-        while got < len(view):
+        view = memoryview(out).cast("B")
+        got = os.preadv(self.fd, [view], offset)
+        while got < len(view):  # short reads: rare (signals, network file systems)
             n = os.preadv(self.fd, [view[got:]], offset + got)
             if n == 0:
+                root, name = os.path.split(self.path)
                 raise DatasetError(root, [f"shard file {name} ended early at byte {offset + got} (truncated?)"])
             got += n
 
