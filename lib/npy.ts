@@ -1,5 +1,3 @@
-import * as fs from 'fs';
-
 /** The parts of a .npy header that verify checks. */
 export interface NpyHeader {
   descr: string;
@@ -27,16 +25,4 @@ export function parseNpyHeader(head: Buffer): NpyHeader {
   const dims = shape[1].split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
   if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new Error(`.npy shape is malformed: (${shape[1]})`);
   return { descr: descr[1], fortranOrder: fortran[1] === 'True', shape: dims, dataOffset: start + length };
-}
-
-/** Reads the header of a .npy file without reading its data. */
-export function readNpyHeader(file: string): NpyHeader {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(65536 + 16);
-    const n = fs.readSync(fd, head, 0, head.length, 0);
-    return parseNpyHeader(head.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
 }

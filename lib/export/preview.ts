@@ -4,6 +4,7 @@ import { badOption, EXIT_BAD_INPUT, VatomError } from '../errors';
 import { exists, Manifest } from '../manifest';
 import type { ClassParams } from '../native';
 import { BuildOptions, defaultThreads, LIMITS, parseBuildOptions, parseInteger, RawOptions } from '../options';
+import { writeFileAtomic } from '../safe-fs';
 import { sharp } from './encode';
 import { BITMAP_ADVANCE, BITMAP_LINE, drawBitmapText } from './font';
 import { DatasetSource, RenderSource } from './source';
@@ -266,9 +267,7 @@ export async function makeContactSheet(options: PreviewOptions): Promise<SheetSu
       }
     }
     const png = await sharp()(rgb, { raw: { width, height, channels: 3 }, limitInputPixels: false }).png({ compressionLevel: 6 }).toBuffer();
-    const temp = `${out}.tmp-${process.pid}`;
-    fs.writeFileSync(temp, png);
-    fs.renameSync(temp, out);
+    writeFileAtomic(path.dirname(out), path.basename(out), png);
     return summary;
   } finally {
     await source.close();
