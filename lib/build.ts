@@ -6,6 +6,7 @@ import { EXIT_BAD_INPUT, VatomError } from './errors';
 import { MAX_CLASSES, MAX_SHARDS } from './format';
 import { DirectoryLock, LOCK_FILE } from './lock';
 import { checkWritableOutput, nearestExisting } from './output';
+import { openRegularInside } from './safe-fs';
 import {
   DatasetIdentity, exists, FORMAT_NAME, FORMAT_VERSION, identityDifferences, identityOf, Manifest, MANIFEST_NAME, PartInfo,
   PHILOX_STREAM, readManifest, shardNames, ShardEntry, writeManifest,
@@ -195,13 +196,50 @@ const CLASS_PARAM_KEYS: ReadonlyArray<keyof ClassParams> = ['vertices', 'orbits'
  * drawn again from the identity (milliseconds) and compared, field by field.
  */
 export async function classParamsProblem(m: Manifest, native: NativeAddon = loadNative()): Promise<string | undefined> {
-  const drawn = await native.drawClassParams({
-    config: { ...m.config }, rng: m.rng, seed: m.rng === 'philox' ? m.seed : '0', startClass: m.startClass, classes: m.classes,
-    instances: m.instances, referenceThreads: m.referenceThreads ?? 1,
-  });
+  const drawn = await native.drawClassParams(manifestSpec(m));
   for (const [i, p] of m.classParams.entries()) {
     const key = CLASS_PARAM_KEYS.find((k) => p[k] !== drawn[i][k]);
     if (key) return `classParams[${i}].${key} is ${p[key]}; class ${p.class} of this configuration draws ${drawn[i][key]}`;
+  }
+  return undefined;
+}
+
+/** The native spec of a (validated) manifest's identity. */
+function manifestSpec(m: Manifest): NativeSpec {
+  return {
+    config: { ...m.config }, rng: m.rng, seed: m.rng === 'philox' ? m.seed : '0', startClass: m.startClass, classes: m.classes,
+    instances: m.instances, referenceThreads: m.referenceThreads ?? 1,
+  };
+}
+
+/**
+ * Whether the written shards are what the manifest's identity renders: the first image of the first
+ * written shard and the last image of the last one (the reference stream: image 0 only) are rendered
+ * again and compared with the files.
+ * Checksums only show that files match the manifest; this shows that the manifest's configuration
+ * (start position, line width, seed, ...) is the one that made them. Two images: milliseconds.
+ */
+export async function spotCheckProblem(dir: string, m: Manifest, native: NativeAddon = loadNative()): Promise<string | undefined> {
+  const written = m.shards.filter((s) => s.imagesSha256 !== null);
+  if (written.length === 0) return undefined;
+  const last = written[written.length - 1];
+  // The reference stream replays a process's images from its first to reach one: only image 0 is cheap there.
+  const samples: Array<[ShardEntry, number]> = m.rng === 'philox'
+    ? [[written[0], written[0].first], [last, last.first + last.count - 1]]
+    : written[0].first === 0 ? [[written[0], 0]] : [];
+  if (samples.length === 0) return undefined;
+  const generator = new native.Generator({ ...manifestSpec(m), classParams: m.classParams.map(({ class: _c, ...p }) => p) }, 1, 'cpu');
+  const bytes = m.imageSize ** 2;
+  for (const [shard, i] of samples) {
+    const expected = await generator.render(i, i + 1);
+    const { fd } = openRegularInside(dir, shard.images);
+    const actual = Buffer.alloc(bytes);
+    try {
+      fs.readSync(fd, actual, 0, bytes, m.imagesDataOffset + (i - shard.first) * bytes);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (!actual.equals(expected)) return `image ${i} in ${shard.images} is not what the manifest's configuration renders (the manifest does not describe these shards)`;
   }
   return undefined;
 }

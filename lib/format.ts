@@ -143,6 +143,8 @@ export function identityProblem(m: Omit<Checked, 'shardSize' | 'complete' | 'cla
   if (philox !== /^\d+$/.test(m.seed)) return `seed ${JSON.stringify(m.seed)} is not that of rng ${m.rng}`;
   if (philox !== (m.referenceThreads === undefined)) return `referenceThreads is ${philox ? 'set' : 'missing'} with rng ${m.rng}`;
   if (philox && BigInt(m.seed) >= 2n ** 64n) return `seed ${m.seed} is not below 2^64`;
+  const produced = philox ? m.requestedClasses : Math.floor(m.requestedClasses / m.referenceThreads!) * m.referenceThreads!;
+  if (m.classes !== produced) return `classes ${m.classes} is not what requestedClasses ${m.requestedClasses} makes with rng ${m.rng} (${produced})`;
   return undefined;
 }
 

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { classParamsProblem, makeManifest, planShards } from './build';
+import { classParamsProblem, makeManifest, planShards, spotCheckProblem } from './build';
 import { VatomError, EXIT_FAILURE } from './errors';
 import { DirectoryLock } from './lock';
 import { listDirectory } from './safe-fs';
@@ -71,7 +71,7 @@ async function mergeLocked(dir: string, names: string[], count: number, problems
     throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}: ${problems.join('; ')}`, EXIT_FAILURE);
   }
   const reference = parts[0];
-  const drawnProblem = await classParamsProblem(reference);
+  const drawnProblem = await classParamsProblem(reference) ?? await spotCheckProblem(dir, reference);
   if (drawnProblem) throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}: ${names[0]}: ${drawnProblem}`, EXIT_FAILURE);
   const layout = planShards(reference);
   const shards = parts.flatMap((p) => p.shards);

@@ -1,6 +1,6 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import { classParamsProblem } from './build';
+import { classParamsProblem, spotCheckProblem } from './build';
 import { readManifest, Manifest, ShardEntry } from './manifest';
 import { parseNpyHeader } from './npy';
 import { VatomError } from './errors';
@@ -126,8 +126,8 @@ export async function verifyDataset(dir: string): Promise<VerifyReport> {
     throw err;
   }
   const problems: string[] = [];
-  const drawn = await classParamsProblem(manifest);
-  if (drawn) problems.push(`manifest.json: ${drawn}`);
+  const identity = await classParamsProblem(manifest);
+  if (identity) problems.push(`manifest.json: ${identity}`);
   if (!manifest.complete) {
     const written = manifest.shards.filter((s) => s.imagesSha256 !== null).length;
     problems.push(`build incomplete: ${written} of ${manifest.shards.length} shards written (rerun the same build command to finish it)`);
@@ -141,6 +141,11 @@ export async function verifyDataset(dir: string): Promise<VerifyReport> {
       problems.push((err as Error).message);
     }
     bytesChecked += (shard.imagesBytes ?? 0) + (shard.labelsBytes ?? 0);
+  }
+  // Only once the files match the manifest: is the manifest the configuration that made them?
+  if (problems.length === 0) {
+    const spot = await spotCheckProblem(dir, manifest);
+    if (spot) problems.push(`manifest.json: ${spot}`);
   }
   return { ok: problems.length === 0, problems, shardsChecked: manifest.shards.length, bytesChecked };
 }

@@ -16,8 +16,9 @@ const SEED = Number(process.env.VATOM_FUZZ_SEED ?? 11);
 const RANDOM_MUTATIONS = Number(process.env.VATOM_FUZZ_RANDOM ?? 16);
 const MERGE_MUTATIONS = Number(process.env.VATOM_FUZZ_MERGE ?? 14);
 const RUN_BOUND_MS = 30_000;
-const ARGS = ['--classes', '3', '--instances', '2', '--image-size', '32', '--vertices', '20:40', '--orbits', '1:4',
-  '--start-pos', '32', '--shard-size', '4', '--seed', '3'];
+// Seed 5 draws no blank image in this small config, so that a wrong image cannot pass for a right one.
+const ARGS = ['--classes', '3', '--instances', '2', '--image-size', '32', '--vertices', '20:60', '--orbits', '1:12',
+  '--start-pos', '32', '--radius-min', '2', '--shard-size', '4', '--seed', '5'];
 
 const T = tempDir('vatom-fuzz-');
 afterAll(() => fs.rmSync(T, { recursive: true, force: true }));
@@ -200,6 +201,11 @@ describe('manifest fuzzer', () => {
     const pristinePng = snapshot((() => { const o = path.join(T, 'pristine-png'); expect(run(['export', pristine, '--to', 'png', '--out', o, '--quiet']).status).toBe(0); return o; })());
     const pristineWds = snapshot((() => { const o = path.join(T, 'pristine-wds'); expect(run(['export', pristine, '--to', 'wds', '--out', o, '--quiet']).status).toBe(0); return o; })());
     const pristineFiles = snapshot(pristine);
+    // The pristine images are not blank: a wrong image cannot pass for a right one.
+    for (const name of ['images-00000.npy', 'images-00001.npy']) {
+      const data = fs.readFileSync(path.join(pristine, name)).subarray(4096);
+      for (let i = 0; i < data.length; i += 32 * 32) expect(data.subarray(i, i + 32 * 32).some((v) => v !== 0)).toBe(true);
+    }
     const manifest = JSON.parse(fs.readFileSync(path.join(pristine, 'manifest.json'), 'utf8')) as Json;
     const partName = 'manifest.part-00000-of-00001.json';
     const partManifest = JSON.parse(fs.readFileSync(path.join(pristinePart, partName), 'utf8')) as Json;

@@ -272,6 +272,9 @@ def manifest_problem(m: Dict[str, Any]) -> Optional[str]:
         return f"referenceThreads is {'set' if philox else 'missing'} with rng {m['rng']}"
     if philox and int(m["seed"]) >= 2 ** 64:
         return f"seed {m['seed']} is not below 2^64"
+    produced = m["requestedClasses"] if philox else m["requestedClasses"] // m["referenceThreads"] * m["referenceThreads"]
+    if m["classes"] != produced:
+        return f"classes {m['classes']} is not what requestedClasses {m['requestedClasses']} makes with rng {m['rng']} ({produced})"
     params = m["classParams"]
     if len(params) != m["classes"]:
         return f"classParams lists {len(params)} classes, classes is {m['classes']}"
