@@ -3,7 +3,7 @@ import * as path from 'path';
 import { DEFAULT_SHARD_BYTES } from './config';
 import { chooseDevice, DeviceChoice } from './device';
 import { EXIT_BAD_INPUT, VatomError } from './errors';
-import { MAX_CLASSES, MAX_SHARDS } from './format';
+import { checkClassCount, MAX_SHARDS } from './format';
 import { DirectoryLock, LOCK_FILE } from './lock';
 import { checkWritableOutput, nearestExisting } from './output';
 import { openRegularInside } from './safe-fs';
@@ -261,9 +261,7 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
   if (identity.classes === 0) {
     throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
   }
-  if (identity.classes > MAX_CLASSES) {
-    throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; at most ${MAX_CLASSES} classes in one dataset`, EXIT_BAD_INPUT);
-  }
+  checkClassCount(options.classes, identity.classes);
   // Sized before anything is spent on it: the plan holds one entry per shard.
   const layoutShards = Math.ceil(identity.imageCount / identity.shardSize);
   if (layoutShards > MAX_SHARDS) {

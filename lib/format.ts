@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import type { GeneratorConfig } from './config';
-import { VatomError } from './errors';
+import { badOption, VatomError } from './errors';
 import type { ClassParams } from './native';
 
 /** Where the schema lives: the Python package's data, shipped in the npm package too (SHARED-DECISIONS 2). */
@@ -20,6 +20,11 @@ export const MAX_JSON_BYTES = 512 << 20;
 export const MAX_JSON_DEPTH = 16;
 export const MAX_SHARDS = 100_000;
 export const MAX_CLASSES = 1_000_000;
+
+/** Refuses (exit 2) more classes than a manifest may list, before anything is spent on them. */
+export function checkClassCount(requested: number, classes: number): void {
+  if (classes > MAX_CLASSES) throw badOption('classes', requested, `an integer from 1 to ${MAX_CLASSES} (the classes one dataset may hold)`);
+}
 /** Bytes before the first image of an images shard, and before the first label of a labels shard. */
 export const IMAGES_DATA_OFFSET = 4096;
 export const LABELS_DATA_OFFSET = 128;

@@ -5,6 +5,7 @@ import { datasetIdentity, nativeSpec, resolveDevice } from '../build';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
 import { DatasetIdentity, identityOf, Manifest, readManifest } from '../manifest';
 import { ClassParams, loadNative, NativeGenerator } from '../native';
+import { checkClassCount } from '../format';
 import { parseNpyHeader } from '../npy';
 import { openRegularInside, openRegularInsideAsync } from '../safe-fs';
 import { BuildOptions } from '../options';
@@ -254,6 +255,7 @@ export class RenderSource implements ImageSource {
   /** Draws the class parameters and starts a generator on the device --device picks, with options.threads threads. */
   static async open(options: BuildOptions): Promise<RenderSource> {
     const source = new RenderSource(options);
+    checkClassCount(options.classes, source.classes);
     if (source.classes === 0) {
       throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
     }
