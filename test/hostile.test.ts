@@ -5,6 +5,7 @@ import { spawn, spawnSync, SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { checkSchema, manifestProblem } from '../lib/format';
 import { CLI, directoryHashes, PYTHON, ROOT, runCli, sha256File, tempDir } from './helpers';
 
 const T = tempDir('vatom-hostile-');
@@ -50,6 +51,47 @@ function expectOneLine(r: SpawnSyncReturns<string>, status: number, pattern: Reg
 
 const manifestOf = (ds: string, name = 'manifest.json') => JSON.parse(fs.readFileSync(path.join(ds, name), 'utf8'));
 const writeJson = (file: string, value: unknown) => fs.writeFileSync(file, JSON.stringify(value, null, 1));
+
+describe('one definition of the format', () => {
+  it('the CLI (ajv) and the Python loader (its schema interpreter) give the same verdict on each variant of a manifest', () => {
+    const m = manifestOf(pristine());
+    const variants: unknown[] = [m];
+    const values: unknown[] = [-1, 0, 3, 2 ** 32, 2 ** 53, 1e300, 'x', '../x', '', null, true, false, [], {}, 'images-00000.npy', '0', 5.5];
+    const paths: string[][] = [['version'], ['format'], ['rng'], ['seed'], ['imageSize'], ['classes'], ['instances'], ['startClass'],
+      ['imageCount'], ['shardSize'], ['complete'], ['storage'], ['generator'], ['channels'], ['imagesDataOffset'], ['config', 'verticesMin'],
+      ['config', 'lineWidth'], ['classParams', '0', 'class'], ['classParams', '1', 'vertices'], ['classParams', '2', 'noise'],
+      ['shards', '0', 'images'], ['shards', '1', 'first'], ['shards', '0', 'count'], ['shards', '1', 'imagesBytes'], ['shards', '0', 'labelsSha256'],
+      ['part'], ['extra']];
+    for (const [i, at] of paths.entries()) {
+      for (const value of [values[i % values.length], values[(3 * i + 5) % values.length], values[(7 * i + 2) % values.length]]) {
+        const v = JSON.parse(JSON.stringify(m));
+        let node = v;
+        for (const key of at.slice(0, -1)) node = node[key];
+        node[at[at.length - 1]] = value;
+        variants.push(v);
+      }
+    }
+    const nodeVerdicts = variants.map((v) => {
+      try {
+        checkSchema('manifest', v, 'manifest.json');
+        return manifestProblem(v as Parameters<typeof manifestProblem>[0]) === undefined ? 'ok' : 'refused';
+      } catch {
+        return 'refused';
+      }
+    });
+    const py = spawnSync(PYTHON, ['-c', `import sys, json; sys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'python'))})
+from vatom_fast import schema
+from vatom_fast.manifest import manifest_problem
+for line in sys.stdin:
+    v = json.loads(line)
+    print("refused" if schema.validate(v) or manifest_problem(v) else "ok")`], { input: variants.map((v) => JSON.stringify(v)).join('\n'), encoding: 'utf8' });
+    expect(py.stderr).toBe('');
+    const pyVerdicts = py.stdout.trim().split('\n');
+    expect(pyVerdicts).toEqual(nodeVerdicts);
+    expect(nodeVerdicts[0]).toBe('ok');
+    expect(nodeVerdicts.filter((x) => x === 'ok').length).toBeGreaterThan(3);  // some variants are valid (e.g. complete: false)
+  });
+});
 
 describe('writes and reads outside the directory', () => {
   it('never writes through a planted temp symlink (manifest, shard, part manifest, export marker)', () => {

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
 import type { BuildOptions } from '../options';
 import type { ExportRun, ExportSummary } from './common';
-import type { ExportSettings } from './marker';
+import { ExportSettings, openExportOutput } from './marker';
 import { configureEncoders } from './encode';
 import { exportPngTree } from './png-tree';
 import { DatasetSource, ImageSource, RenderSource } from './source';
@@ -17,9 +17,14 @@ export { configureEncoders } from './encode';
 export { bracePattern, sampleKeyFormat } from './wds';
 export { DatasetSource, RenderSource, ImageSource } from './source';
 
-/** Writes the images of `source` to `out` in the format of `settings`. */
-export function exportSource(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
-  return settings.to === 'png' ? exportPngTree(source, out, settings, run) : exportWds(source, out, settings, run);
+/** Writes the images of `source` to `out` in the format of `settings`, holding OUT's lock. */
+export async function exportSource(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
+  const { previous, lock } = openExportOutput(out, { settings, source: source.identity });
+  try {
+    return settings.to === 'png' ? await exportPngTree(source, out, settings, run, previous) : await exportWds(source, out, settings, run, previous);
+  } finally {
+    lock.release();
+  }
 }
 
 /** `vatom-fast export DIR --to png|wds --out DIR2`: a complete .npy dataset as a PNG tree or WebDataset shards. */

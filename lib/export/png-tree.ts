@@ -6,7 +6,7 @@ import { ExportRun, ExportSummary, GENERATOR, pad } from './common';
 import { configureEncoders, encodePng, PngSettings, pngMatches } from './encode';
 import { EXIT_BAD_INPUT } from '../errors';
 import { createExclusiveAsync, describeError, openRegularInsideAsync } from '../safe-fs';
-import { EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, ExportSettings, openExportOutput, writeMarker } from './marker';
+import { EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, ExportSettings, writeMarker } from './marker';
 import { orderedPipeline, Semaphore } from './pool';
 import { ImageSource, ShardMismatchError } from './source';
 
@@ -46,19 +46,10 @@ export function pngFileName(vertices: number, instance: number): string {
  * Writes every image of `source` as DIR/%05d/vertex_%04d_instance_%04d.png, in parallel with bounded
  * memory. Each file is written under a temporary name and renamed, so a file with its final name is
  * whole. A rerun keeps files before the marker's checkpoint, checks the others it finds by decoding
- * them against the source, and writes the rest.
+ * them against the source, and writes the rest. The caller holds OUT's lock (openExportOutput).
  */
-export async function exportPngTree(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
-  const wanted = { settings, source: source.identity };
-  const { previous, lock } = openExportOutput(out, wanted);
-  try {
-    return await exportLocked(source, out, settings, run, previous);
-  } finally {
-    lock.release();
-  }
-}
-
-async function exportLocked(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun, previous: ExportMarker | undefined): Promise<ExportSummary> {
+export async function exportPngTree(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun,
+  previous: ExportMarker | undefined): Promise<ExportSummary> {
   const wanted = { settings, source: source.identity };
   configureEncoders(run.threads);
   const startedAt = process.hrtime.bigint();

@@ -8,7 +8,7 @@ import { sha256Inside } from '../verify';
 import { BatchReader, pipelineSizes } from './batches';
 import { ExportRun, ExportSummary, GENERATOR, pad } from './common';
 import { configureEncoders, encodePng, PngSettings } from './encode';
-import { EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, ExportSettings, openExportOutput, TarShardEntry, writeMarker } from './marker';
+import { EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, ExportSettings, TarShardEntry, writeMarker } from './marker';
 import { orderedPipeline, Semaphore } from './pool';
 import { ImageSource, ShardMismatchError } from './source';
 
@@ -58,19 +58,11 @@ function addEntry(pack: tar.Pack, name: string, data: Buffer): Promise<void> {
  * Writes `source` as WebDataset tar shards PREFIX-000000.tar, ... of settings.shardImages images each,
  * each sample KEY.cls (the absolute class index in ASCII, as the .npy labels) then KEY.png. Shards are
  * written under a temporary name, synced and renamed, and recorded with their sha256 in the marker; a
- * rerun keeps shards whose bytes match the marker and writes the others.
+ * rerun keeps shards whose bytes match the marker and writes the others. The caller holds OUT's lock
+ * (openExportOutput).
  */
-export async function exportWds(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
-  const wanted = { settings, source: source.identity };
-  const { previous, lock } = openExportOutput(out, wanted);
-  try {
-    return await exportLocked(source, out, settings, run, previous);
-  } finally {
-    lock.release();
-  }
-}
-
-async function exportLocked(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun, previous: ExportMarker | undefined): Promise<ExportSummary> {
+export async function exportWds(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun,
+  previous: ExportMarker | undefined): Promise<ExportSummary> {
   const prefix = settings.prefix!;
   const perShard = settings.shardImages!;
   const wanted = { settings, source: source.identity };

@@ -2,8 +2,8 @@
 ajv), interpreted here with nothing but the standard library.
 
 Only the keywords the schema uses are understood: ``$ref`` (local), ``definitions``, ``type``,
-``const``, ``enum``, ``minimum``, ``maximum``, ``minLength``, ``maxLength``, ``pattern``, ``items``,
-``minItems``, ``maxItems``, ``properties``, ``required``, ``additionalProperties`` (false). A schema
+``const``, ``enum``, ``minimum``, ``maximum``, ``pattern``, ``items``, ``maxItems``, ``properties``,
+``required``, ``additionalProperties`` (false). A schema
 with any other keyword is refused when loaded, so the two readers cannot silently drift apart.
 Recursion follows the schema, never the data, so a deeply nested document cannot exhaust the stack.
 """
@@ -19,8 +19,8 @@ SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "format",
 
 _ANNOTATIONS = {"$schema", "$id", "title", "description", "definitions"}
 _KEYWORDS = {
-    "$ref", "type", "const", "enum", "minimum", "maximum", "minLength", "maxLength", "pattern",
-    "items", "minItems", "maxItems", "properties", "required", "additionalProperties",
+    "$ref", "type", "const", "enum", "minimum", "maximum", "pattern", "items", "maxItems", "properties",
+    "required", "additionalProperties",
 }
 
 _schema: Optional[Dict[str, Any]] = None
@@ -126,16 +126,9 @@ def _validate(value: Any, node: Dict[str, Any], path: str) -> Optional[str]:
             return f"{where} must be >= {node['minimum']}"
         if "maximum" in node and value > node["maximum"]:
             return f"{where} must be <= {node['maximum']}"
-    if isinstance(value, str):
-        if "minLength" in node and len(value) < node["minLength"]:
-            return f"{where} must NOT have fewer than {node['minLength']} characters"
-        if "maxLength" in node and len(value) > node["maxLength"]:
-            return f"{where} must NOT have more than {node['maxLength']} characters"
-        if "pattern" in node and not _pattern(node["pattern"]).search(value):
-            return f'{where} must match pattern "{node["pattern"]}"'
+    if isinstance(value, str) and "pattern" in node and not _pattern(node["pattern"]).search(value):
+        return f'{where} must match pattern "{node["pattern"]}"'
     if isinstance(value, list):
-        if "minItems" in node and len(value) < node["minItems"]:
-            return f"{where} must NOT have fewer than {node['minItems']} items"
         if "maxItems" in node and len(value) > node["maxItems"]:
             return f"{where} must NOT have more than {node['maxItems']} items"
         if "items" in node:

@@ -1,0 +1,62 @@
+"""The format's schema as the Python loader reads it (vatom_fast.schema): the same verdicts as ajv's
+on the cases that differ between JSON Schema and a naive reading (test/hostile.test.ts compares
+the two readers on many more)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from vatom_fast import DatasetError, load_manifest
+from vatom_fast import schema
+
+
+def test_every_keyword_of_the_schema_is_understood():
+    schema._schema = None
+    s = schema.schema()
+    assert s["definitions"]["manifest"]["type"] == "object"
+
+
+def test_unknown_keyword_is_refused(monkeypatch, tmp_path):
+    bad = tmp_path / "schema.json"
+    bad.write_text(json.dumps({"definitions": {"manifest": {"type": "object", "if": {}}}}))
+    monkeypatch.setattr(schema, "SCHEMA_PATH", str(bad))
+    monkeypatch.setattr(schema, "_schema", None)
+    with pytest.raises(RuntimeError, match="keyword 'if'"):
+        schema.schema()
+    monkeypatch.setattr(schema, "_schema", None)
+
+
+def test_json_semantics(synth):
+    m = synth.manifest()
+    assert schema.validate(m) is None
+    cases = {
+        "version": (True, "/version (true) must be 1"),         # true is not 1 in JSON
+        "complete": (1, "/complete (1) must be boolean"),
+        "imageSize": (32.5, "/imageSize (32.5) must be integer"),
+        "channels": (1.0, None),                                  # 1.0 is 1 in JSON (const)
+    }
+    for key, (value, expected) in cases.items():
+        mm = copy.deepcopy(m)
+        mm[key] = value
+        assert schema.validate(mm) == expected, key
+    # ECMA `$` is the very end: a trailing newline does not pass a pattern anchored with `$`.
+    mm = copy.deepcopy(m)
+    mm["shards"][0]["images"] = "images-00000.npy\n"
+    assert schema.validate(mm) == '/shards/0/images ("images-00000.npy\\n") must match pattern "^images-[0-9]{5,9}\\.npy$"'
+
+
+def test_deep_nesting_is_a_dataset_error(synth):
+    synth.manifest_path.write_text('{"format": "vatom-fast", "config": ' + "[" * 100000 + "]" * 100000 + "}")
+    with pytest.raises(DatasetError, match="manifest.json nests arrays or objects too deeply"):
+        load_manifest(str(synth.root))
+
+
+def test_manifest_fifo_does_not_block(synth):
+    import os
+    os.remove(synth.manifest_path)
+    os.mkfifo(synth.manifest_path)
+    with pytest.raises(DatasetError, match="manifest.json is not a regular file"):
+        load_manifest(str(synth.root))
