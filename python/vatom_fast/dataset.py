@@ -195,6 +195,7 @@ class VisualAtomDataset(_Base):
     def _render_spec(self) -> "_render.RenderSpec":
         """The manifest as a native spec, its class parameters checked against what its seed draws."""
         if self._spec is None:
+            _render.native.library()  # first: a missing library is the error to report
             try:
                 spec = _render.RenderSpec.from_manifest(self.info.manifest)
                 drawn = spec.drawn_class_params()
