@@ -393,3 +393,35 @@ def test_cancel_stops_one_huge_image():
     assert time.monotonic() - started < 5
     with pytest.raises(vatom_fast.RenderCancelled):  # sticky until resume()
         r.render_range(0, 1)
+
+
+def test_concurrent_renders_on_different_handles(builds):
+    """ctypes releases the GIL: threads render on their own handles at the same time, both streams."""
+    require_library()
+    names = ["philox-t2", "reference-t2-procs2", "philox-t1-start5", "reference-t1-start3"]
+    jobs = []
+    for name in names:
+        ds = VisualAtomDataset(builds(name), output="numpy", source="render")
+        jobs.append((ds._render_spec(), stored_images(builds(name))))
+    results = {}
+    errors = []
+
+    def work(k):
+        try:
+            spec, want = jobs[k % len(jobs)]
+            r = native.Renderer(spec.native_spec(), threads=2)
+            for _ in range(5):
+                order = np.random.default_rng(k).permutation(want.shape[0])
+                results[k] = np.array_equal(r.render_indices(order), want[order]) and \
+                    np.array_equal(r.render_range(0, want.shape[0]), want) and results.get(k, True)
+            r.close()
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert results == {k: True for k in range(8)}
