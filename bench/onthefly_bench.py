@@ -35,29 +35,20 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 os.environ.setdefault("VATOM_FAST_LIBRARY", str(REPO / "build" / "Release" / "libvatom_fast.so"))
+sys.path.insert(0, str(REPO / "bench"))
+from reader_bench import PngFolder, cpu_name, one_pass  # noqa: E402
 from vatom_fast import VisualAtomDataset  # noqa: E402
 
 CLI = REPO / "dist" / "cli" / "main.js"
 NATIVE = REPO / "build" / "vatom-native"
 
 
-class PngFolder(Dataset):
-    """ImageFolder of PNGs (RGB or gray), decoded with PIL into uint8 (1, S, S) tensors."""
-
-    def __init__(self, root: str):
-        classes = sorted(d.name for d in os.scandir(root) if d.is_dir())
-        self.samples = []
-        for c, name in enumerate(classes):
-            d = os.path.join(root, name)
-            self.samples += [(os.path.join(d, f), c) for f in sorted(os.listdir(d)) if f.endswith(".png")]
-
-    def __len__(self):
-        return len(self.samples)
+class OneChannelPngFolder(PngFolder):
+    """reader_bench's ImageFolder of PNGs (RGB or gray), decoded with PIL into uint8 (1, S, S) tensors."""
 
     def __getitem__(self, i):
         path, label = self.samples[i]
@@ -78,19 +69,6 @@ def manifest_only(src: Path, dest: Path) -> Path:
     return dest
 
 
-def one_pass(dataset, order, batch: int, workers: int) -> float:
-    """Seconds to read ``order`` through a fresh DataLoader (worker start-up included)."""
-    loader = DataLoader(dataset, batch_size=batch, sampler=order, num_workers=workers)
-    t0 = time.perf_counter()
-    n = 0
-    for imgs, _ in loader:
-        assert imgs.dtype == torch.uint8 and imgs.dim() == 4 and imgs.shape[1] == 1
-        n += imgs.shape[0]
-    dt = time.perf_counter() - t0
-    assert n == len(order)
-    return dt
-
-
 def native_render_only(classes: int, instances: int, seed: int, threads: int) -> float:
     """vatom-native's render-only images/s (the paper config), one run."""
     out = subprocess.run([str(NATIVE), "--classes", str(classes), "--instances", str(instances), "--seed", str(seed),
@@ -109,16 +87,6 @@ def batch_path(ds: VisualAtomDataset, order, batch: int, threads: int) -> float:
         ds.render_batch(order[b:b + batch], out=out, output="tensor", threads=threads)
         n += batch
     return n / (time.perf_counter() - t0)
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def main() -> None:
@@ -146,8 +114,8 @@ def main() -> None:
 
         rendered = VisualAtomDataset(mo, output="tensor", channels=1)
         mapped = VisualAtomDataset(stored, output="tensor", channels=1)
-        pngs = PngFolder(str(tmp / "png"))
-        gray_pngs = PngFolder(str(tmp / "png-gray"))
+        pngs = OneChannelPngFolder(str(tmp / "png"))
+        gray_pngs = OneChannelPngFolder(str(tmp / "png-gray"))
         n = len(rendered)
         assert len(mapped) == len(pngs) == len(gray_pngs) == n
         for i in np.random.default_rng(1).choice(n, size=8, replace=False):

@@ -82,8 +82,10 @@ vatom::GeneratorConfig to_config(const vatom_config& c) {
   return g;
 }
 
-vatom::ClassParams to_params(const vatom_class_params& p) {
-  vatom::ClassParams q;
+// vatom_class_params and vatom::ClassParams have the same fields: one copy for both directions.
+template <typename To, typename From>
+To copy_params(const From& p) {
+  To q;
   q.vertices = p.vertices;
   q.orbits = p.orbits;
   q.radius = p.radius;
@@ -94,20 +96,6 @@ vatom::ClassParams to_params(const vatom_class_params& p) {
   q.oval_x = p.oval_x;
   q.oval_y = p.oval_y;
   return q;
-}
-
-vatom_class_params from_params(const vatom::ClassParams& q) {
-  vatom_class_params p;
-  p.vertices = q.vertices;
-  p.orbits = q.orbits;
-  p.radius = q.radius;
-  p.freq1 = q.freq1;
-  p.freq2 = q.freq2;
-  p.noise = q.noise;
-  p.line_width = q.line_width;
-  p.oval_x = q.oval_x;
-  p.oval_y = q.oval_y;
-  return p;
 }
 
 // The spec as native/core sees it, checked; class parameters copied when given, else left empty.
@@ -130,7 +118,7 @@ vatom::DatasetSpec to_spec(const vatom_spec* s) {
   if (!problem.empty()) throw BadArgument("bad spec: " + problem);
   if (s->class_params != nullptr) {
     spec.params.reserve(static_cast<size_t>(spec.classes));
-    for (int64_t i = 0; i < spec.classes; ++i) spec.params.push_back(to_params(s->class_params[i]));
+    for (int64_t i = 0; i < spec.classes; ++i) spec.params.push_back(copy_params<vatom::ClassParams>(s->class_params[i]));
     problem = vatom::spec_problem(spec);
     if (!problem.empty()) throw BadArgument("bad spec: " + problem);
   }
@@ -208,7 +196,7 @@ vatom_status vatom_renderer_class_params(const vatom_renderer* r, int64_t first,
       throw std::out_of_range("classes [" + std::to_string(first) + ", " + std::to_string(first + count) +
                               ") are outside [0, " + std::to_string(r->spec.classes) + ")");
     }
-    for (int64_t i = 0; i < count; ++i) out[i] = from_params(r->spec.params[static_cast<size_t>(first + i)]);
+    for (int64_t i = 0; i < count; ++i) out[i] = copy_params<vatom_class_params>(r->spec.params[static_cast<size_t>(first + i)]);
   });
 }
 
@@ -221,7 +209,7 @@ vatom_status vatom_draw_class_params(const vatom_spec* spec, vatom_class_params*
                                     std::to_string(s.classes) + ")");
     require(out != nullptr, "out is NULL");
     const std::vector<vatom::ClassParams> params = vatom::draw_class_params(s);
-    for (int64_t i = 0; i < count; ++i) out[i] = from_params(params[static_cast<size_t>(i)]);
+    for (int64_t i = 0; i < count; ++i) out[i] = copy_params<vatom_class_params>(params[static_cast<size_t>(i)]);
   });
 }
 
