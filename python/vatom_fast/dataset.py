@@ -101,7 +101,11 @@ class VisualAtomDataset(_Base):
         self._spec: Optional[_render.RenderSpec] = None
         self.rendering = source == "render" or (source == "auto" and manifest_only)
         if manifest_only:
-            self._set_ranges([(0, self.info.image_count)])
+            # The shard layout a stored build of this manifest has (its shardSize), so that samplers
+            # that walk shards (ShardWindowSampler) see the same structure.
+            n, size = self.info.image_count, self.info.manifest.get("shardSize")
+            size = size if type(size) is int and size >= 1 else n
+            self._set_ranges([(f, min(size, n - f)) for f in range(0, n, size)])
         else:
             self._set_ranges([(s.first, s.count) for s in self.info.shards])
         if self.rendering:
@@ -228,8 +232,9 @@ class VisualAtomDataset(_Base):
 
     @property
     def shard_sizes(self) -> Tuple[int, ...]:
-        """Image count of each selected shard: ``ds[i]`` for consecutive ``i`` walks them in order."""
-        return tuple(s.count for s in self.info.shards)
+        """Image count of each selected shard: ``ds[i]`` for consecutive ``i`` walks them in order.
+        A manifest-only dataset has the layout of its ``shardSize`` (a preset: one range)."""
+        return tuple(count for _, count in self._ranges)
 
     @property
     def is_subset(self) -> bool:

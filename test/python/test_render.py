@@ -243,6 +243,20 @@ def test_distributed_sampler_splits_a_rendered_dataset(builds, tmp_path):
     assert sorted(seen) == list(range(len(ds)))
 
 
+def test_shard_window_sampler_on_a_manifest_only_directory(builds, tmp_path):
+    require_library()
+    from vatom_fast import ShardWindowSampler
+
+    root = manifest_only(builds("philox-t1-start5"), tmp_path / "mo")  # shardSize 5 over 12 images
+    want = stored_images(builds("philox-t1-start5"))
+    ds = VisualAtomDataset(root, output="numpy", channels=1)
+    assert ds.shard_sizes == VisualAtomDataset(builds("philox-t1-start5")).shard_sizes == (5, 5, 2)
+    order = list(ShardWindowSampler(ds, window_images=5, seed=1))
+    assert sorted(order) == list(range(12))
+    for i in order[:4]:
+        assert np.array_equal(ds[i][0], want[i])
+
+
 # ---------------------------------------------------------------------------------------------- errors
 
 
