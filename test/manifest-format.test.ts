@@ -247,6 +247,16 @@ describe('refusals (exit 2, nothing changed)', () => {
       `--out ${stored} holds this dataset with shards (manifest.json has storage npy); a manifest-only build would leave them unlisted; use another --out`, stored);
   });
 
+  it('reads a manifest written before the storage field as a stored dataset', () => {
+    const dir = copy(stored, 'legacy');
+    const { storage: _storage, ...legacy } = manifestOf(dir);
+    fs.writeFileSync(manifestPath(dir), `${JSON.stringify(legacy, null, 1)}\n`);
+    expect(JSON.parse(ok(['info', dir, '--json']).stdout)).toMatchObject({ storage: 'npy', complete: true });
+    expect(JSON.parse(ok(['verify', dir, '--json']).stdout)).toMatchObject({ ok: true, storage: 'npy', shardsChecked: 4 });
+    refused(['build', '--format', 'manifest', '--out', dir, '--quiet', ...PHILOX],
+      `--out ${dir} holds this dataset with shards (manifest.json has storage npy); a manifest-only build would leave them unlisted; use another --out`, dir);
+  });
+
   it('refuses a directory that is not a dataset', () => {
     const dir = path.join(T, 'foreign');
     fs.mkdirSync(dir);
