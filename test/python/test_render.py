@@ -68,6 +68,20 @@ def builds(tmp_path_factory):
     return get
 
 
+@pytest.fixture(scope="session")
+def manifest_builds(tmp_path_factory):
+    """`vatom-fast build --format manifest` of a config: manifest.json only, no shards."""
+    made = {}
+
+    def get(name: str) -> Path:
+        if name not in made:
+            made[name] = cli_build(tmp_path_factory.mktemp(name + "-manifest") / "ds", [*CONFIGS[name], "--format", "manifest"])
+            assert [p.name for p in made[name].iterdir()] == ["manifest.json"]
+        return made[name]
+
+    return get
+
+
 def stored_images(root: Path) -> np.ndarray:
     m = json.loads((root / "manifest.json").read_text())
     return np.concatenate([np.load(root / s["images"]) for s in m["shards"]])
@@ -186,9 +200,9 @@ def test_presets_json_is_the_clis_definition():
 
 
 @pytest.mark.parametrize("name", ["philox-t1-start5", "reference-t2-procs2"])
-def test_manifest_only_directory_renders_on_access(builds, tmp_path, name):
+def test_manifest_only_directory_renders_on_access(builds, manifest_builds, name):
     require_library()
-    root = manifest_only(builds(name), tmp_path / "mo")
+    root = manifest_builds(name)
     want = stored_images(builds(name))
     ds = VisualAtomDataset(root, output="numpy", channels=1)  # source="auto"
     assert ds.rendering and len(ds) == want.shape[0] and ds.shards == ()
@@ -209,12 +223,12 @@ def _collect(loader):
 
 
 @pytest.mark.parametrize("context", ["fork", "spawn"])
-def test_dataloader_workers_render_a_manifest_only_directory(builds, tmp_path, context):
+def test_dataloader_workers_render_a_manifest_only_directory(builds, manifest_builds, context):
     torch = pytest.importorskip("torch")
     require_library()
     from torch.utils.data import DataLoader
 
-    root = manifest_only(builds("philox-t2"), tmp_path / "mo")
+    root = manifest_builds("philox-t2")
     want = stored_images(builds("philox-t2"))
     ds = VisualAtomDataset(root, output="tensor", channels=1)
     loader = DataLoader(ds, batch_size=5, num_workers=2, multiprocessing_context=context)
@@ -224,12 +238,12 @@ def test_dataloader_workers_render_a_manifest_only_directory(builds, tmp_path, c
     assert ds._renderers._handles == {}  # the parent rendered nothing: each worker made its own handle
 
 
-def test_distributed_sampler_splits_a_rendered_dataset(builds, tmp_path):
+def test_distributed_sampler_splits_a_rendered_dataset(builds, manifest_builds):
     torch = pytest.importorskip("torch")
     require_library()
     from torch.utils.data import DataLoader, DistributedSampler
 
-    root = manifest_only(builds("reference-t2-procs2"), tmp_path / "mo")
+    root = manifest_builds("reference-t2-procs2")
     want = stored_images(builds("reference-t2-procs2"))
     ds = VisualAtomDataset(root, output="tensor", channels=1)
     seen = {}
@@ -243,11 +257,11 @@ def test_distributed_sampler_splits_a_rendered_dataset(builds, tmp_path):
     assert sorted(seen) == list(range(len(ds)))
 
 
-def test_shard_window_sampler_on_a_manifest_only_directory(builds, tmp_path):
+def test_shard_window_sampler_on_a_manifest_only_directory(builds, manifest_builds):
     require_library()
     from vatom_fast import ShardWindowSampler
 
-    root = manifest_only(builds("philox-t1-start5"), tmp_path / "mo")  # shardSize 5 over 12 images
+    root = manifest_builds("philox-t1-start5")  # shardSize 5 over 12 images
     want = stored_images(builds("philox-t1-start5"))
     ds = VisualAtomDataset(root, output="numpy", channels=1)
     assert ds.shard_sizes == VisualAtomDataset(builds("philox-t1-start5")).shard_sizes == (5, 5, 2)
