@@ -143,7 +143,6 @@ _SIGNATURES = {
 
 _lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
-_lib_pid: Optional[int] = None
 
 
 def _library_file_name() -> str:
@@ -183,7 +182,7 @@ def _missing_message(path: str) -> str:
 
 def library() -> ctypes.CDLL:
     """The loaded library (once per process); raises :class:`NativeUnavailable` saying what is missing."""
-    global _lib, _lib_pid
+    global _lib
     with _lock:
         if _lib is not None:
             return _lib
