@@ -2,14 +2,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_SHARD_BYTES } from './config';
 import { chooseDevice, DeviceChoice } from './device';
-import { EXIT_BAD_INPUT, VatomError } from './errors';
+import { badOption, EXIT_BAD_INPUT, VatomError } from './errors';
 import { checkClassCount, MAX_SHARDS } from './format';
 import { DirectoryLock, LOCK_FILE } from './lock';
 import { checkWritableOutput, nearestExisting } from './output';
-import { openRegularInside } from './safe-fs';
 import {
-  DatasetIdentity, exists, FORMAT_NAME, FORMAT_VERSION, identityDifferences, identityOf, Manifest, MANIFEST_NAME, PartInfo,
-  PHILOX_STREAM, readManifest, shardNames, ShardEntry, writeManifest,
+  DatasetIdentity, exists, FORMAT_NAME, FORMAT_VERSION, identityDifferences, identityOf, isManifestOnly, Manifest, MANIFEST_NAME,
+  manifestText, PartInfo, PHILOX_STREAM, readManifest, shardNames, ShardEntry, writeManifest,
 } from './manifest';
 import { ClassParams, loadNative, NativeAddon, NativeSpec } from './native';
 import { PART_MANIFEST_PATTERN, partManifestName, workerShardRange } from './workers';
@@ -37,6 +36,21 @@ export interface BuildSummary {
   seconds: number;
   imagesPerSecond: number;
   megabytesPerSecond: number;
+}
+
+/** What `build --format manifest` reports (`--json` prints it). */
+export interface ManifestBuildSummary {
+  out: string;
+  storage: 'manifest';
+  rng: 'philox' | 'reference';
+  classes: number;
+  instances: number;
+  images: number;
+  /** Size of manifest.json, the whole dataset. */
+  manifestBytes: number;
+  /** What the same dataset takes as .npy shards. */
+  storedBytes: number;
+  seconds: number;
 }
 
 /** Everything that decides the dataset's bytes, from validated options. */
@@ -83,6 +97,13 @@ export function planShards(identity: Pick<DatasetIdentity, 'imageCount' | 'shard
 /** Bytes a shard of `count` images takes on disk (labels header rounded up). */
 function shardBytes(identity: DatasetIdentity, count: number, imagesDataOffset: number): number {
   return imagesDataOffset + count * identity.imageSize ** 2 + LABELS_HEADER_BYTES + 4 * count;
+}
+
+/** Bytes the .npy shards of a dataset take: what a manifest-only dataset would take stored. */
+export function storedBytes(identity: DatasetIdentity, imagesDataOffset: number): number {
+  const full = Math.floor(identity.imageCount / identity.shardSize);
+  const rest = identity.imageCount % identity.shardSize;
+  return full * shardBytes(identity, identity.shardSize, imagesDataOffset) + (rest > 0 ? shardBytes(identity, rest, imagesDataOffset) : 0);
 }
 
 /** Human-readable size, decimal units as disks are sold. */
@@ -153,6 +174,7 @@ export function makeManifest(identity: DatasetIdentity, classParams: ClassParams
   return {
     ...identityOf(identity),
     complete,
+    storage: 'npy',
     generator: GENERATOR,
     dtype: 'uint8',
     channels: 1,
@@ -189,65 +211,80 @@ export function nativeSpec(options: BuildOptions): NativeSpec {
   };
 }
 
-const CLASS_PARAM_KEYS: ReadonlyArray<keyof ClassParams> = ['vertices', 'orbits', 'radius', 'freq1', 'freq2', 'noise', 'lineWidth', 'ovalX', 'ovalY'];
-
-/**
- * What is wrong with a manifest's classParams, or undefined: no checksum covers them, so they are
- * drawn again from the identity (milliseconds) and compared, field by field.
- */
-export async function classParamsProblem(m: Manifest, native: NativeAddon = loadNative()): Promise<string | undefined> {
-  const drawn = await native.drawClassParams(manifestSpec(m));
-  for (const [i, p] of m.classParams.entries()) {
-    const key = CLASS_PARAM_KEYS.find((k) => p[k] !== drawn[i][k]);
-    if (key) return `classParams[${i}].${key} is ${p[key]}; class ${p.class} of this configuration draws ${drawn[i][key]}`;
-  }
-  return undefined;
-}
-
-/** The native spec of a (validated) manifest's identity. */
-function manifestSpec(m: Manifest): NativeSpec {
-  return {
-    config: { ...m.config }, rng: m.rng, seed: m.rng === 'philox' ? m.seed : '0', startClass: m.startClass, classes: m.classes,
-    instances: m.instances, referenceThreads: m.referenceThreads ?? 1,
-  };
-}
-
-/**
- * Whether the written shards are what the manifest's identity renders: the first image of the first
- * written shard and the last image of the last one (the reference stream: image 0 only) are rendered
- * again and compared with the files.
- * Checksums only show that files match the manifest; this shows that the manifest's configuration
- * (start position, line width, seed, ...) is the one that made them. Two images: milliseconds.
- */
-export async function spotCheckProblem(dir: string, m: Manifest, native: NativeAddon = loadNative()): Promise<string | undefined> {
-  const written = m.shards.filter((s) => s.imagesSha256 !== null);
-  if (written.length === 0) return undefined;
-  const last = written[written.length - 1];
-  // The reference stream replays a process's images from its first to reach one: only image 0 is cheap there.
-  const samples: Array<[ShardEntry, number]> = m.rng === 'philox'
-    ? [[written[0], written[0].first], [last, last.first + last.count - 1]]
-    : written[0].first === 0 ? [[written[0], 0]] : [];
-  if (samples.length === 0) return undefined;
-  const generator = new native.Generator({ ...manifestSpec(m), classParams: m.classParams.map(({ class: _c, ...p }) => p) }, 1, 'cpu');
-  const bytes = m.imageSize ** 2;
-  for (const [shard, i] of samples) {
-    const expected = await generator.render(i, i + 1);
-    const { fd } = openRegularInside(dir, shard.images);
-    const actual = Buffer.alloc(bytes);
-    try {
-      fs.readSync(fd, actual, 0, bytes, m.imagesDataOffset + (i - shard.first) * bytes);
-    } finally {
-      fs.closeSync(fd);
-    }
-    if (!actual.equals(expected)) return `image ${i} in ${shard.images} is not what the manifest's configuration renders (the manifest does not describe these shards)`;
-  }
-  return undefined;
-}
-
 /** Refusals that depend on the native build (device support); thrown before any work. */
 export function resolveDevice(options: BuildOptions, native: NativeAddon): DeviceChoice {
   const c = native.cuda;
   return chooseDevice(options.device, { cuda: c.compiled, cudaDevices: c.devices, names: c.names, error: c.error }, options.rng);
+}
+
+function warnOfReferenceSplit(options: BuildOptions, identity: DatasetIdentity, reporter: Reporter): void {
+  if (options.rng === 'reference' && identity.classes !== options.classes) {
+    reporter.log(`warning: the reference with ${options.referenceThreads} processes makes ${identity.classes} of ` +
+      `${options.classes} classes (each process makes floor(classes / processes)); the last ` +
+      `${options.classes - identity.classes} are not produced`);
+  }
+}
+
+/** The dataset identity of options; refuses a reference split that makes no class, and more classes than a manifest may list. */
+function nonEmptyIdentity(options: BuildOptions): DatasetIdentity {
+  const identity = datasetIdentity(options);
+  if (identity.classes === 0) {
+    throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
+  }
+  checkClassCount(options.classes, identity.classes);
+  return identity;
+}
+
+/**
+ * Writes the manifest-only dataset of `options`: manifest.json alone (identity, every class's drawn
+ * parameters, `"storage": "manifest"`, no shards), atomically and under the directory lock. A later
+ * `build` (npy) of the same options into the same directory adds the shards.
+ */
+export async function buildManifest(options: BuildOptions, reporter?: Reporter): Promise<ManifestBuildSummary> {
+  const startedAt = process.hrtime.bigint();
+  if (options.worker) {
+    throw badOption('format', 'manifest', 'npy for a sharded build (a scheduler array index is set in the environment)');
+  }
+  const native = loadNative();
+  const identity = nonEmptyIdentity(options);
+  checkOutput(options, identity, []);
+  if (reporter) warnOfReferenceSplit(options, identity, reporter);
+  const classParams = await native.drawClassParams(nativeSpec(options));
+  const manifest: Manifest = { ...makeManifest(identity, classParams, [], native.imageDataOffset, true), storage: 'manifest' };
+  const manifestBytes = Buffer.byteLength(manifestText(manifest));
+  checkFreeSpace(options.out, manifestBytes);
+
+  fs.mkdirSync(options.out, { recursive: true });
+  const lock = DirectoryLock.acquire(options.out, 'vatom-fast build --format manifest');
+  try {
+    refuseStoredShards(options.out);
+    writeManifest(options.out, manifest);
+  } finally {
+    lock.release();
+  }
+  return {
+    out: options.out,
+    storage: 'manifest',
+    rng: options.rng,
+    classes: identity.classes,
+    instances: identity.instances,
+    images: identity.imageCount,
+    manifestBytes,
+    storedBytes: storedBytes(identity, native.imageDataOffset),
+    seconds: Number(process.hrtime.bigint() - startedAt) / 1e9,
+  };
+}
+
+/** Refuses to turn a directory with shards (or shards under way) into a manifest-only one, which would leave them unlisted. */
+function refuseStoredShards(out: string): void {
+  const others = fs.readdirSync(out).filter((f) => f !== MANIFEST_NAME && f !== `${MANIFEST_NAME}.tmp` && !LOCK_FILE.test(f));
+  const stored = exists(path.join(out, MANIFEST_NAME)) && !isManifestOnly(readManifest(out));
+  if (stored || others.length > 0) {
+    throw new VatomError('OUTPUT_CONFLICT',
+      `--out ${out} holds this dataset with shards (${stored ? 'manifest.json has storage npy' : others.slice(0, 3).join(', ')}); ` +
+      'a manifest-only build would leave them unlisted; use another --out',
+      EXIT_BAD_INPUT);
+  }
 }
 
 /**
@@ -257,11 +294,7 @@ export function resolveDevice(options: BuildOptions, native: NativeAddon): Devic
 export async function build(options: BuildOptions, reporter: Reporter, signal?: AbortSignal): Promise<BuildSummary> {
   const native = loadNative();
   const device = resolveDevice(options, native);
-  const identity = datasetIdentity(options);
-  if (identity.classes === 0) {
-    throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
-  }
-  checkClassCount(options.classes, identity.classes);
+  const identity = nonEmptyIdentity(options);
   // Sized before anything is spent on it: the plan holds one entry per shard.
   const layoutShards = Math.ceil(identity.imageCount / identity.shardSize);
   if (layoutShards > MAX_SHARDS) {
@@ -279,11 +312,7 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
   const pending = shards.filter((s) => s.imagesSha256 === null);
   checkFreeSpace(options.out, pending.reduce((sum, s) => sum + shardBytes(identity, s.count, dataOffset), 0));
 
-  if (options.rng === 'reference' && identity.classes !== options.classes) {
-    reporter.log(`warning: the reference with ${options.referenceThreads} processes makes ${identity.classes} of ` +
-      `${options.classes} classes (each process makes floor(classes / processes)); the last ` +
-      `${options.classes - identity.classes} are not produced`);
-  }
+  warnOfReferenceSplit(options, identity, reporter);
   if (!options.json) reporter.log(`device: ${device.device}, ${options.threads} threads (${device.reason})`);
   if (worker && !options.json) {
     reporter.log(`worker ${worker.index} of ${worker.count} (${worker.source}): shards ${firstShard}..${endShard - 1} of ${layout.length}`);

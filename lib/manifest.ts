@@ -52,9 +52,17 @@ export interface PartInfo {
   layoutShards: number;
 }
 
+/**
+ * Where a dataset's images live: `npy` shards, or nowhere (`manifest`: they render on access from the
+ * identity and classParams, and `build --format npy` can add the shards later as a cache).
+ */
+export type Storage = 'npy' | 'manifest';
+
 /** manifest.json: the identity, what each class drew, and every shard with its checksums. */
 export interface Manifest extends DatasetIdentity {
   complete: boolean;
+  /** Absent in manifests written before manifest-only datasets existed: those are `npy`. */
+  storage?: Storage;
   generator: string;
   dtype: 'uint8';
   channels: 1;
@@ -63,8 +71,6 @@ export interface Manifest extends DatasetIdentity {
   referenceExact?: boolean;
   classParams: Array<ClassParams & { class: number }>;
   shards: ShardEntry[];
-  /** "manifest": a manifest-only dataset (no shards, SHARED-DECISIONS 1); absent or "npy": .npy shards. */
-  storage?: 'npy' | 'manifest';
   /** Present only in a worker's partial manifest. */
   part?: PartInfo;
 }
@@ -127,9 +133,19 @@ export function readManifest(dir: string, name = MANIFEST_NAME): Manifest {
   return m;
 }
 
+/** Whether a manifest describes a dataset with no shards, whose images render on access. */
+export function isManifestOnly(m: Pick<Manifest, 'storage'>): boolean {
+  return m.storage === 'manifest';
+}
+
+/** The bytes of manifest.json. */
+export function manifestText(manifest: Manifest): string {
+  return `${JSON.stringify(manifest, null, 1)}\n`;
+}
+
 /** Writes the manifest under a temporary name created exclusively, syncs it and renames it over the old one. */
 export function writeManifest(dir: string, manifest: Manifest, name = MANIFEST_NAME): void {
-  writeFileAtomic(dir, name, `${JSON.stringify(manifest, null, 1)}\n`);
+  writeFileAtomic(dir, name, manifestText(manifest));
 }
 
 /** Whether a path exists; errors other than "not found" are raised. */

@@ -1,11 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { classParamsProblem, makeManifest, planShards, spotCheckProblem } from './build';
+import { makeManifest, planShards } from './build';
 import { VatomError, EXIT_FAILURE } from './errors';
 import { DirectoryLock } from './lock';
 import { listDirectory } from './safe-fs';
 import { identityDifferences, identityOf, Manifest, MANIFEST_NAME, readManifest, writeManifest } from './manifest';
-import { checkShard, checkShardSizes } from './verify';
+import { checkManifestOnly, checkShard, checkShardSizes, spotCheckProblem } from './verify';
 import { MAX_WORKERS, PART_MANIFEST_PATTERN, partManifestName, workerShardRange } from './workers';
 
 /** What `merge` did. */
@@ -71,7 +71,7 @@ async function mergeLocked(dir: string, names: string[], count: number, problems
     throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}: ${problems.join('; ')}`, EXIT_FAILURE);
   }
   const reference = parts[0];
-  const drawnProblem = await classParamsProblem(reference) ?? await spotCheckProblem(dir, reference);
+  const drawnProblem = (await checkManifestOnly(reference))[0] ?? await spotCheckProblem(dir, reference);
   if (drawnProblem) throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}: ${names[0]}: ${drawnProblem}`, EXIT_FAILURE);
   const layout = planShards(reference);
   const shards = parts.flatMap((p) => p.shards);

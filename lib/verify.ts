@@ -1,8 +1,10 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import { classParamsProblem, spotCheckProblem } from './build';
-import { readManifest, Manifest, ShardEntry } from './manifest';
+import { datasetIdentity, nativeSpec } from './build';
+import { identityDifferences, isManifestOnly, readManifest, Manifest, ShardEntry, Storage } from './manifest';
+import { loadNative } from './native';
 import { parseNpyHeader } from './npy';
+import { BuildOptions, optionsOfIdentity } from './options';
 import { VatomError } from './errors';
 import { openRegularInside, openRegularInsideAsync } from './safe-fs';
 
@@ -10,8 +12,11 @@ import { openRegularInside, openRegularInsideAsync } from './safe-fs';
 export interface VerifyReport {
   ok: boolean;
   problems: string[];
+  /** `manifest`: no shards; its class parameters were checked against a fresh draw instead. */
+  storage: Storage;
   shardsChecked: number;
   bytesChecked: number;
+  classesChecked: number;
 }
 
 const HASH_CHUNK = 8 << 20;
@@ -116,18 +121,81 @@ export async function checkShard(dir: string, m: Pick<Manifest, 'imageSize' | 'i
   ];
 }
 
-/** Checks every shard of DIR against its manifest: presence, size, .npy header, sha256. */
+/**
+ * Problems with a manifest's identity and class parameters, all a manifest-only dataset holds (and
+ * what no checksum of a stored dataset covers): its identity must be the one its own configuration
+ * gives, and every class's parameters exactly what that configuration and seed draw natively. Only
+ * the first differing class is named (and how many differ).
+ */
+export async function checkManifestOnly(m: Manifest): Promise<string[]> {
+  let options: BuildOptions;
+  try {
+    options = optionsOfIdentity(m, 1);
+  } catch (err) {
+    if (err instanceof VatomError) return [`manifest.json: its configuration is not one vatom-fast builds (${err.message})`];
+    throw err;
+  }
+  const differences = identityDifferences(datasetIdentity(options), m);
+  if (differences.length > 0) {
+    return [`manifest.json: fields disagree with what its configuration gives (${differences.join('; ')})`];
+  }
+  const listed: unknown = m.classParams;
+  if (!Array.isArray(listed) || listed.length !== m.classes) {
+    return [`manifest.json lists parameters for ${Array.isArray(listed) ? listed.length : 'no'} classes, expected ${m.classes}`];
+  }
+  let drawn: Array<Record<string, unknown>>;
+  try {
+    drawn = await loadNative().drawClassParams(nativeSpec(options)) as unknown as Array<Record<string, unknown>>;
+  } catch (err) {
+    return [`manifest.json: drawing its class parameters failed: ${(err as Error).message}`];
+  }
+  let first: string | undefined;
+  let differing = 0;
+  for (const [i, want] of drawn.entries()) {
+    const cls = m.startClass + i;
+    const got = listed[i] as Record<string, unknown> | null;
+    let problem: string | undefined;
+    if (got === null || typeof got !== 'object' || Array.isArray(got)) {
+      problem = `class ${cls}: its entry is ${JSON.stringify(got)}, not an object`;
+    } else if (got.class !== cls) {
+      problem = `classParams[${i}]: class is ${JSON.stringify(got.class)}, expected ${cls}`;
+    } else {
+      const field = Object.keys(want).find((k) => got[k] !== want[k]);
+      const extra = Object.keys(got).find((k) => k !== 'class' && !(k in want));
+      if (field !== undefined) {
+        problem = `class ${cls}: ${field} is ${JSON.stringify(got[field]) ?? 'absent'}, the config and seed draw ${JSON.stringify(want[field])}`;
+      } else if (extra !== undefined) {
+        problem = `class ${cls}: unknown field ${JSON.stringify(extra)}`;
+      }
+    }
+    if (problem !== undefined) {
+      first ??= problem;
+      ++differing;
+    }
+  }
+  if (first === undefined) return [];
+  return [`${first}${differing > 1 ? ` (${differing} classes differ)` : ''}`];
+}
+
+/**
+ * Checks DIR against its manifest: every shard's presence, size, .npy header and sha256, or for a
+ * manifest-only dataset its class parameters (checkManifestOnly).
+ */
 export async function verifyDataset(dir: string): Promise<VerifyReport> {
   let manifest: Manifest;
   try {
     manifest = readManifest(dir);
   } catch (err) {
-    if (err instanceof VatomError) return { ok: false, problems: [err.message], shardsChecked: 0, bytesChecked: 0 };
+    if (err instanceof VatomError) return { ok: false, problems: [err.message], storage: 'npy', shardsChecked: 0, bytesChecked: 0, classesChecked: 0 };
     throw err;
   }
+  if (isManifestOnly(manifest)) {
+    const problems = await checkManifestOnly(manifest);
+    return { ok: problems.length === 0, problems, storage: 'manifest', shardsChecked: 0, bytesChecked: 0, classesChecked: problems.length === 0 ? manifest.classes : 0 };
+  }
   const problems: string[] = [];
-  const identity = await classParamsProblem(manifest);
-  if (identity) problems.push(`manifest.json: ${identity}`);
+  // No checksum covers the identity and class parameters: they are drawn again and compared.
+  problems.push(...await checkManifestOnly(manifest));
   if (!manifest.complete) {
     const written = manifest.shards.filter((s) => s.imagesSha256 !== null).length;
     problems.push(`build incomplete: ${written} of ${manifest.shards.length} shards written (rerun the same build command to finish it)`);
@@ -147,5 +215,38 @@ export async function verifyDataset(dir: string): Promise<VerifyReport> {
     const spot = await spotCheckProblem(dir, manifest);
     if (spot) problems.push(`manifest.json: ${spot}`);
   }
-  return { ok: problems.length === 0, problems, shardsChecked: manifest.shards.length, bytesChecked };
+  return { ok: problems.length === 0, problems, storage: 'npy', shardsChecked: manifest.shards.length, bytesChecked, classesChecked: manifest.classes };
 }
+
+/**
+ * Whether the written shards are what the manifest's identity renders: the first image of the first
+ * written shard and the last image of the last one (the reference stream: image 0 only) are rendered
+ * again and compared with the files.
+ * Checksums only show that files match the manifest; this shows that the manifest's configuration
+ * (start position, line width, seed, ...) is the one that made them. Two images: milliseconds.
+ */
+export async function spotCheckProblem(dir: string, m: Manifest): Promise<string | undefined> {
+  const written = m.shards.filter((s) => s.imagesSha256 !== null);
+  if (written.length === 0) return undefined;
+  const last = written[written.length - 1];
+  // The reference stream replays a process's images from its first to reach one: only image 0 is cheap there.
+  const samples: Array<[ShardEntry, number]> = m.rng === 'philox'
+    ? [[written[0], written[0].first], [last, last.first + last.count - 1]]
+    : written[0].first === 0 ? [[written[0], 0]] : [];
+  if (samples.length === 0) return undefined;
+  const generator = new (loadNative().Generator)({ ...nativeSpec(optionsOfIdentity(m, 1)), classParams: m.classParams.map(({ class: _c, ...p }) => p) }, 1, 'cpu');
+  const bytes = m.imageSize ** 2;
+  for (const [shard, i] of samples) {
+    const expected = await generator.render(i, i + 1);
+    const { fd } = openRegularInside(dir, shard.images);
+    const actual = Buffer.alloc(bytes);
+    try {
+      fs.readSync(fd, actual, 0, bytes, m.imagesDataOffset + (i - shard.first) * bytes);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (!actual.equals(expected)) return `image ${i} in ${shard.images} is not what the manifest's configuration renders (the manifest does not describe these shards)`;
+  }
+  return undefined;
+}
+

@@ -447,8 +447,8 @@ def load_manifest(root: str, verify_checksums: bool = False, shards: ShardSelect
     problem = manifest_problem(m)
     if problem:
         fail(f"{MANIFEST_NAME}: {problem}")
-    if not m["shards"]:
-        fail(f'{MANIFEST_NAME} lists no shards: a manifest-only dataset (storage "manifest") has no images on disk')
+    # storage "manifest": the manifest is the whole dataset (no shards, manifest_problem checked that;
+    # images are rendered on access).
 
     S, C, I, c0, N = (m[k] for k in ("imageSize", "classes", "instances", "startClass", "imageCount"))
     shards_raw = m["shards"]
