@@ -180,23 +180,24 @@ describe('verify of a hostile or inconsistent manifest-only dataset (exit 1, pro
 
   const cases: Array<[string, (m: Record<string, any>) => void, string | RegExp]> = [
     ['another seed', (m) => { m.seed = '8'; }, /: class 0: \w+ is [\d.]+, the config and seed draw [\d.]+ \(6 classes differ\)\n/],
-    ['a class short', (m) => { m.classParams.pop(); }, 'manifest.json lists parameters for 5 classes, expected 6'],
+    ['a class short', (m) => { m.classParams.pop(); }, 'manifest.json: classParams lists 5 classes, classes is 6'],
     ['classes out of order', (m) => { [m.classParams[0], m.classParams[1]] = [m.classParams[1], m.classParams[0]]; },
-      'classParams[0]: class is 1, expected 0 (2 classes differ)'],
-    ['an unknown field', (m) => { m.classParams[4].extra = 1; }, 'class 4: unknown field "extra"'],
-    ['a missing field', (m) => { delete m.classParams[5].noise; }, 'class 5: noise is absent, the config and seed draw'],
-    ['a string for a number', (m) => { m.classParams[1].radius = String(m.classParams[1].radius); }, 'class 1: radius is "'],
+      'manifest.json: classParams[0].class is 1, expected 0'],
+    ['an unknown field', (m) => { m.classParams[4].extra = 1; }, 'manifest.json: /classParams/4 has an unknown field "extra" (schema manifest.schema.json)'],
+    ['a missing field', (m) => { delete m.classParams[5].noise; }, "manifest.json: /classParams/5 must have required property 'noise'"],
+    ['a string for a number', (m) => { m.classParams[1].radius = String(m.classParams[1].radius); }, /manifest\.json: \/classParams\/1\/radius \("\d+"\) must be integer/],
     ['a config the parameters were not drawn with', (m) => { m.config.verticesMax = 61; },
       /: class 0: vertices is 59, the config and seed draw 60 \(3 classes differ\)\n/],
     ['counts its configuration does not give', (m) => { m.requestedClasses = 7; },
-      'manifest.json: fields disagree with what its configuration gives (classes: 6 there, 7 here; imageCount: 30 there, 35 here)'],
+      'manifest.json: classes 6 is not what requestedClasses 7 makes with rng philox (7)'],
     ['a config build refuses', (m) => { m.config.imageSize = 4; },
-      'manifest.json: its configuration is not one vatom-fast builds (Invalid value for --image-size: 4; expected an integer from 16 to 8192)'],
-    ['shards listed', (m) => { m.shards = [{ images: 'images-00000.npy', labels: 'labels-00000.npy', first: 0, count: 30 }]; },
-      'a manifest-only dataset (storage "manifest") lists no shards and is complete; this one lists 1 shards'],
-    ['an incomplete one', (m) => { m.complete = false; }, 'lists no shards and is complete; this one lists 0 shards, is not complete'],
-    ['an unknown storage', (m) => { m.storage = 'zip'; }, 'storage "zip"; expected "npy" or "manifest"'],
-    ['a shard size of 0', (m) => { m.shardSize = 0; }, 'shardSize 0 and imagesDataOffset 4096; expected integers >= 1 and >= 0'],
+      'manifest.json: /config/imageSize (4) must be >= 16'],
+    ['shards listed', (m) => {
+      m.shards = [{ images: 'images-00000.npy', labels: 'labels-00000.npy', first: 0, count: 30, imagesBytes: null, labelsBytes: null, imagesSha256: null, labelsSha256: null }];
+    }, 'manifest.json: a manifest-only dataset (storage "manifest") lists no shards and no part'],
+    ['an incomplete one', (m) => { m.complete = false; }, 'manifest.json: a manifest-only dataset (storage "manifest") is always complete'],
+    ['an unknown storage', (m) => { m.storage = 'zip'; }, 'manifest.json: /storage ("zip") must be one of "npy", "manifest"'],
+    ['a shard size of 0', (m) => { m.shardSize = 0; }, 'manifest.json: /shardSize (0) must be >= 1'],
   ];
   it.each(cases)('%s', (name, tamper, problem) => {
     const dir = copy(base, `hostile-${name.replace(/\W+/g, '-')}`);
