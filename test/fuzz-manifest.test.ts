@@ -249,11 +249,13 @@ describe('manifest fuzzer', () => {
     });
 
     // 2. The Python loader on every mutated directory, in one process.
+    // The native library built beside the addon lets the loader render manifest-only datasets.
+    const env = { ...process.env, VATOM_FAST_LIBRARY: path.join(ROOT, 'build', 'Release', 'libvatom_fast.so') };
     const py = spawnSync(PYTHON, [path.join(ROOT, 'test', 'tools', 'fuzz_loader.py'), path.join(ROOT, 'python'), '20'],
-      { input: `${dirs.map((d) => d.ds).join('\n')}\n`, encoding: 'utf8', timeout: 20_000 * cases.length });
+      { input: `${dirs.map((d) => d.ds).join('\n')}\n`, encoding: 'utf8', timeout: 20_000 * cases.length, env });
     const pyLines = py.stdout.split('\n');
     const pristinePy = spawnSync(PYTHON, [path.join(ROOT, 'test', 'tools', 'fuzz_loader.py'), path.join(ROOT, 'python')],
-      { input: `${pristine}\n`, encoding: 'utf8' }).stdout.trim();
+      { input: `${pristine}\n`, encoding: 'utf8', env }).stdout.trim();
     const [pristineDefault, pristineVerified] = pristinePy.split(' ');
     expect(pristineDefault).toMatch(/^OK:[0-9a-f]{64}:[0-9a-f]{64}$/);
     expect(pristineVerified).toBe(pristineDefault);

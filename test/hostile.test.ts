@@ -174,7 +174,10 @@ describe('wrong data accepted, data lost', () => {
     const first = spawn(process.execPath, [CLI, 'build', '--out', out, '--quiet', ...slow], { stdio: 'ignore' });
     const exited = new Promise((r) => first.on('exit', r));
     try {
-      for (let i = 0; i < 2000 && !fs.existsSync(path.join(out, '.lock')); ++i) await new Promise((r) => setTimeout(r, 5));
+      for (let i = 0; i < 12000 && !fs.existsSync(path.join(out, '.lock')); ++i) await new Promise((r) => setTimeout(r, 5));
+      // Frozen while it holds the lock, however fast this machine renders (killed in finally, whatever fails).
+      first.kill('SIGSTOP');
+      expect(fs.existsSync(path.join(out, '.lock'))).toBe(true);
       const worker = cli(['build', '--out', out, '--quiet', ...slow, '--shard-index', '0', '--shard-count', '2']);
       expectOneLine(worker, 2, new RegExp(`is in use by another build: process ${first.pid} on \\S+ since \\S+ \\(vatom-fast build\\)`));
       expectOneLine(cli(['merge', out]), 1, 'holds no partial manifests');
