@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { DEFAULT_SHARD_BYTES } from './config';
+import { DEFAULT_SHARD_BYTES, drawingWarnings } from './config';
 import { chooseDevice, DeviceChoice } from './device';
 import { EXIT_BAD_INPUT, VatomError } from './errors';
 import { DirectoryLock } from './lock';
@@ -213,6 +213,7 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
       `${options.classes} classes (each process makes floor(classes / processes)); the last ` +
       `${options.classes - identity.classes} are not produced`);
   }
+  for (const warning of drawingWarnings(options.config)) reporter.log(`warning: ${warning}`);
   if (!options.json) reporter.log(`device: ${device.device}, ${options.threads} threads (${device.reason})`);
   if (worker && !options.json) {
     reporter.log(`worker ${worker.index} of ${worker.count} (${worker.source}): shards ${firstShard}..${endShard - 1} of ${layout.length}`);

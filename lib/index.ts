@@ -1,12 +1,16 @@
-/** The library API of vatom-fast: the same operations as the command line. */
-export { build, datasetIdentity, planShards, BuildSummary } from './build';
-export { parseBuildOptions, BuildOptions } from './options';
+/** The library API of vatom-fast: the command line's operations with typed camelCase options (README, "Library"). */
+export {
+  build, validateBuildOptions, preview, exportDataset, mergeDataset,
+  BuildOptions, GeneratorOptions, ImageFormatOptions, PreviewOptions, ExportOptions, MergeOptions, RunOptions, IntegerRange,
+} from './api';
+export { BuildSummary } from './build';
+export { BuildOptions as ValidatedBuildOptions } from './options';
 export { verifyDataset, VerifyReport } from './verify';
 export { readManifest, Manifest, ShardEntry } from './manifest';
 export { PRESETS, PAPER_CONFIG, GeneratorConfig } from './config';
 export { createReporter, Reporter } from './progress';
-export { VatomError } from './errors';
+export { VatomError, VatomErrorCode } from './errors';
 export { loadNative, ClassParams } from './native';
-export { exportDataset, buildExport, parseBuildFormat, ExportSummary, ExportSettings } from './export';
-export { makeContactSheet, parsePreviewOptions } from './export/preview';
-export { mergeDataset, MergeReport } from './merge';
+export { ExportSummary } from './export';
+export { SheetSummary } from './export/preview';
+export { MergeReport } from './merge';

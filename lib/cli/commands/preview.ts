@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { drawingWarnings } from '../../config';
 import { configureEncoders } from '../../export/encode';
 import { makeContactSheet, parsePreviewOptions } from '../../export/preview';
 import { generatorOptions } from '../generator-options';
@@ -17,6 +18,9 @@ export default function previewCommand(setExit: (code: number) => void): Command
     handler: async (argv) => {
       const options = parsePreviewOptions(argv);
       configureEncoders(options.threads);
+      if (options.build && !options.quiet) {
+        for (const warning of drawingWarnings(options.build.config)) process.stderr.write(`warning: ${warning}\n`);
+      }
       const sheet = await makeContactSheet(options);
       if (options.json) {
         process.stdout.write(`${JSON.stringify(sheet)}\n`);
