@@ -73,7 +73,10 @@ export function scaledToImageSize(preset: Readonly<GeneratorConfig>, imageSize: 
   };
 }
 
-/** Why images of `config` would come out empty or cropped, one sentence each; empty when they fit. */
+/** The span of the base radius, r0 ~ randint(radiusMin, radiusMin + 50): fixed by the generator, not an option. */
+export const RADIUS_SPAN = 50;
+
+/** Why some images of `config` would come out empty, one sentence each; none for the paper preset. */
 export function drawingWarnings(config: Readonly<GeneratorConfig>): string[] {
   const size = config.imageSize;
   const warnings: string[] = [];
@@ -82,9 +85,10 @@ export function drawingWarnings(config: Readonly<GeneratorConfig>): string[] {
       `${config.startPos / 2} pixels from the middle of the canvas, outside it for part of the images, which come out ` +
       `empty or cropped (a start position of ${size} keeps every centre on the canvas)`);
   }
-  if (config.radiusMin >= size / 2) {
-    warnings.push(`minimum radius ${config.radiusMin} is at least half the image size ${size}: every drawing starts at ` +
-      'the edge of the canvas or beyond it, so images come out empty or cropped');
+  const radiusMax = config.radiusMin + RADIUS_SPAN;
+  if (radiusMax > size / Math.SQRT2) {
+    warnings.push(`base radius up to ${radiusMax} pixels (the minimum radius ${config.radiusMin} + ${RADIUS_SPAN}) on a ${size}-pixel ` +
+      'canvas: a drawing whose first orbit encloses the whole canvas leaves its image empty, so some images come out blank');
   }
   return warnings;
 }

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import { readManifest, resolveShardPath, Manifest, ShardEntry } from './manifest';
 import { readNpyHeader } from './npy';
 import { VatomError } from './errors';
+import { describeNonDataset } from './identify';
 
 /** The outcome of checking a dataset against its manifest. */
 export interface VerifyReport {
@@ -87,6 +88,8 @@ export async function checkShard(dir: string, m: Pick<Manifest, 'imageSize' | 'i
 
 /** Checks every shard of DIR against its manifest: presence, size, .npy header, sha256. */
 export async function verifyDataset(dir: string): Promise<VerifyReport> {
+  const notADataset = describeNonDataset(dir);
+  if (notADataset !== undefined) return { ok: false, problems: [notADataset], shardsChecked: 0, bytesChecked: 0 };
   let manifest: Manifest;
   try {
     manifest = readManifest(dir);

@@ -89,11 +89,11 @@ describe('npm package', () => {
         const summary = await vatom.build({ out: 'data/lib', classes: 1, instances: 2, imageSize: 32, vertices: [3, 10], orbits: [1, 3] });
         const report = await vatom.verifyDataset('data/lib');
         let refused = '';
-        try { vatom.parseBuildOptions({ out: 'x', clases: 2 }); } catch (err) { refused = err.message; }
+        try { vatom.validateBuildOptions({ out: 'x', clases: 2 }); } catch (err) { refused = err.message; }
         console.log(JSON.stringify({ images: summary.images, ok: report.ok, refused }));
       })().catch((err) => { console.error(err); process.exit(1); });`;
     const out = JSON.parse(run(process.execPath, ['-e', script], app));
-    expect(out).toEqual({ images: 2, ok: true, refused: expect.stringMatching(/^Unknown option clases/) });
+    expect(out).toEqual({ images: 2, ok: true, refused: expect.stringMatching(/^Unknown option clases for build\(\); expected out, /) });
     expect(fs.existsSync(path.join(app, 'node_modules', 'vatom-fast', 'dist', 'index.d.ts'))).toBe(true);
   });
 });

@@ -28,8 +28,8 @@ function text(value: unknown): string {
 export function exportFormatOptions<T>(y: Argv<T>) {
   return y
     .option('gray', { type: 'boolean', describe: 'One-channel PNGs (default: RGB with R = G = B, as the reference writes)' })
-    .option('png-level', { type: 'string', describe: `PNG zlib level 0..9 (default ${DEFAULT_PNG_LEVEL}, as PIL)` })
-    .option('shard-images', { type: 'string', describe: `WebDataset: images per tar shard (default ${DEFAULT_SHARD_IMAGES})` })
+    .option('png-level', { type: 'number', requiresArg: true, describe: `PNG zlib level 0..9 (default ${DEFAULT_PNG_LEVEL}, as PIL)` })
+    .option('shard-images', { type: 'number', requiresArg: true, describe: `WebDataset: images per tar shard (default ${DEFAULT_SHARD_IMAGES})` })
     .option('prefix', { type: 'string', describe: `WebDataset: shard name prefix, PREFIX-000000.tar (default ${DEFAULT_PREFIX})` });
 }
 

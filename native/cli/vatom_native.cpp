@@ -26,7 +26,9 @@
 // mismatch. A GPU that cannot be used (a build without CUDA, no device) is an error, exit status 2.
 // VATOM_CUDA_THREADS, VATOM_CUDA_BAND_ROWS, VATOM_CUDA_BLOCKS_PER_SM and VATOM_CUDA_BATCH in the
 // environment tune the GPU launch (native/cuda/cuda_renderer.cpp); the bytes never depend on them.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -188,6 +190,20 @@ int run_both(const vatom::DatasetSpec& spec, int64_t shard_size, int threads) {
   return 1;
 }
 
+const char kUsage[] =
+    "usage: vatom-native [--classes N] [--instances N] [--start-class N] [--image-size S] [--vertices A:B]\n"
+    "                    [--orbits A:B] [--seed N] [--rng philox|reference] [--reference-threads T]\n"
+    "                    [--threads N] [--shard-size N] [--out DIR] [--noise-min X] [--line-width X]\n"
+    "                    [--radius-min N] [--oval-rate X] [--start-pos N] [--freq1 A:B] [--freq2 A:B]\n"
+    "                    [--stages 1|2] [--device cpu|cuda|both] [--cuda-measure e2e|device|both]\n"
+    "\n"
+    "Renders 10 classes x 10 images of the paper preset unless told otherwise, shard by shard, and prints\n"
+    "each shard's sha256 (equal to what `vatom-fast build` with the same options records) and the\n"
+    "throughput. Without --out nothing is written. With the philox stream, the pixel-valued defaults\n"
+    "(--start-pos, --radius-min, --line-width, --noise-min) follow --image-size as in vatom-fast.\n"
+    "--device cuda renders on the GPU, --device both compares it with the CPU; --stages 1|2 times the\n"
+    "stages of the CPU renderer on one thread. See the top of native/cli/vatom_native.cpp.\n";
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -199,10 +215,16 @@ int main(int argc, char** argv) {
   std::string out;
   int stages = 0;
   std::string device = "cpu", measure = "e2e";
+  std::vector<std::string> given;
   for (int i = 1; i < argc; ++i) {
     const std::string option = argv[i];
-    if (i + 1 >= argc) usage("missing value for " + option);
+    if (option == "--help" || option == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (i + 1 >= argc) usage("missing value for " + option + " (vatom-native --help for the options)");
     const std::string value = argv[++i];
+    given.push_back(option);
     if (option == "--classes") spec.classes = to_int(option, value);
     else if (option == "--instances") spec.instances = to_int(option, value);
     else if (option == "--start-class") spec.start_class = to_int(option, value);
@@ -225,7 +247,17 @@ int main(int argc, char** argv) {
     else if (option == "--stages") stages = static_cast<int>(to_int(option, value));
     else if (option == "--device") device = value;
     else if (option == "--cuda-measure") measure = value;
-    else usage("unknown option " + option);
+    else usage("unknown option " + option + " (vatom-native --help for the options)");
+  }
+  // As lib/config.ts scaledToImageSize: the paper's pixel values carried to the image size.
+  const vatom::GeneratorConfig paper;
+  if (spec.stream == vatom::StreamKind::Philox && spec.config.image_size != paper.image_size) {
+    const auto defaulted = [&](const char* option) { return std::find(given.begin(), given.end(), option) == given.end(); };
+    const auto scale = [&](double value) { return value * spec.config.image_size / paper.image_size; };
+    if (defaulted("--start-pos")) spec.config.start_pos = static_cast<int32_t>(std::lround(scale(paper.start_pos)));
+    if (defaulted("--radius-min")) spec.config.radius_min = static_cast<int32_t>(std::lround(scale(paper.radius_min)));
+    if (defaulted("--line-width")) spec.config.line_width = scale(paper.line_width);
+    if (defaulted("--noise-min")) spec.config.noise_min = scale(paper.noise_min);
   }
   if (threads < 1) threads = 1;
   if (device != "cpu" && device != "cuda" && device != "both") usage("--device must be cpu, cuda or both, not " + device);

@@ -1,5 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { formatBytes } from '../../build';
+import { VatomError } from '../../errors';
+import { describeNonDataset } from '../../identify';
 import { readManifest } from '../../manifest';
 
 /** `vatom-fast info DIR`: what a dataset holds and how it was made. */
@@ -8,8 +10,11 @@ export default function infoCommand(setExit: (code: number) => void): CommandMod
     command: 'info <dir>',
     describe: 'Show what a dataset holds and how it was made',
     builder: (y) => y.positional('dir', { type: 'string', describe: 'Dataset directory' })
-      .option('json', { type: 'boolean', describe: 'Print the summary as JSON' }),
+      .option('json', { type: 'boolean', describe: 'Print the summary as JSON' })
+      .example('$0 info data/va', 'counts, size, stream, seed and generator parameters'),
     handler: (argv) => {
+      const notADataset = describeNonDataset(String(argv.dir));
+      if (notADataset !== undefined) throw new VatomError('NOT_A_DATASET', notADataset);
       const m = readManifest(String(argv.dir));
       const written = m.shards.filter((s) => s.imagesSha256 !== null);
       const bytes = written.reduce((sum, s) => sum + (s.imagesBytes ?? 0) + (s.labelsBytes ?? 0), 0);
