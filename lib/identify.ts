@@ -16,7 +16,7 @@ export function describeNonDataset(dir: string): string | undefined {
     const code = (err as NodeJS.ErrnoException).code;
     return code === 'ENOENT' || code === 'ENOTDIR' ? `${dir} does not exist` : undefined;
   }
-  if (!stats.isDirectory()) return `${dir} is a file, not a dataset directory`;
+  if (!stats.isDirectory()) return `${dir} is not a vatom-fast dataset: it is a file, not a directory`;
   let names: string[];
   try {
     names = fs.readdirSync(dir);
@@ -36,7 +36,7 @@ export function describeNonDataset(dir: string): string | undefined {
   if (names.some((n) => PART_MANIFEST_PATTERN.test(n))) {
     return `${dir} holds the partial manifests of a sharded build but no manifest.json: run vatom-fast merge ${dir} once every worker is done`;
   }
-  if (names.length === 0) return `${dir} is an empty directory, not a vatom-fast dataset`;
+  if (names.length === 0) return `${dir} is not a vatom-fast dataset: the directory is empty`;
   return undefined;
 }
 

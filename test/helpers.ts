@@ -69,4 +69,4 @@ export function allPixels(dir: string): Buffer {
 }
 
 /** A small, fast config used across tests (64x64, few vertices and orbits, radii that fit the canvas). */
-export const SMALL = ['--image-size', '64', '--vertices', '20:60', '--orbits', '1:12', '--start-pos', '64', '--radius-min', '2'];
+export const SMALL = ['--image-size', '64', '--vertices', '20:60', '--orbits', '1:12', '--start-pos', '64', '--radius-min', '2', '--line-width', '0.1'];
