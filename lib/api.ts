@@ -3,9 +3,10 @@
  * options with the command line's own validation (lib/options.ts, lib/export/options.ts), so the rules
  * and messages are one; errors name options as this API spells them (`imageSize`, not `--image-size`).
  */
-import { build as buildDataset, BuildSummary } from './build';
+import { build as buildDataset, buildManifest, BuildSummary, ManifestBuildSummary } from './build';
 import { EXIT_BAD_INPUT, VatomError } from './errors';
 import { buildExport, configureEncoders, exportDataset as exportNpyDataset, ExportSummary, parseBuildFormat, parseExportOptions } from './export';
+import { refuseShardOptions } from './export/options';
 import { makeContactSheet, parsePreviewOptions, SheetSummary } from './export/preview';
 import { mergeDataset as mergeParts, MergeReport } from './merge';
 import { BuildOptions as ValidatedBuildOptions, parseBuildOptions, RawOptions } from './options';
@@ -58,8 +59,11 @@ export interface ImageFormatOptions {
 export interface BuildOptions extends GeneratorOptions, ImageFormatOptions {
   /** The dataset directory. */
   out: string;
-  /** `npy` (default): memory-mapped .npy shards; `png`: the reference's PNG tree; `wds`: WebDataset shards. */
-  format?: 'npy' | 'png' | 'wds';
+  /**
+   * `npy` (default): memory-mapped .npy shards; `manifest`: manifest.json alone (images render on access,
+   * a later `npy` build adds the shards); `png`: the reference's PNG tree; `wds`: WebDataset shards.
+   */
+  format?: 'npy' | 'manifest' | 'png' | 'wds';
   /** Images per .npy shard (default: whole classes adding up to about 1 GiB). */
   shardSize?: number;
   /** Worker index of a sharded (cluster) build; the library does not read the scheduler's environment. */
@@ -153,7 +157,7 @@ export function validateBuildOptions(options: BuildOptions): ValidatedBuildOptio
   try {
     const raw = toRaw(options, BUILD_KEYS, 'build()');
     const validated = parseBuildOptions(raw, true, {});
-    parseBuildFormat(raw);
+    refuseShardOptions(raw, parseBuildFormat(raw).format, validated.worker !== undefined);
     return validated;
   } catch (err) {
     throw inApiTerms(err, BUILD_KEYS);
@@ -161,17 +165,18 @@ export function validateBuildOptions(options: BuildOptions): ValidatedBuildOptio
 }
 
 /**
- * Renders a dataset into `options.out` (.npy shards, or a PNG tree or WebDataset shards with `format`),
+ * Renders a dataset into `options.out` (.npy shards, its manifest alone, a PNG tree or WebDataset shards with `format`),
  * resuming an interrupted build of the same options. Refuses bad options before any work.
  */
-export function build(options: BuildOptions, run: RunOptions = {}): Promise<BuildSummary | ExportSummary> {
-  return speakingApi<BuildSummary | ExportSummary>(BUILD_KEYS, () => {
+export function build(options: BuildOptions, run: RunOptions = {}): Promise<BuildSummary | ManifestBuildSummary | ExportSummary> {
+  return speakingApi<BuildSummary | ManifestBuildSummary | ExportSummary>(BUILD_KEYS, () => {
     const raw = toRaw(options, BUILD_KEYS, 'build()');
     const validated = parseBuildOptions(raw, true, {});
     const format = parseBuildFormat(raw);
+    refuseShardOptions(raw, format.format, validated.worker !== undefined);
     const reporter = run.reporter ?? createReporter({ quiet: true });
-    if (format.format === 'npy') return buildDataset(validated, reporter, run.signal);
-    return buildExport(validated, format.settings, { reporter, signal: run.signal });
+    if ('settings' in format) return buildExport(validated, format.settings, { reporter, signal: run.signal });
+    return format.format === 'manifest' ? buildManifest(validated, reporter) : buildDataset(validated, reporter, run.signal);
   });
 }
 

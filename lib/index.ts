@@ -3,14 +3,14 @@ export {
   build, validateBuildOptions, preview, exportDataset, mergeDataset,
   BuildOptions, GeneratorOptions, ImageFormatOptions, PreviewOptions, ExportOptions, MergeOptions, RunOptions, IntegerRange,
 } from './api';
-export { BuildSummary } from './build';
-export { BuildOptions as ValidatedBuildOptions } from './options';
-export { verifyDataset, VerifyReport } from './verify';
-export { readManifest, Manifest, ShardEntry } from './manifest';
+export { buildManifest, datasetIdentity, planShards, storedBytes, BuildSummary, ManifestBuildSummary } from './build';
+export { optionsOfIdentity, BuildOptions as ValidatedBuildOptions } from './options';
+export { checkManifestOnly, verifyDataset, VerifyReport } from './verify';
+export { isManifestOnly, readManifest, Manifest, ShardEntry, Storage } from './manifest';
 export { PRESETS, PAPER_CONFIG, GeneratorConfig } from './config';
 export { createReporter, Reporter } from './progress';
 export { VatomError, VatomErrorCode } from './errors';
 export { loadNative, ClassParams } from './native';
-export { ExportSummary } from './export';
+export { openDatasetSource, ExportSummary, ExportSettings } from './export';
 export { SheetSummary } from './export/preview';
 export { MergeReport } from './merge';

@@ -59,15 +59,15 @@ export function parseExportSettings(raw: RawOptions, to: 'png' | 'wds'): ExportS
 }
 
 /**
- * `build --format npy|png|wds` (default npy) and, for png and wds, how images are written; --gray,
+ * `build --format npy|manifest|png|wds` (default npy) and, for png and wds, how images are written; --gray,
  * --png-level, --shard-images and --prefix are refused where they do not apply (exit 2).
  */
-export function parseBuildFormat(raw: RawOptions): { format: 'npy' } | { format: 'png' | 'wds'; settings: ExportSettings } {
+export function parseBuildFormat(raw: RawOptions): { format: 'npy' | 'manifest' } | { format: 'png' | 'wds'; settings: ExportSettings } {
   const format = raw.format === undefined ? 'npy' : text(raw.format);
-  if (format !== 'npy' && format !== 'png' && format !== 'wds') throw badOption('format', raw.format, 'one of npy, png, wds');
-  if (format === 'npy') {
+  if (format !== 'npy' && format !== 'manifest' && format !== 'png' && format !== 'wds') throw badOption('format', raw.format, 'one of npy, manifest, png, wds');
+  if (format === 'npy' || format === 'manifest') {
     for (const name of ['gray', 'png-level', 'shard-images', 'prefix']) {
-      if (given(raw, name)) throw badOption(name, raw[name], `no --${name} with --format npy (it applies to --format png and wds)`);
+      if (given(raw, name)) throw badOption(name, raw[name], `no --${name} with --format ${format} (it applies to --format png and wds)`);
     }
     return { format };
   }
@@ -87,4 +87,22 @@ export function parseExportOptions(raw: RawOptions): ExportCommandOptions {
   const settings = parseExportSettings(raw, to);
   const threads = given(raw, 'threads') ? parseInteger('threads', raw.threads, 1, LIMITS.threads) : defaultThreads();
   return { dir, out: text(raw.out), settings, threads, quiet: raw.quiet === true, json: raw.json === true };
+}
+
+/**
+ * Refuses the sharding options where `build --format` does not write .npy shards (exit 2). A
+ * manifest-only build keeps --shard-size: it is part of the identity, the layout a later fill-in writes.
+ */
+export function refuseShardOptions(raw: RawOptions, format: 'npy' | 'manifest' | 'png' | 'wds', sharded: boolean): void {
+  if (format === 'npy') return;
+  if (format === 'manifest') {
+    for (const name of ['shard-index', 'shard-count']) {
+      if (raw[name] !== undefined) throw badOption(name, raw[name], `no --${name} with --format manifest (a manifest-only build is one file)`);
+    }
+    return;
+  }
+  for (const name of ['shard-size', 'shard-index', 'shard-count']) {
+    if (raw[name] !== undefined) throw badOption(name, raw[name], `no --${name} with --format ${format} (it applies to .npy shards)`);
+  }
+  if (sharded) throw badOption('format', format, 'npy for a sharded build (a scheduler array index is set in the environment)');
 }

@@ -1,8 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { whileInterruptible } from '../interrupt';
-import { build, formatBytes } from '../../build';
-import { badOption } from '../../errors';
+import { build, buildManifest, formatBytes } from '../../build';
 import { buildExport, configureEncoders, exportFormatOptions, parseBuildFormat } from '../../export';
+import { refuseShardOptions } from '../../export/options';
 import { parseBuildOptions } from '../../options';
 import { createReporter } from '../../progress';
 import { generatorOptions, wholePresetNote } from '../generator-options';
@@ -11,9 +11,9 @@ import { generatorOptions, wholePresetNote } from '../generator-options';
 export default function buildCommand(setExit: (code: number) => void): CommandModule {
   return {
     command: 'build',
-    describe: 'Render a VisualAtom dataset into .npy shards, a PNG tree or WebDataset shards (resumes an interrupted build)',
+    describe: 'Render a VisualAtom dataset into .npy shards, a PNG tree or WebDataset shards, or write its manifest alone (resumes an interrupted build)',
     builder: (y) => exportFormatOptions(generatorOptions(y)
-      .option('format', { type: 'string', describe: 'npy (default): .npy shards; png: DIR/%05d/vertex_%04d_instance_%04d.png; wds: WebDataset tar shards' })
+      .option('format', { type: 'string', describe: 'npy (default): .npy shards; manifest: manifest.json alone, images render on access (npy later adds the shards); png: DIR/%05d/vertex_%04d_instance_%04d.png; wds: WebDataset tar shards' })
       .option('out', { type: 'string', describe: 'Dataset directory', demandOption: 'the dataset directory to write' })
       .option('shard-size', { type: 'number', requiresArg: true, describe: 'Images per .npy shard (default: whole classes adding up to about 1 GiB)' })
       .option('shard-index', { type: 'number', requiresArg: true, describe: 'Worker index I of a sharded build (default: SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)' })
@@ -28,17 +28,25 @@ export default function buildCommand(setExit: (code: number) => void): CommandMo
     handler: async (argv) => {
       const options = parseBuildOptions(argv);
       const format = parseBuildFormat(argv);
-      if (format.format !== 'npy') {
-        for (const name of ['shard-size', 'shard-index', 'shard-count']) {
-          if (argv[name] !== undefined) throw badOption(name, argv[name], `no --${name} with --format ${format.format} (it applies to .npy shards)`);
+      refuseShardOptions(argv, format.format, options.worker !== undefined);
+      if (format.format === 'manifest') {
+        const summary = await buildManifest(options, createReporter({ quiet: options.quiet }));
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify(summary)}\n`);
+        } else if (!options.quiet) {
+          process.stderr.write(`${summary.out}: manifest only, ${summary.images} images of ${summary.classes} classes render on access; ` +
+            `manifest.json ${formatBytes(summary.manifestBytes)} (as .npy shards: ${formatBytes(summary.storedBytes)})\n`);
         }
-        if (options.worker) throw badOption('format', format.format, 'npy for a sharded build (a scheduler array index is set in the environment)');
+        setExit(0);
+        return;
+      }
+      if (format.format !== 'npy') {
         // sharp's thread pool is sized when first used, so before any asynchronous work.
         configureEncoders(options.threads);
       }
       const reporter = createReporter({ quiet: options.quiet });
       await whileInterruptible(async (signal) => {
-        if (format.format !== 'npy') {
+        if ('settings' in format) {
           const summary = await buildExport(options, format.settings, { reporter, signal });
           if (options.json) {
             process.stdout.write(`${JSON.stringify(summary)}\n`);
