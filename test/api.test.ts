@@ -93,6 +93,17 @@ describe('library API', () => {
       .toMatch(/^BAD_OPTION 2: Unknown option level for exportDataset\(\); expected dir, out, to, threads, gray, pngLevel, shardImages, prefix$/);
   });
 
+  it('writes a manifest-only dataset with build({ format: \'manifest\' }), refusing the sharding options', async () => {
+    const out = path.join(dir, 'manifest-only');
+    expect(await vatom.build({ out, format: 'manifest', classes: 2, instances: 3, ...SMALL })).toMatchObject({ storage: 'manifest', images: 6 });
+    expect(fs.readdirSync(out)).toEqual(['manifest.json']);
+    expect(vatom.isManifestOnly(vatom.readManifest(out))).toBe(true);
+    expect(await refusal(() => vatom.build({ out, format: 'manifest', shardIndex: 0, shardCount: 2 })))
+      .toBe('BAD_OPTION 2: Invalid value for shardIndex: 0; expected no shardIndex with format manifest (a manifest-only build is one file)');
+    expect(await refusal(() => vatom.build({ out: path.join(dir, 'p'), format: 'png', shardSize: 4 })))
+      .toBe('BAD_OPTION 2: Invalid value for shardSize: 4; expected no shardSize with format png (it applies to .npy shards)');
+  });
+
   it('draws a contact sheet with preview()', async () => {
     const sheet = await vatom.preview({ out: path.join(dir, 'sheet.png'), classes: 2, instances: 3, cellSize: 32, ...SMALL });
     expect(sheet).toMatchObject({ rows: 2, columns: 3, cellSize: 32 });
