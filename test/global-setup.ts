@@ -11,4 +11,6 @@ export default function globalSetup(): void {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vatom-jest-'));
   process.env.VATOM_TEST_TMP_ROOT = root;
   process.env.TMPDIR = root;
+  // Python processes the tests start import python/vatom_fast from the checkout: no __pycache__ there.
+  process.env.PYTHONDONTWRITEBYTECODE = '1';
 }
