@@ -145,9 +145,12 @@ async function speakingApi<T>(known: readonly string[], work: () => T | Promise<
   }
 }
 
+/** A refusal (exit status 2) with each `--flag` of `known` options spelled as the API spells it. */
 function inApiTerms(err: unknown, known: readonly string[]): unknown {
   if (err instanceof VatomError && err.exitCode === EXIT_BAD_INPUT) {
-    err.message = err.message.replace(/--([a-z][a-z0-9-]*)/g, (flag, name: string) => (known.includes(camel(name)) ? camel(name) : flag));
+    const flagged = err.message;
+    err.message = flagged.replace(/--([a-z][a-z0-9-]*)/g, (flag, name: string) => (known.includes(camel(name)) ? camel(name) : flag));
+    if (err.stack !== undefined) err.stack = err.stack.replace(flagged, err.message);
   }
   return err;
 }
@@ -182,7 +185,11 @@ export function build(options: BuildOptions, run: RunOptions = {}): Promise<Buil
 
 /** Writes a contact sheet of `classes` rows x `instances` columns to `options.out`, rendered or read `from` a dataset. */
 export function preview(options: PreviewOptions): Promise<SheetSummary> {
-  return speakingApi(PREVIEW_KEYS, () => makeContactSheet(parsePreviewOptions(toRaw(options, PREVIEW_KEYS, 'preview()'))));
+  return speakingApi(PREVIEW_KEYS, () => {
+    const validated = parsePreviewOptions(toRaw(options, PREVIEW_KEYS, 'preview()'));
+    configureEncoders(validated.threads);
+    return makeContactSheet(validated);
+  });
 }
 
 /** Writes the .npy dataset `options.dir` as a PNG tree or WebDataset shards, resuming an interrupted export. */
