@@ -7,6 +7,7 @@ export { buildManifest, datasetIdentity, planShards, storedBytes, BuildSummary, 
 export { optionsOfIdentity, BuildOptions as ValidatedBuildOptions } from './options';
 export { checkManifestOnly, verifyDataset, VerifyReport } from './verify';
 export { isManifestOnly, readManifest, Manifest, ShardEntry, Storage } from './manifest';
+export { datasetInfo, DatasetInfo } from './info';
 export { PRESETS, PAPER_CONFIG, GeneratorConfig } from './config';
 export { createReporter, Reporter } from './progress';
 export { VatomError, VatomErrorCode } from './errors';

@@ -62,6 +62,9 @@ describe('library API', () => {
     expect(directoryHashes(out)).toEqual(directoryHashes(cli));
     expect(await vatom.verifyDataset(out)).toMatchObject({ ok: true, shardsChecked: 3 });
     expect(vatom.readManifest(out).classParams).toHaveLength(3);
+    const info = runCli(['info', out, '--json']);
+    expect(vatom.datasetInfo(out)).toEqual(JSON.parse(info.stdout));
+    expect(await refusal(() => vatom.datasetInfo(path.join(dir, 'none')))).toBe(`NOT_A_DATASET 1: ${path.join(dir, 'none')} does not exist`);
   });
 
   it('reports progress to a reporter when given one, and refuses a bad build before writing anything', async () => {
