@@ -83,6 +83,18 @@ describe('library API', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
+  it('stops a build on its AbortSignal, and a second call resumes it', async () => {
+    const out = path.join(dir, 'cancelled');
+    const controller = new AbortController();
+    controller.abort();
+    const err = await vatom.build({ out, classes: 2, instances: 2, shardSize: 2, ...SMALL }, { signal: controller.signal }).catch((e) => e);
+    expect(err).toBeInstanceOf(vatom.VatomError);
+    expect(err.code).toBe('CANCELLED');
+    expect(vatom.readManifest(out).complete).toBe(false);
+    expect(await vatom.build({ out, classes: 2, instances: 2, shardSize: 2, ...SMALL })).toMatchObject({ shardsWritten: 2, shardsReused: 0 });
+    expect((await vatom.verifyDataset(out)).ok).toBe(true);
+  });
+
   it('writes PNG trees and WebDataset shards, by build({format}) and exportDataset', async () => {
     const png = path.join(dir, 'png');
     expect(await vatom.build({ out: png, format: 'png', gray: true, classes: 2, instances: 2, ...SMALL })).toMatchObject({ to: 'png', images: 4 });
