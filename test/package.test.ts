@@ -6,11 +6,14 @@ import { ROOT, tempDir } from './helpers';
 // The npm package as a user gets it: packed from the files of a clean checkout (no dist/, no build/),
 // installed into an empty project, used through npx and require().
 
-/** npm's own settings of the `npm test` that runs us would leak into the nested npm calls. */
+/**
+ * The environment without what the `npm test` running us sets for its own project (prefix, package,
+ * lifecycle), which would leak into the nested npm calls; where packages come from stays as configured.
+ */
 function npmEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (!/^npm_/i.test(k) || /^npm_config_cache$/i.test(k)) env[k] = v;
+    if (!/^npm_/i.test(k) || /^npm_config_(cache|registry|userconfig)$/i.test(k)) env[k] = v;
   }
   return env;
 }
