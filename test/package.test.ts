@@ -98,6 +98,22 @@ describe('npm package', () => {
       })().catch((err) => { console.error(err); process.exit(1); });`;
     const out = JSON.parse(run(process.execPath, ['-e', script], app));
     expect(out).toEqual({ images: 2, ok: true, refused: expect.stringMatching(/^Unknown option clases for build\(\); expected out, /) });
-    expect(fs.existsSync(path.join(app, 'node_modules', 'vatom-fast', 'dist', 'index.d.ts'))).toBe(true);
+  });
+
+  it('types the options for TypeScript users through the package\'s exports', () => {
+    fs.writeFileSync(path.join(app, 'check.ts'), [
+      "import { build, BuildOptions, VatomError } from 'vatom-fast';",
+      "const ok: BuildOptions = { out: 'x', imageSize: 64, vertices: [3, 10], format: 'png', gray: true };",
+      '// @ts-expect-error an unknown option',
+      "const misspelt: BuildOptions = { out: 'x', clases: 2 };",
+      '// @ts-expect-error a number, not text',
+      "const text: BuildOptions = { out: 'x', imageSize: '64' };",
+      '// @ts-expect-error out is required',
+      'const noOut: BuildOptions = { classes: 2 };',
+      'export const all = [build(ok), misspelt, text, noOut, VatomError];',
+      '',
+    ].join('\n'));
+    run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '--strict', '--skipLibCheck',
+      '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022', 'check.ts'], app);
   });
 });
