@@ -155,28 +155,32 @@ function inApiTerms(err: unknown, known: readonly string[]): unknown {
   return err;
 }
 
+/** The options of {@link build} checked as the command line checks its flags, with the output format. */
+function checkBuild(options: BuildOptions) {
+  const raw = toRaw(options, BUILD_KEYS, 'build()');
+  const validated = parseBuildOptions(raw, true, {});
+  const format = parseBuildFormat(raw);
+  refuseShardOptions(raw, format.format, validated.worker !== undefined);
+  return { validated, format };
+}
+
 /** Validates the options of {@link build} and fills in the defaults (the preset's, scaled to the image size). */
 export function validateBuildOptions(options: BuildOptions): ValidatedBuildOptions {
   try {
-    const raw = toRaw(options, BUILD_KEYS, 'build()');
-    const validated = parseBuildOptions(raw, true, {});
-    refuseShardOptions(raw, parseBuildFormat(raw).format, validated.worker !== undefined);
-    return validated;
+    return checkBuild(options).validated;
   } catch (err) {
     throw inApiTerms(err, BUILD_KEYS);
   }
 }
 
 /**
- * Renders a dataset into `options.out` (.npy shards, its manifest alone, a PNG tree or WebDataset shards with `format`),
- * resuming an interrupted build of the same options. Refuses bad options before any work.
+ * Renders a dataset into `options.out` (.npy shards, its manifest alone, a PNG tree or WebDataset
+ * shards with `format`), resuming an interrupted build of the same options. Refuses bad options before
+ * any work.
  */
 export function build(options: BuildOptions, run: RunOptions = {}): Promise<BuildSummary | ManifestBuildSummary | ExportSummary> {
   return speakingApi<BuildSummary | ManifestBuildSummary | ExportSummary>(BUILD_KEYS, () => {
-    const raw = toRaw(options, BUILD_KEYS, 'build()');
-    const validated = parseBuildOptions(raw, true, {});
-    const format = parseBuildFormat(raw);
-    refuseShardOptions(raw, format.format, validated.worker !== undefined);
+    const { validated, format } = checkBuild(options);
     const reporter = run.reporter ?? createReporter({ quiet: true });
     if ('settings' in format) return buildExport(validated, format.settings, { reporter, signal: run.signal });
     return format.format === 'manifest' ? buildManifest(validated, reporter) : buildDataset(validated, reporter, run.signal);
