@@ -34,6 +34,10 @@ cudaError_t allow_render_shared_bytes(size_t bytes) {
   return cudaFuncSetAttribute(render_images, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
 }
 
+cudaError_t set_render_carveout(int percent) {
+  return cudaFuncSetAttribute(render_images, cudaFuncAttributePreferredSharedMemoryCarveout, percent);
+}
+
 cudaError_t render_blocks_per_sm(int threads, size_t shared_bytes, int* blocks) {
   return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks, render_images, threads, shared_bytes);
 }
