@@ -1,6 +1,7 @@
 // render_kernel.cu's kernel run on the host, for the checks that need no GPU (emulation_check.cpp,
 // mock_runtime_check.cpp): the kernel's own body (image_phases.hpp's render_block), every thread of a
-// block a fiber (POSIX ucontext). A seeded random scheduler picks which fiber runs next, whenever one
+// block a fiber (a stack of its own; on x86-64 a switch of a few instructions, elsewhere POSIX ucontext,
+// whose switches cost a system call each). A seeded random scheduler picks which fiber runs next, whenever one
 // reaches a barrier or one of the places between phases where the kernel has no barrier, and runs
 // several blocks at once as an SM does; a barrier releases a block's fibers only when all of them have
 // reached it. So a read that the kernel's barriers do not order after its write (in the block, or across
@@ -30,10 +31,32 @@ constexpr size_t kStackBytes = 256 << 10;
 
 enum class FiberState { Ready, AtBarrier, Done };
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// Saves the callee-saved registers, MXCSR and the x87 control word on the current stack and its stack
+// pointer in *from, then resumes the stack `to` saved the same way (or laid out by start_fiber).
+__attribute__((naked, noinline)) inline void switch_stack(void** /*from*/, void* /*to*/) {
+  asm("pushq %rbp\n\tpushq %rbx\n\tpushq %r12\n\tpushq %r13\n\tpushq %r14\n\tpushq %r15\n\t"
+      "subq $8, %rsp\n\tstmxcsr (%rsp)\n\tfnstcw 4(%rsp)\n\t"
+      "movq %rsp, (%rdi)\n\tmovq %rsi, %rsp\n\t"
+      "ldmxcsr (%rsp)\n\tfldcw 4(%rsp)\n\taddq $8, %rsp\n\t"
+      "popq %r15\n\tpopq %r14\n\tpopq %r13\n\tpopq %r12\n\tpopq %rbx\n\tpopq %rbp\n\tret");
+}
+
+struct Context {
+  void* sp = nullptr;
+};
+inline void switch_context(Context& from, Context& to) { switch_stack(&from.sp, to.sp); }
+#else
+struct Context {
+  ucontext_t uc;
+};
+inline void switch_context(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
+#endif
+
 struct Scheduler;
 
 struct Fiber {
-  ucontext_t context;
+  Context context;
   std::unique_ptr<char[]> stack;
   Scheduler* scheduler = nullptr;
   FiberState state = FiberState::Ready;
@@ -44,13 +67,19 @@ struct Fiber {
 };
 
 struct Scheduler {
-  ucontext_t main;
+  Context main;
   const KernelParams* p = nullptr;
   int64_t grid = 0;
   int threads = 0;
   std::vector<uint8_t*> shared;  // per slot
   int left_out = 0;              // BarrierSite bits: these barriers are mere switch points
 };
+
+// The fiber that a scheduler on this thread is switching to (how a new fiber finds itself).
+inline Fiber*& starting_fiber() {
+  static thread_local Fiber* f = nullptr;
+  return f;
+}
 
 // The Barrier of render_block for one fiber.
 struct FiberBarrier {
@@ -59,29 +88,40 @@ struct FiberBarrier {
     if (site & fiber->scheduler->left_out) return between();
     fiber->state = FiberState::AtBarrier;
     ++fiber->barriers;
-    swapcontext(&fiber->context, &fiber->scheduler->main);
+    switch_context(fiber->context, fiber->scheduler->main);
   }
-  void between() const { swapcontext(&fiber->context, &fiber->scheduler->main); }
+  void between() const { switch_context(fiber->context, fiber->scheduler->main); }
 };
 
-inline void fiber_entry(unsigned lo, unsigned hi) {
-  Fiber* f = reinterpret_cast<Fiber*>((static_cast<uintptr_t>(hi) << 32) | lo);
+// A fiber's whole life: the kernel's body, then back to the scheduler for good.
+inline void fiber_main() {
+  Fiber* f = starting_fiber();
   Scheduler& s = *f->scheduler;
   FiberBarrier barrier{f};
   render_block(*s.p, s.shared[f->slot], kPerlinPerm, f->block, s.grid, f->t, s.threads, barrier);
-  f->state = FiberState::Done;  // uc_link returns to the scheduler
+  f->state = FiberState::Done;
+  switch_context(f->context, s.main);
 }
 
-// Sets f to run fiber_entry from the start when switched to (a function of its own: getcontext returns
-// twice, which no caller's loop variables should see).
+// Sets f to run fiber_main from the start when switched to.
 inline void start_fiber(Fiber& f) {
-  getcontext(&f.context);
-  f.context.uc_stack.ss_sp = f.stack.get();
-  f.context.uc_stack.ss_size = kStackBytes;
-  f.context.uc_link = &f.scheduler->main;
-  const uintptr_t address = reinterpret_cast<uintptr_t>(&f);
-  makecontext(&f.context, reinterpret_cast<void (*)()>(&fiber_entry), 2, static_cast<unsigned>(address),
-              static_cast<unsigned>(address >> 32));
+#if defined(__x86_64__) && defined(__GNUC__)
+  // The frame switch_stack pops: control words, six registers, then fiber_main as the return address and
+  // an empty slot, so that fiber_main starts with the stack aligned as after a call.
+  uintptr_t top = (reinterpret_cast<uintptr_t>(f.stack.get()) + kStackBytes) & ~static_cast<uintptr_t>(15);
+  uint64_t* sp = reinterpret_cast<uint64_t*>(top) - 9;
+  sp[0] = 0x1F80u | (static_cast<uint64_t>(0x037Fu) << 32);  // MXCSR and x87 control word at start-up
+  for (int i = 1; i <= 6; ++i) sp[i] = 0;
+  sp[7] = reinterpret_cast<uint64_t>(&fiber_main);
+  sp[8] = 0;
+  f.context.sp = sp;
+#else
+  getcontext(&f.context.uc);
+  f.context.uc.uc_stack.ss_sp = f.stack.get();
+  f.context.uc.uc_stack.ss_size = kStackBytes;
+  f.context.uc.uc_link = nullptr;
+  makecontext(&f.context.uc, &fiber_main, 0);
+#endif
 }
 
 }  // namespace emulation
@@ -132,7 +172,8 @@ inline void emulate_kernel(const KernelParams& p, int grid, int threads, uint64_
       Fiber* f = ready[pick];
       ready[pick] = ready.back();
       ready.pop_back();
-      swapcontext(&s.main, &f->context);
+      starting_fiber() = f;
+      switch_context(s.main, f->context);
       if (f->state == FiberState::Ready) {
         ready.push_back(f);
         continue;
