@@ -75,7 +75,7 @@ std::string driver_problem() {
   int driver = 0, runtime = 0;
   cudaDriverGetVersion(&driver);
   cudaRuntimeGetVersion(&runtime);
-  if (driver == 0) return "no NVIDIA driver is installed (libcuda.so was not found)";
+  if (driver == 0) return "no NVIDIA driver is installed: libcuda.so was not found, so CUDA cannot start";
   if (driver / 1000 < runtime / 1000) {
     return "the NVIDIA driver supports CUDA " + version_text(driver) + ", older than this build's CUDA runtime " +
            version_text(runtime) + ": install a driver for CUDA " + version_text(runtime) +
