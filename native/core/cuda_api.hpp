@@ -30,6 +30,11 @@ class CudaRenderer : public ImageRenderer {
   // Renders images [begin, end) into device memory only (nothing is copied back), for throughput
   // measurements; returns the wall-clock seconds from the first launch to the end of the last kernel.
   virtual double render_on_device(int64_t begin, int64_t end) = 0;
+  // Renders images [begin, end) into device memory `out` on device 0 (image i at out + (i - begin) *
+  // image_bytes, packed, any alignment) on the caller's CUDA stream `stream` (a cudaStream_t; null: the
+  // legacy default stream), and returns once the work is queued: work queued on that stream afterwards
+  // sees the images, nothing passes through host memory. The renderer's next call waits for this work.
+  virtual void render_to_device(int64_t begin, int64_t end, uint8_t* out, void* stream) = 0;
   // Raw device-to-host copy speed into pinned host memory, bytes per second: one untimed copy of `bytes`,
   // then `repeats` timed ones. It bounds render() apart from the kernel (a PCIe link, not the GPU).
   virtual double copy_bandwidth(int64_t bytes, int repeats) = 0;

@@ -230,6 +230,7 @@ class CudaRendererImpl final : public CudaRenderer {
       CUDA_CHECK(cudaStreamCreateWithFlags(&streams_[s], cudaStreamNonBlocking));
       CUDA_CHECK(cudaEventCreateWithFlags(&copied_[s], cudaEventDisableTiming));
     }
+    CUDA_CHECK(cudaEventCreateWithFlags(&caller_done_, cudaEventDisableTiming));
     // The batch follows from the dataset's largest vertex count, so that buffers keep their size from
     // call to call (a range's own plan only changes the launch shape).
     batch_images_ = plan_for(spec.config.vertices_max).batch;
@@ -242,6 +243,10 @@ class CudaRendererImpl final : public CudaRenderer {
         cudaStreamDestroy(streams_[s]);
       }
       if (copied_[s]) cudaEventDestroy(copied_[s]);
+    }
+    if (caller_done_) {
+      if (caller_pending_) cudaEventSynchronize(caller_done_);
+      cudaEventDestroy(caller_done_);
     }
   }
 
@@ -266,6 +271,36 @@ class CudaRendererImpl final : public CudaRenderer {
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     });
     return seconds;
+  }
+
+  void render_to_device(int64_t begin, int64_t end, uint8_t* out, void* stream) override {
+    if (end <= begin) return;
+    with_context(begin, end, [&] {
+      cudaStream_t caller = static_cast<cudaStream_t>(stream);
+      prepare(begin, end, false);
+      // Until the work queued here is done, the class tables and buffers are the caller stream's: the
+      // next prepare() waits for this event, also after a failure half-way.
+      struct RecordOnExit {
+        CudaRendererImpl& r;
+        cudaStream_t stream;
+        ~RecordOnExit() { r.caller_pending_ = cudaEventRecord(r.caller_done_, stream) == cudaSuccess; }
+      } record{*this, caller};
+      const int64_t bytes = spec_.image_bytes();
+      // The kernel's vector stores want 16-byte aligned image starts; otherwise batches go through the
+      // renderer's own buffer and a pitched copy on the caller's stream.
+      const bool direct = stride_ == bytes && reinterpret_cast<uintptr_t>(out) % 16 == 0;
+      const int64_t batch = batch_for(end - begin);
+      for (int64_t first = begin; first < end; first += batch) {
+        const int64_t n = std::min(batch, end - first);
+        uint8_t* target = out + (first - begin) * bytes;
+        launch_into(first, n, direct ? target : device_out_[0].data(), scratch_[0].data(), caller);
+        if (!direct) {
+          CUDA_CHECK(cudaMemcpy2DAsync(target, static_cast<size_t>(bytes), device_out_[0].data(),
+                                       static_cast<size_t>(stride_), static_cast<size_t>(bytes), static_cast<size_t>(n),
+                                       cudaMemcpyDeviceToDevice, caller));
+        }
+      }
+    });
   }
 
   double copy_bandwidth(int64_t bytes, int repeats) override {
@@ -418,6 +453,10 @@ class CudaRendererImpl final : public CudaRenderer {
   // (pinned host buffers too when `to_host`).
   void prepare(int64_t begin, int64_t end, bool to_host) {
     const cuda::ClassTables t = cuda::make_class_tables(spec_, begin, end);
+    if (caller_pending_) {
+      CUDA_CHECK(cudaEventSynchronize(caller_done_));
+      caller_pending_ = false;
+    }
     plan_ = plan_for(t.max_vertices);
     const cudaError_t status = classes_.try_reserve(t.classes.size() * sizeof(cuda::DeviceClass));
     throw_unless_allocated(status == cudaSuccess ? tables_.try_reserve(std::max<size_t>(t.tables.size(), 1) * sizeof(float))
@@ -481,7 +520,11 @@ class CudaRendererImpl final : public CudaRenderer {
   }
 
   // Renders images [first, first + n) into slot s's device buffer on its stream.
-  void launch(int s, int64_t first, int64_t n) {
+  void launch(int s, int64_t first, int64_t n) { launch_into(first, n, device_out_[s].data(), scratch_[s].data(), streams_[s]); }
+
+  // Renders images [first, first + n) into `out` (images stride_ apart) on `stream`; `scratch` holds the
+  // vertex arrays when they do not fit in shared memory.
+  void launch_into(int64_t first, int64_t n, uint8_t* out, uint8_t* scratch, cudaStream_t stream) {
     KernelParams p{};
     p.key = philox_key(spec_.seed);
     p.count = static_cast<int32_t>(n);
@@ -495,14 +538,14 @@ class CudaRendererImpl final : public CudaRenderer {
     p.qcap = plan_.qcap;
     p.classes = reinterpret_cast<const cuda::DeviceClass*>(classes_.data());
     p.tables = reinterpret_cast<const float*>(tables_.data());
-    p.out = device_out_[s].data();
+    p.out = out;
     int64_t grid = n;
     if (!plan_.vertices_shared) {
       grid = std::min<int64_t>(n, plan_.resident);
-      p.scratch = scratch_[s].data();
+      p.scratch = scratch;
       p.scratch_stride = plan_.vertex_bytes;
     }
-    CUDA_CHECK(cuda::launch_render(p, static_cast<int>(grid), plan_.threads, plan_.shared_bytes, streams_[s]));
+    CUDA_CHECK(cuda::launch_render(p, static_cast<int>(grid), plan_.threads, plan_.shared_bytes, stream));
   }
 
   // dst <- src, n bytes, in pieces on the pool.
@@ -524,6 +567,8 @@ class CudaRendererImpl final : public CudaRenderer {
   int64_t first_class_ = 0;
   cudaStream_t streams_[kSlots] = {};
   cudaEvent_t copied_[kSlots] = {};
+  cudaEvent_t caller_done_ = nullptr;  // recorded on the caller's stream after render_to_device's work
+  bool caller_pending_ = false;        // that work may still be running
   DeviceBuffer device_out_[kSlots], scratch_[kSlots], classes_, tables_;
   PinnedBuffer pinned_[kSlots];
 };

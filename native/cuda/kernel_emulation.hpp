@@ -9,6 +9,9 @@
 // the CPU renderer under several seeds.
 #pragma once
 #include <ucontext.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include <cstdint>
 #include <cstring>
@@ -105,6 +108,10 @@ inline void fiber_main() {
 
 // Sets f to run fiber_main from the start when switched to.
 inline void start_fiber(Fiber& f) {
+#if defined(__SANITIZE_ADDRESS__)
+  // A stack reused from a fiber that never returned still has its frames' red zones.
+  ASAN_UNPOISON_MEMORY_REGION(f.stack.get(), kStackBytes);
+#endif
 #if defined(__x86_64__) && defined(__GNUC__)
   // The frame switch_stack pops: control words, six registers, then fiber_main as the return address and
   // an empty slot, so that fiber_main starts with the stack aligned as after a call.

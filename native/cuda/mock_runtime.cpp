@@ -71,6 +71,12 @@ struct CUstream_st {
   }
 };
 
+// The legacy default stream (a null cudaStream_t).
+CUstream_st* stream_or_default(cudaStream_t s) {
+  static CUstream_st default_stream;
+  return s ? s : &default_stream;
+}
+
 struct CUevent_st {
   std::mutex m;
   std::condition_variable cv;
@@ -220,7 +226,7 @@ cudaError_t CUDARTAPI cudaHostAlloc(void** p, size_t n, unsigned int) {
 cudaError_t CUDARTAPI cudaFreeHost(void* p) { std::free(p); return cudaSuccess; }
 cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) { *s = new CUstream_st; return cudaSuccess; }
 cudaError_t CUDARTAPI cudaStreamDestroy(cudaStream_t s) { delete s; return cudaSuccess; }
-cudaError_t CUDARTAPI cudaStreamSynchronize(cudaStream_t s) { s->wait_idle(); return status_now(); }
+cudaError_t CUDARTAPI cudaStreamSynchronize(cudaStream_t s) { stream_or_default(s)->wait_idle(); return status_now(); }
 cudaError_t CUDARTAPI cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int) { *e = new CUevent_st; return cudaSuccess; }
 cudaError_t CUDARTAPI cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
 cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
@@ -230,7 +236,7 @@ cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
     std::lock_guard<std::mutex> lock(e->m);
     target = ++e->recorded;
   }
-  s->push([e, target] {
+  stream_or_default(s)->push([e, target] {
     {
       std::lock_guard<std::mutex> lock(e->m);
       if (e->done < target) e->done = target;
@@ -247,12 +253,12 @@ cudaError_t CUDARTAPI cudaEventSynchronize(cudaEvent_t e) {
 }
 cudaError_t CUDARTAPI cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t s) {
   if (status_now() != cudaSuccess) return status_now();
-  s->push([=] { std::memset(p, value, n); });
+  stream_or_default(s)->push([=] { std::memset(p, value, n); });
   return cudaSuccess;
 }
 cudaError_t CUDARTAPI cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind, cudaStream_t s) {
   if (status_now() != cudaSuccess) return status_now();
-  s->push([=] {
+  stream_or_default(s)->push([=] {
     if (status_now() == cudaSuccess) std::memcpy(dst, src, n);
   });
   return cudaSuccess;
@@ -264,7 +270,7 @@ cudaError_t CUDARTAPI cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* sr
     std::lock_guard<std::mutex> lock(counters);
     ++copy_2d_count;
   }
-  s->push([=] {
+  stream_or_default(s)->push([=] {
     if (status_now() != cudaSuccess) return;
     for (size_t r = 0; r < height; ++r) {
       std::memcpy(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
@@ -296,7 +302,7 @@ cudaError_t launch_render(const KernelParams& p, int grid, int threads, size_t s
   }
   if (number == mock::faults().launch_error) return cudaErrorLaunchOutOfResources;
   const bool fault = number == mock::faults().kernel_fault;
-  stream->push([=] {
+  stream_or_default(stream)->push([=] {
     if (status_now() != cudaSuccess) return;
     if (fault) {
       sticky = cudaErrorIllegalAddress;
