@@ -16,7 +16,7 @@ node dist/cli/main.js build --out "$dataset" --quiet --classes 4 --instances 6 -
   --vertices 20:60 --orbits 1:12 --start-pos 64 --radius-min 2 --shard-size 7 --seed 3
 build_status=$?
 
-VATOM_DATASET="$dataset" "$PYTHON" -m pytest test/python -q -p no:cacheprovider --junitxml="$work/pytest.xml"
+VATOM_DATASET="$dataset" VATOM_FAST_LIBRARY="$PWD/build/Release/libvatom_fast.so" "$PYTHON" -m pytest test/python -q -p no:cacheprovider --junitxml="$work/pytest.xml"
 pytest_status=$?
 
 node - "$work" "$jest_status" "$build_status" "$pytest_status" <<'JS'

@@ -49,6 +49,7 @@
 #include "philox_simd.hpp"
 #include "npy.hpp"
 #include "reference.hpp"
+#include "renderer_factory.hpp"
 #include "sha256.hpp"
 #include "shard_writer.hpp"
 
@@ -309,10 +310,8 @@ static int run(int argc, char** argv) {
   if ((repeats != 1 || target != 0) && measure == "e2e") usage("--repeats and --target go with --cuda-measure device|both");
   if (spec.stream == vatom::StreamKind::Reference) {
     spec.classes = spec.classes / spec.reference_threads * spec.reference_threads;
-    spec.params = vatom::reference_class_params(spec.config, spec.classes, spec.instances, spec.reference_threads);
-  } else {
-    spec.params = vatom::philox_class_params(spec.config, spec.seed, spec.start_class, spec.classes);
   }
+  spec.params = vatom::draw_class_params(spec);
   if (shard_size <= 0) shard_size = spec.image_count();
 
   if (stages) {

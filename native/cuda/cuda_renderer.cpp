@@ -376,6 +376,7 @@ class CudaRendererImpl final : public CudaRenderer {
     };
     int slot = 0;
     for (int64_t first = begin; first < end; first += batch, slot = (slot + 1) % kSlots) {
+      throw_if_cancelled();  // between batches: a batch in flight finishes (SyncOnExit waits for it)
       collect(slot);
       const int64_t n = std::min(batch, end - first);
       launch(slot, first, n);
