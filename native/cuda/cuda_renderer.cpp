@@ -348,11 +348,14 @@ class CudaRendererImpl final : public CudaRenderer {
     }
   };
 
-  // Runs body; a failure becomes a std::runtime_error that names the images as well.
+  // Runs body; a failure becomes a std::runtime_error that names the images as well (a cancellation
+  // stays a Cancelled).
   template <class Body>
   void with_context(int64_t begin, int64_t end, Body&& body) {
     try {
       body();
+    } catch (const Cancelled&) {
+      throw;
     } catch (const std::exception& e) {
       throw std::runtime_error("the GPU renderer failed on images [" + std::to_string(begin) + ", " +
                                std::to_string(end) + "): " + e.what());

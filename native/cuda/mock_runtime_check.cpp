@@ -156,6 +156,17 @@ void report_failure(const std::string& what, const std::string& message, const s
 
 void check_failures(const DatasetSpec& paper, ThreadPool& pool) {
   set_env({"", "", "", ""});
+  bool cancelled = false;
+  try {
+    std::unique_ptr<CudaRenderer> gpu = make_cuda_renderer(paper);
+    std::vector<uint8_t> out(static_cast<size_t>(4 * paper.image_bytes()));
+    gpu->cancel();
+    gpu->render(0, 4, out.data(), pool);
+  } catch (const Cancelled&) {
+    cancelled = true;
+  } catch (const std::exception&) {
+  }
+  report(cancelled, "a cancelled render throws Cancelled itself, not a wrapped error");
   mock::reset();
   mock::faults().driver_version = 12080;
   const CudaInfo info = cuda_info();
