@@ -9,6 +9,8 @@
 #   3. host-side checks: the kernel's body emulated on the CPU and the renderer on a stand-in runtime;
 #   4. smoke: the GPU renders a few images (the script stops here if it cannot);
 #   5. parity, CPU vs GPU byte for byte: paper preset, worst case (q = 1000, K = 200), edge cases;
+#      images rendered into caller device memory on a caller's stream (and into a CUDA torch tensor
+#      when python3 has numpy, pytest and a CUDA torch);
 #   6. speed: GPU-only worst case at 512x512, 100,000 images x 3 repeats after a warm-up, one line
 #      PASS/FAIL against 100,000 images/s; paper preset likewise; end-to-end into host memory beside
 #      the raw device-to-host copy speed; .npy files; then, time permitting, a sweep of launch shapes.
@@ -109,6 +111,7 @@ grep "vatom-fast:" "$BUILD/configure.log"
 t0=$(date +%s)
 find "$BUILD" -name 'render_kernel.cu.o' -delete  # so that ptxas reports on a rerun too
 if ! timeout 300 cmake --build "$BUILD" -j"$JOBS" --target vatom-native vatom-cuda-emulation vatom-cuda-mock-check \
+    vatom-cuda-device-check vatom_fast \
     >"$BUILD/build.log" 2>&1; then
   tail -40 "$BUILD/build.log"; stop "build failed or took over 300 s (log: $BUILD/build.log)"
 fi
@@ -158,6 +161,15 @@ SHOW="MISMATCH|parity|^cuda:" step 120 "$BIN" --device both --classes 20 --insta
 SHOW="MISMATCH|parity" step 120 env VATOM_CUDA_THREADS=1024 VATOM_CUDA_BAND_ROWS=512 "$BIN" --device both --classes 20 --instances 50 --start-class 5000 --threads "$THREADS"
 SHOW="MISMATCH|parity" step 120 env VATOM_CUDA_THREADS=96 VATOM_CUDA_BLOCKS_PER_SM=2 VATOM_CUDA_BATCH=333 "$BIN" --device both --classes 20 --instances 50 "${WORST[@]}" --threads "$THREADS"
 SHOW="MISMATCH|parity|^cuda:" step 120 env VATOM_CUDA_CARVEOUT=-1 "$BIN" --device both --classes 20 --instances 100 --threads "$THREADS"
+
+echo "-- into caller device memory on a caller's stream (what the C ABI and Python's render_range_cuda use)"
+SHOW='FAIL|passed' step 180 "$BUILD/vatom-cuda-device-check"
+lib=$(find "$BUILD" -name 'libvatom_fast.so' | head -1)
+if [ -n "$lib" ] && python3 -c 'import numpy, pytest, torch; assert torch.cuda.is_available()' 2>/dev/null; then
+  SHOW='passed|failed|Error' step 180 env VATOM_FAST_LIBRARY="$lib" python3 -m pytest -q test/python/test_render_cuda.py
+else
+  echo "python3 with numpy, pytest and a CUDA torch not found: test/python/test_render_cuda.py skipped"
+fi
 
 section "6. speed at 512x512 (after a warm-up; limit 180 s each)"
 echo "-- GPU-only, worst case: 100,000 images x 3 repeats, target 100,000 images/s"

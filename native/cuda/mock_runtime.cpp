@@ -256,6 +256,11 @@ cudaError_t CUDARTAPI cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t
   stream_or_default(s)->push([=] { std::memset(p, value, n); });
   return cudaSuccess;
 }
+cudaError_t CUDARTAPI cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
+  if (status_now() != cudaSuccess) return status_now();
+  std::memcpy(dst, src, n);
+  return cudaSuccess;
+}
 cudaError_t CUDARTAPI cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind, cudaStream_t s) {
   if (status_now() != cudaSuccess) return status_now();
   stream_or_default(s)->push([=] {

@@ -21,6 +21,7 @@
 #include "cuda_api.hpp"
 #include "dataset.hpp"
 #include "mock_runtime.hpp"
+#include "render_to_device_check.hpp"
 #include "thread_pool.hpp"
 
 // ---- The checks.
@@ -98,36 +99,11 @@ void check(const std::string& name, const DatasetSpec& spec, const Env& env,
 
 }  // namespace
 
-// render_to_device: calls queued back to back on a caller's stream (or the default stream) into
-// caller device memory, aligned (the kernel writes there) or not (a pitched copy), synchronized only at
-// the end: each range must hold the CPU's bytes.
-void check_render_to_device(const std::string& name, const DatasetSpec& spec, cudaStream_t stream,
-                            const std::vector<std::pair<int64_t, int64_t>>& ranges, int misalign, ThreadPool& pool) {
+void report_render_to_device(const std::string& name, const DatasetSpec& spec, cudaStream_t stream,
+                             const std::vector<std::pair<int64_t, int64_t>>& ranges, int misalign, ThreadPool& pool) {
   set_env({"", "", "", "3"});
-  std::unique_ptr<CudaRenderer> gpu = make_cuda_renderer(spec);
-  std::unique_ptr<ImageRenderer> cpu = make_philox_renderer(spec);
-  const int64_t bytes = spec.image_bytes();
-  std::vector<uint8_t*> buffers;
-  for (const auto& r : ranges) {
-    void* p = nullptr;
-    cudaMalloc(&p, static_cast<size_t>((r.second - r.first) * bytes + misalign));
-    buffers.push_back(static_cast<uint8_t*>(p));
-    gpu->render_to_device(r.first, r.second, buffers.back() + misalign, stream);
-  }
-  cudaStreamSynchronize(stream);
-  int64_t first_bad = -1;
-  for (size_t k = 0; k < ranges.size(); ++k) {
-    const int64_t n = ranges[k].second - ranges[k].first;
-    std::vector<uint8_t> a(static_cast<size_t>(n * bytes));
-    cpu->render(ranges[k].first, ranges[k].second, a.data(), pool);
-    for (int64_t i = 0; i < n && first_bad < 0; ++i) {
-      if (std::memcmp(a.data() + i * bytes, buffers[k] + misalign + i * bytes, static_cast<size_t>(bytes)) != 0) {
-        first_bad = ranges[k].first + i;
-      }
-    }
-    cudaFree(buffers[k]);
-  }
-  report(first_bad < 0, "render_to_device, " + name + (first_bad < 0 ? "" : ": first differing image " + std::to_string(first_bad)));
+  const int64_t bad = render_to_device_mismatch(spec, stream, ranges, misalign, pool);
+  report(bad < 0, "render_to_device, " + name + (bad < 0 ? "" : ": first differing image " + std::to_string(bad)));
 }
 
 // What make_cuda_renderer and one render call throw (empty: nothing) under the faults in force.
@@ -240,11 +216,11 @@ int main() {
   report(bad_env, "a bad VATOM_CUDA_THREADS is refused with a message that names it");
   cudaStream_t caller = nullptr;
   cudaStreamCreateWithFlags(&caller, cudaStreamNonBlocking);
-  check_render_to_device("paper preset, 3 calls on the caller's stream, aligned (the kernel writes there)", paper, caller,
+  report_render_to_device("paper preset, 3 calls on the caller's stream, aligned (the kernel writes there)", paper, caller,
                          {{0, 7}, {3, 11}, {12, 20}}, 0, pool);
-  check_render_to_device("paper preset, 2 calls on the caller's stream, 1 byte off alignment (pitched copies)", paper,
+  report_render_to_device("paper preset, 2 calls on the caller's stream, 1 byte off alignment (pitched copies)", paper,
                          caller, {{0, 7}, {9, 20}}, 1, pool);
-  check_render_to_device("size 37, classes 1000+, 2 calls on the default stream", odd, nullptr, {{0, 20}, {5, 42}}, 0,
+  report_render_to_device("size 37, classes 1000+, 2 calls on the default stream", odd, nullptr, {{0, 20}, {5, 42}}, 0,
                          pool);
   cudaStreamDestroy(caller);
   check_failures(paper, pool);
