@@ -238,7 +238,7 @@ vatom_status vatom_render_range_device(vatom_renderer* r, int64_t begin, int64_t
       const vatom::CudaInfo cuda = vatom::cuda_info();
       throw std::runtime_error(
           "rendering into GPU memory needs a renderer made with device \"cuda\"; this one renders on the CPU" +
-          (cuda.compiled ? std::string() : " (and " + cuda.error + ")"));
+          (cuda.compiled ? std::string() : ", and " + cuda.error));
     }
     const int64_t n = r->spec.image_count();
     if (begin < 0 || end > n || begin > end) {
