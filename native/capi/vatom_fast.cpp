@@ -51,6 +51,8 @@ vatom_status guarded(Body&& body) noexcept {
     return fail(VATOM_ERROR_INVALID_ARGUMENT, e.what());
   } catch (const std::bad_alloc&) {
     return fail(VATOM_ERROR_OUT_OF_MEMORY, "out of memory");
+  } catch (const vatom::CudaOutOfMemory& e) {
+    return fail(VATOM_ERROR_OUT_OF_MEMORY, e.what());
   } catch (const std::runtime_error& e) {
     return fail(VATOM_ERROR_UNAVAILABLE, e.what());
   } catch (const std::exception& e) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include "dataset.hpp"
 
@@ -16,6 +17,12 @@ struct CudaInfo {
   std::string details;    // one line per device (name, compute capability, SMs, memory, clocks, PCI bus),
                           // then the driver's and the runtime's CUDA versions
   std::string error;      // why devices is 0, when it is
+};
+
+// What the GPU renderer throws when device or pinned memory does not hold even one image's buffers.
+class CudaOutOfMemory : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // Never throws.

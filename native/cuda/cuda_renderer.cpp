@@ -348,17 +348,24 @@ class CudaRendererImpl final : public CudaRenderer {
     }
   };
 
+  static std::string where(int64_t begin, int64_t end) {
+    return "the GPU renderer failed on images [" + std::to_string(begin) + ", " + std::to_string(end) + "): ";
+  }
+
   // Runs body; a failure becomes a std::runtime_error that names the images as well (a cancellation
-  // stays a Cancelled).
+  // stays a Cancelled, running out of memory a CudaOutOfMemory or std::bad_alloc).
   template <class Body>
   void with_context(int64_t begin, int64_t end, Body&& body) {
     try {
       body();
     } catch (const Cancelled&) {
       throw;
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const CudaOutOfMemory& e) {
+      throw CudaOutOfMemory(where(begin, end) + e.what());
     } catch (const std::exception& e) {
-      throw std::runtime_error("the GPU renderer failed on images [" + std::to_string(begin) + ", " +
-                               std::to_string(end) + "): " + e.what());
+      throw std::runtime_error(where(begin, end) + e.what());
     }
   }
 
@@ -491,7 +498,7 @@ class CudaRendererImpl final : public CudaRenderer {
                   "out of memory: %s could not be allocated (device memory, and pinned host memory for copies back); "
                   "the GPU has %.1f of %.1f GiB free. Free memory on the GPU or the host, or render smaller images",
                   what, free_bytes / 1073741824.0, total_bytes / 1073741824.0);
-    throw std::runtime_error(s);
+    throw CudaOutOfMemory(s);
   }
 
   // Buffers for batches of a call of `count` images; halves the batch while an allocation fails for

@@ -107,12 +107,15 @@ void report_render_to_device(const std::string& name, const DatasetSpec& spec, c
 }
 
 // What make_cuda_renderer and one render call throw (empty: nothing) under the faults in force.
+// (A CudaOutOfMemory says so: "[CudaOutOfMemory] " before its message.)
 std::string failure_of(const DatasetSpec& spec, int64_t begin, int64_t end, ThreadPool& pool, bool on_device = false) {
   try {
     std::unique_ptr<CudaRenderer> gpu = make_cuda_renderer(spec);
     std::vector<uint8_t> out(static_cast<size_t>((end - begin) * spec.image_bytes()));
     if (on_device) gpu->render_on_device(begin, end);
     else gpu->render(begin, end, out.data(), pool);
+  } catch (const CudaOutOfMemory& e) {
+    return std::string("[CudaOutOfMemory] ") + e.what();
   } catch (const std::exception& e) {
     return e.what();
   }
@@ -165,7 +168,7 @@ void check_failures(const DatasetSpec& paper, ThreadPool& pool) {
   mock::reset();
   mock::faults().malloc_limit = 100000;  // the class tables fit, not one image
   report_failure("no device memory even for one image", failure_of(paper, 0, 20, pool),
-                 {"images [0, 20)", "out of memory", "one image", "GiB free"});
+                 {"[CudaOutOfMemory] the GPU renderer failed on images [0, 20): out of memory", "one image", "GiB free"});
   mock::reset();
   mock::faults().launch_error = 2;
   report_failure("a launch that fails", failure_of(paper, 0, 20, pool),
