@@ -129,7 +129,7 @@ if [ -n "$regs" ]; then
   echo "occupancy by registers: $regs registers/thread -> $blocks blocks of 256 threads per SM = $((blocks * 256)) of $max_threads threads ($((100 * blocks * 256 / max_threads))%); the renderer prints the blocks/SM that shared memory allows too"
 fi
 echo "no FFMA in the kernel (--fmad=false):"
-CUOBJDUMP=$(dirname "$CUDACXX")/cuobjdump
+CUOBJDUMP=$(command -v cuobjdump || echo "$(dirname "$(readlink -f "$CUDACXX")")/cuobjdump")
 obj=$(find "$BUILD" -name 'render_kernel.cu.o' | head -1)
 if [ -x "$CUOBJDUMP" ] && [ -n "$obj" ]; then
   "$CUOBJDUMP" -sass "$obj" >"$BUILD/kernel.sass" 2>&1
