@@ -198,7 +198,7 @@ void print_copy_ceiling(vatom::CudaRenderer& gpu, const vatom::DatasetSpec& spec
   std::printf("cuda raw device-to-host copy: %.2f GB/s (5 copies of %.0f MiB from device memory into pinned host "
               "memory, nothing else) = %.0f images/s of %d x %d bytes: the ceiling of the end-to-end figure\n",
               rate / 1e9, bytes / 1048576.0, ceiling, spec.config.image_size, spec.config.image_size);
-  std::printf("cuda end-to-end is %.0f%% of the copy ceiling\n", 100.0 * end_to_end / ceiling);
+  std::printf("cuda end-to-end is %.1f%% of the copy ceiling\n", 100.0 * end_to_end / ceiling);
 }
 
 // --device both: every shard on both devices, compared byte for byte.
