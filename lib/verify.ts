@@ -6,6 +6,7 @@ import { loadNative } from './native';
 import { parseNpyHeader } from './npy';
 import { BuildOptions, optionsOfIdentity } from './options';
 import { VatomError } from './errors';
+import { describeNonDataset } from './identify';
 import { openRegularInside, openRegularInsideAsync } from './safe-fs';
 
 /** The outcome of checking a dataset against its manifest. */
@@ -182,6 +183,8 @@ export async function checkManifestOnly(m: Manifest): Promise<string[]> {
  * manifest-only dataset its class parameters (checkManifestOnly).
  */
 export async function verifyDataset(dir: string): Promise<VerifyReport> {
+  const notADataset = describeNonDataset(dir);
+  if (notADataset !== undefined) return { ok: false, problems: [notADataset], storage: 'npy', shardsChecked: 0, bytesChecked: 0, classesChecked: 0 };
   let manifest: Manifest;
   try {
     manifest = readManifest(dir);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_api.hpp"
 #include "dataset.hpp"
 #include "renderer_factory.hpp"
 #include "thread_pool.hpp"
@@ -50,6 +51,8 @@ vatom_status guarded(Body&& body) noexcept {
     return fail(VATOM_ERROR_INVALID_ARGUMENT, e.what());
   } catch (const std::bad_alloc&) {
     return fail(VATOM_ERROR_OUT_OF_MEMORY, "out of memory");
+  } catch (const vatom::CudaOutOfMemory& e) {
+    return fail(VATOM_ERROR_OUT_OF_MEMORY, e.what());
   } catch (const std::runtime_error& e) {
     return fail(VATOM_ERROR_UNAVAILABLE, e.what());
   } catch (const std::exception& e) {
@@ -225,6 +228,29 @@ vatom_status vatom_render_range(vatom_renderer* r, int64_t begin, int64_t end, u
     std::lock_guard<std::mutex> lock(r->busy);
     if (r->renderer->cancel_requested()) throw vatom::Cancelled();
     if (end > begin) r->renderer->render(begin, end, out, *r->pool);
+  });
+}
+
+vatom_status vatom_render_range_device(vatom_renderer* r, int64_t begin, int64_t end, void* device_out,
+                                       size_t out_bytes, void* cuda_stream) {
+  return guarded([&] {
+    require(r != nullptr, "renderer is NULL");
+    auto* gpu = dynamic_cast<vatom::CudaRenderer*>(r->renderer.get());
+    if (gpu == nullptr) {
+      const vatom::CudaInfo cuda = vatom::cuda_info();
+      throw std::runtime_error(
+          "rendering into GPU memory needs a renderer made with device \"cuda\"; this one renders on the CPU" +
+          (cuda.compiled ? std::string() : ", and " + cuda.error));
+    }
+    const int64_t n = r->spec.image_count();
+    if (begin < 0 || end > n || begin > end) {
+      throw std::out_of_range("images [" + std::to_string(begin) + ", " + std::to_string(end) +
+                              ") are outside the dataset's [0, " + std::to_string(n) + ")");
+    }
+    check_output(r, end - begin, static_cast<const uint8_t*>(device_out), out_bytes);
+    std::lock_guard<std::mutex> lock(r->busy);
+    if (r->renderer->cancel_requested()) throw vatom::Cancelled();
+    if (end > begin) gpu->render_to_device(begin, end, static_cast<uint8_t*>(device_out), cuda_stream);
   });
 }
 

@@ -130,6 +130,15 @@ VATOM_API vatom_status vatom_render_range(vatom_renderer* renderer, int64_t begi
 VATOM_API vatom_status vatom_render_indices(vatom_renderer* renderer, const int64_t* indices, int64_t count,
                                             uint8_t* out, size_t out_bytes);
 
+/* Images [begin, end) straight into GPU memory, for training loops that never touch host memory:
+ * `device_out` is memory of CUDA device 0 (out_bytes >= (end - begin) * image_bytes, image i at
+ * device_out + (i - begin) * image_bytes, any alignment), and the work is queued on `cuda_stream` (a
+ * cudaStream_t of device 0; NULL: the legacy default stream). Returns once the work is queued: work
+ * queued on that stream afterwards sees the images; the handle's next call waits for it. Needs a
+ * renderer made with device "cuda": VATOM_ERROR_UNAVAILABLE otherwise, saying why. */
+VATOM_API vatom_status vatom_render_range_device(vatom_renderer* renderer, int64_t begin, int64_t end, void* device_out,
+                                                 size_t out_bytes, void* cuda_stream);
+
 /* Makes the render in progress on this handle (within about one orbit of one image) and every later
  * one return VATOM_ERROR_CANCELLED, until vatom_renderer_resume. Safe from any thread. */
 VATOM_API vatom_status vatom_renderer_cancel(vatom_renderer* renderer);

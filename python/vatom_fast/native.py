@@ -137,6 +137,8 @@ _SIGNATURES = {
     "vatom_draw_class_params": ([ctypes.POINTER(Spec), ctypes.POINTER(ClassParams), ctypes.c_int64], ctypes.c_int),
     "vatom_render_range": ([_Handle, ctypes.c_int64, ctypes.c_int64, _u8p, ctypes.c_size_t], ctypes.c_int),
     "vatom_render_indices": ([_Handle, _i64p, ctypes.c_int64, _u8p, ctypes.c_size_t], ctypes.c_int),
+    "vatom_render_range_device": (
+        [_Handle, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p], ctypes.c_int),
     "vatom_renderer_cancel": ([_Handle], ctypes.c_int),
     "vatom_renderer_resume": ([_Handle], ctypes.c_int),
 }
@@ -344,6 +346,32 @@ class Renderer:
             raise ValueError(f"the output holds {nbytes} bytes, {indices.size} images need {indices.size * self.image_bytes}")
         _check(self._lib, self._lib.vatom_render_indices(
             self._live(), indices.ctypes.data_as(_i64p), indices.size, ctypes.cast(address, _u8p), nbytes))
+
+    def render_range_device(self, begin: int, end: int, address: int, nbytes: int, stream: int = 0) -> None:
+        """Images ``[begin, end)`` into GPU memory of CUDA device 0 at ``address`` (``nbytes`` long), queued
+        on the CUDA stream ``stream`` (a ``cudaStream_t`` as an int; 0: the default stream). Returns once
+        queued. Needs a renderer made with ``device="cuda"``."""
+        _check(self._lib, self._lib.vatom_render_range_device(
+            self._live(), begin, end, ctypes.c_void_p(address), nbytes, ctypes.c_void_p(stream or None)))
+
+    def render_range_cuda(self, begin: int, end: int, out=None):
+        """Images ``[begin, end)`` as a CUDA uint8 tensor ``(end - begin, S, S)`` on device 0 (into ``out``
+        when given: C-contiguous, uint8, on ``cuda:0``), rendered there on the current PyTorch stream and
+        never copied through host memory. Work queued on that stream afterwards sees the images."""
+        import torch
+
+        n = max(0, end - begin)
+        if out is None:
+            out = torch.empty((n, self.image_size, self.image_size), dtype=torch.uint8, device="cuda:0")
+        if not isinstance(out, torch.Tensor) or out.device.type != "cuda" or out.dtype != torch.uint8 \
+                or not out.is_contiguous():
+            raise TypeError(f"out must be a contiguous uint8 tensor on cuda:0, not {getattr(out, 'dtype', type(out))} "
+                            f"on {getattr(out, 'device', '?')}")
+        if (out.device.index or 0) != 0:
+            raise ValueError(f"out is on {out.device}; the renderer draws on CUDA device 0 (cuda:0)")
+        stream = torch.cuda.current_stream(out.device).cuda_stream
+        self.render_range_device(begin, end, out.data_ptr(), out.numel(), stream)
+        return out
 
     def cancel(self) -> None:
         """Make the render in progress (from another thread) and later ones raise RenderCancelled."""
