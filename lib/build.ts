@@ -344,8 +344,10 @@ async function buildLocked(options: BuildOptions, identity: DatasetIdentity, sha
 
   let reused = 0;
   let done = 0;
-  // Shards the manifest lists as written are kept if they still verify. Nothing is written before this
-  // check, so a rerun interrupted here leaves the manifest as it was (a complete dataset stays complete).
+  // A fresh build records itself at once. A rerun writes nothing before the check of what it has, so a
+  // rerun interrupted here leaves the manifest as it was (a complete dataset stays complete).
+  if (manifest.shards.every((s) => s.imagesSha256 === null)) writeManifest(options.out, manifest, manifestName);
+  // Shards the manifest lists as written are kept if they still verify.
   for (const shard of manifest.shards) {
     if (signal?.aborted) throw cancelled();
     if (shard.imagesSha256 !== null && (await checkShard(options.out, manifest, shard, signal)).length === 0) {
