@@ -11,13 +11,14 @@ from .manifest import (
     load_manifest,
     read_npy_header,
 )
-from .sampler import ShardWindowSampler
+from .sampler import ShardWindowSampler, holdout_split
 
 __version__ = "0.1.0"
 
 __all__ = [
     "VisualAtomDataset",
     "ShardWindowSampler",
+    "holdout_split",
     "DatasetError",
     "DatasetInfo",
     "NpyHeader",
