@@ -91,7 +91,7 @@ SMOKE: Dict[str, Any] = {
     "impl": "torchvision",
     "image_size": 32,
     "crop_scale": [0.35, 1.0],
-    "epochs": 30,
+    "epochs": 50,
     "batch_size": 32,
     "lr": 1e-3,
     "min_lr": 1e-5,
@@ -672,7 +672,8 @@ def train(cfg: Dict[str, Any]) -> int:
             sampler.set_epoch(epoch + 1)
             sstate = sampler.state_dict(consumed=0)
         else:
-            sstate = sampler.state_dict(consumed=step_in_epoch * per_rank_step)
+            # consumed counts from where this epoch's iteration started (a resumed one starts midway)
+            sstate = sampler.state_dict(consumed=(step_in_epoch - iter_start) * per_rank_step)
         states = [None] * world
         mine = rng_states(device)
         if world > 1:
@@ -697,6 +698,7 @@ def train(cfg: Dict[str, Any]) -> int:
     while epoch < cfg["epochs"]:
         sampler.set_epoch(epoch)
         left = steps_per_epoch - step_in_epoch
+        iter_start = step_in_epoch
         loader = torch.utils.data.DataLoader(view, batch_sampler=EpochBatches(sampler, micro, left * accum),
                                              num_workers=cfg["workers"], pin_memory=device.type == "cuda",
                                              generator=loader_gen, persistent_workers=False)

@@ -1,0 +1,195 @@
+"""examples/pretrain/pretrain.py on CPU: the smoke configuration learns a small build, a SIGKILLed run
+resumes to the same weights bit for bit, and two gloo processes split every epoch between them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+
+from conftest import REPO  # noqa: E402
+
+SCRIPT = REPO / "examples" / "pretrain" / "pretrain.py"
+CLI = REPO / "dist" / "cli" / "main.js"
+CLASSES, INSTANCES, HOLDOUT = 10, 40, 8
+# Shapes that fit the frame (small centre offset, radius <= 61 px at 128 px), so that the classes
+# differ visibly even at 32 x 32.
+BUILD = ["--classes", str(CLASSES), "--instances", str(INSTANCES), "--image-size", "128", "--start-pos", "16",
+         "--radius-min", "1", "--oval-rate", "1.2", "--orbits", "1:12", "--vertices", "20:100",
+         "--shard-size", "80", "--seed", "1", "--threads", "1"]
+
+
+def _env():
+    env = dict(os.environ, PYTHONPATH=str(REPO / "python"), OMP_NUM_THREADS="1")
+    env.pop("WORLD_SIZE", None)
+    return env
+
+
+def run(args, **kw):
+    return subprocess.run([sys.executable, str(SCRIPT), *args], env=_env(), capture_output=True, text=True,
+                          timeout=600, **kw)
+
+
+def epoch_lines(run_dir: Path):
+    return [json.loads(x) for x in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def weight_bytes(path: Path):
+    state = torch.load(path, map_location="cpu")
+    return {k: v.numpy().tobytes() for k, v in state.items()}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    if shutil.which("node") is None or not CLI.exists():
+        pytest.fail(f"needs node and the built CLI ({CLI}): run `npm ci` first")
+    root = tmp_path_factory.mktemp("pretrain") / "va"
+    subprocess.run(["node", str(CLI), "build", "--out", str(root), "--quiet", *BUILD], check=True, timeout=300)
+    return root
+
+
+def test_smoke_run_learns(dataset, tmp_path):
+    out = tmp_path / "run"
+    r = run(["--data", str(dataset), "--out", str(out), "--smoke"])
+    assert r.returncode == 0, r.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == "vit_micro" and config["image_size"] == 32 and config["device"] == "cpu"
+    assert config["train_images"] == CLASSES * (INSTANCES - HOLDOUT) and config["heldout_images"] == CLASSES * HOLDOUT
+    assert r.stdout.startswith('{\n "config": {')  # the resolved configuration comes first
+    lines = epoch_lines(out)
+    assert [x["epoch"] for x in lines] == list(range(config["epochs"]))
+    assert [x["step"] for x in lines] == [(e + 1) * config["steps_per_epoch"] for e in range(config["epochs"])]
+    assert all(set(x) == {"epoch", "step", "loss", "top1", "images_per_s"} and x["images_per_s"] > 0 for x in lines)
+    chance = 1 / CLASSES
+    assert lines[0]["top1"] < 2 * chance  # it starts from nothing ...
+    assert lines[-1]["top1"] >= 3 * chance, lines[-5:]  # ... and learns (bench/RESULTS.md: 0.64)
+    assert lines[-1]["loss"] < lines[0]["loss"] - 0.5
+    # the weights are a plain torchvision VisionTransformer's (fine-tune them with stock code)
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    vit = VisionTransformer(image_size=32, patch_size=8, num_layers=4, num_heads=3, hidden_dim=96, mlp_dim=384,
+                            num_classes=CLASSES)
+    vit.load_state_dict(torch.load(out / "model.pt"))
+    # a finished run reruns to nothing and leaves the weights as they were
+    before = (out / "model.pt").read_bytes()
+    again = run(["--data", str(dataset), "--out", str(out), "--smoke"])
+    assert again.returncode == 0, again.stderr
+    assert len(epoch_lines(out)) == config["epochs"] and (out / "model.pt").read_bytes() == before
+
+
+# Every random path on: RandAugment, random erasing, mixup/cutmix, drop-path, worker processes.
+RESUME = ["--smoke", "--epochs", "3", "--checkpoint-every", "4", "--randaug-ops", "2", "--mixup", "0.8",
+          "--cutmix", "1.0", "--reprob", "0.25", "--drop-path", "0.1", "--workers", "2", "--log-every", "1"]
+
+
+def test_sigkill_and_restart_give_the_same_weights(dataset, tmp_path):
+    ref = tmp_path / "ref"
+    r = run(["--data", str(dataset), "--out", str(ref), *RESUME])
+    assert r.returncode == 0, r.stderr
+
+    out = tmp_path / "killed"
+    args = [sys.executable, str(SCRIPT), "--data", str(dataset), "--out", str(out), *RESUME]
+    # steps per epoch: 10; checkpoints at 4, 8, 10 (epoch end), 12, 16, 20, ...: kill between them, twice
+    for kill_after in (6, 17):
+        p = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             start_new_session=True)
+        try:
+            for line in p.stdout:
+                if line.startswith('{"step"') and json.loads(line)["step"] >= kill_after:
+                    os.killpg(p.pid, signal.SIGKILL)  # the script and its DataLoader workers, mid-step
+                    break
+        finally:
+            p.stdout.close()
+            p.wait(timeout=60)
+        assert p.returncode == -signal.SIGKILL
+        assert not (out / "model.pt").exists()
+    r = run(["--data", str(dataset), "--out", str(out), *RESUME])
+    assert r.returncode == 0, r.stderr
+    resumed_at = int(r.stderr.split("resuming ")[1].split(" at step ")[1].split()[0])
+    assert resumed_at >= 16  # from the checkpoint written by the second run, not from scratch
+
+    assert weight_bytes(out / "model.pt") == weight_bytes(ref / "model.pt")
+    drop_rate = lambda lines: [{k: v for k, v in x.items() if k != "images_per_s"} for x in lines]  # noqa: E731
+    killed_log = epoch_lines(out)
+    assert drop_rate(killed_log) == drop_rate(epoch_lines(ref))  # same loss and top-1, epoch by epoch
+
+    # resuming with other training settings is refused before any work
+    bad = run(["--data", str(dataset), "--out", str(out), *RESUME, "--lr", "0.002"])
+    assert bad.returncode == 2
+    assert bad.stderr.strip().endswith("holds a run with lr=0.001, this run has lr=0.002: use the same settings to "
+                                       "resume, or another --out")
+
+
+def test_two_gloo_processes_split_each_epoch(dataset, tmp_path):
+    out = tmp_path / "ddp"
+    # torchrun's environment contract, set by hand: Debian's torchrun (PyTorch 1.13) fails on Python 3.11
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for rank in (0, 1):
+        env = dict(_env(), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        procs.append(subprocess.Popen([sys.executable, str(SCRIPT), "--data", str(dataset), "--out", str(out), "--smoke",
+                                       "--epochs", "2", "--trace-samples"], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    results = [p.communicate(timeout=600) for p in procs]
+    for p, (_, err) in zip(procs, results):
+        assert p.returncode == 0, err[-3000:]
+    config = json.loads((out / "config.json").read_text())
+    assert config["world_size"] == 2 and config["micro_batch"] == 16  # --batch-size is global
+    assert [x["epoch"] for x in epoch_lines(out)] == [0, 1]  # one log, from rank 0
+
+    train = [i for i in range(CLASSES * INSTANCES) if i % INSTANCES < INSTANCES - HOLDOUT]
+    sys.path.insert(0, str(REPO / "python"))
+    from vatom_fast import ShardWindowSampler
+
+    class Layout:
+        shard_sizes = (80,) * 5
+
+        def __len__(self):
+            return 400
+
+    one = ShardWindowSampler(Layout(), window_images=config["window_images"], seed=0, num_replicas=1, rank=0,
+                             indices=train)
+    traces = [[json.loads(x) for x in (out / f"samples-rank{r}.jsonl").read_text().splitlines()] for r in (0, 1)]
+    for epoch in (0, 1):
+        seen = [[i for step in t if step["epoch"] == epoch for i in step["indices"]] for t in traces]
+        assert len(seen[0]) == len(seen[1]) == len(train) // 2
+        assert not set(seen[0]) & set(seen[1])  # disjoint ...
+        assert sorted(seen[0] + seen[1]) == train  # ... and together the whole epoch, held-out images excluded
+        one.set_epoch(epoch)
+        assert [i for pair in zip(*seen) for i in pair] == list(one)  # rank r takes r, r + 2, ... of the order
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--holdout", "40"], "--holdout must be below the dataset's 40 instances per class, got 40"),
+    (["--image-size", "30"], "--image-size must be a multiple of vit_micro's patch size 8, got 30"),
+    (["--lr", "-1"], "--lr must be a finite number >= 0, got -1.0"),
+    (["--batch-size", "1000"], "--batch-size 1000 is larger than an epoch (320 training images)"),
+    (["--crop-scale", "0.5:0.2"], "--crop-scale must be MIN:MAX with 0 < MIN <= MAX <= 1, got [0.5, 0.2]"),
+    (["--accum-steps", "3"], "--batch-size must be a multiple of world size x --accum-steps (1 x 3), got 32"),
+])
+def test_bad_options_exit_2_with_one_line(dataset, tmp_path, args, message):
+    r = run(["--data", str(dataset), "--out", str(tmp_path / "run"), "--smoke", *args])
+    assert r.returncode == 2
+    assert r.stderr == f"pretrain.py: {message}\n"
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_dataset_exits_2(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = run(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "run"), "--smoke"])
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"pretrain.py: --data {tmp_path / 'empty'}: ") and r.stderr.count("\n") == 1
