@@ -16,11 +16,13 @@ Needs PyTorch and torchvision; uses timm's ViT when timm is installed (--impl).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -149,8 +151,7 @@ def _optional_float(text: str) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     a = p.add_argument
     a("--data", required=True, help="vatom-fast dataset directory (stored shards or manifest-only)")
     a("--out", required=True, help="run directory: config, checkpoint, log.jsonl, model.pt; rerun to resume")
@@ -693,7 +694,11 @@ def train(cfg: Dict[str, Any]) -> int:
                                               num_workers=cfg["workers"], pin_memory=device.type == "cuda",
                                               generator=loader_gen)
     trace = open(out / f"samples-rank{rank}.jsonl", "a") if cfg["trace_samples"] else None
+    # SIGTERM (Slurm or Kubernetes preemption, torchrun passes it on): finish the step, checkpoint, exit
+    stop = {"requested": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(requested=True))
     model.train()
+    stopping = 0.0
 
     while epoch < cfg["epochs"]:
         sampler.set_epoch(epoch)
@@ -715,7 +720,7 @@ def train(cfg: Dict[str, Any]) -> int:
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 x, target = aug.mix(aug.erase(aug.images(x), gen), y, mix_rng)
                 sync = a == accum - 1 or world == 1
-                ctx = ddp.no_sync() if not sync else _null()
+                ctx = ddp.no_sync() if not sync else contextlib.nullcontext()
                 with ctx:
                     with amp():
                         logits = ddp(x)
@@ -734,11 +739,19 @@ def train(cfg: Dict[str, Any]) -> int:
             if trace is not None:
                 trace.write(json.dumps({"epoch": epoch, "step": step, "indices": indices}) + "\n")
                 trace.flush()
-            loss_total, n_total = all_sum([loss_sum, float(per_rank_step)], device, world)
+            loss_total, n_total, stopping = all_sum([loss_sum, float(per_rank_step), float(stop["requested"])],
+                                                    device, world)
             epoch_stats[0] += loss_total
             epoch_stats[1] += n_total
             if cfg["log_every"] and step % cfg["log_every"] == 0 and rank == 0:
                 print(json.dumps({"step": step, "loss": loss_total / n_total, "lr": scheduler.get_last_lr()[0]}), flush=True)
+            if stopping and step_in_epoch < steps_per_epoch:
+                epoch_stats[2] += time.perf_counter() - t0
+                save(next_epoch_start=False)
+                if rank == 0:
+                    print(f"{PROG}: terminated: checkpoint at step {step}; rerun the same command to resume",
+                          file=sys.stderr, flush=True)
+                return 128 + signal.SIGTERM
             if step % cfg["checkpoint_every"] == 0 and step_in_epoch < steps_per_epoch:
                 epoch_stats[2] += time.perf_counter() - t0
                 t0 = time.perf_counter()
@@ -756,6 +769,11 @@ def train(cfg: Dict[str, Any]) -> int:
         save(next_epoch_start=True)
         if rank == 0:
             print(f"{PROG}: checkpoint at step {step} (end of epoch {epoch})", file=sys.stderr, flush=True)
+        if stopping:  # agreed by every rank in the last step's all_sum
+            if rank == 0:
+                print(f"{PROG}: terminated: checkpoint at step {step}; rerun the same command to resume",
+                      file=sys.stderr, flush=True)
+            return 128 + signal.SIGTERM
         epoch += 1
         step_in_epoch = 0
 
@@ -768,14 +786,6 @@ def train(cfg: Dict[str, Any]) -> int:
         dist.barrier()
         dist.destroy_process_group()
     return 0
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def main(argv: Optional[List[str]] = None) -> int:

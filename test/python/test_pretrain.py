@@ -100,24 +100,32 @@ def test_sigkill_and_restart_give_the_same_weights(dataset, tmp_path):
 
     out = tmp_path / "killed"
     args = [sys.executable, str(SCRIPT), "--data", str(dataset), "--out", str(out), *RESUME]
-    # steps per epoch: 10; checkpoints at 4, 8, 10 (epoch end), 12, 16, 20, ...: kill between them, twice
-    for kill_after in (6, 17):
-        p = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    # steps per epoch: 10; checkpoints at 4, 8, 10 (epoch end), 12, 16, 20, ...: SIGKILL between two
+    # of them (losing steps), then SIGTERM (preemption: the script checkpoints the step it is at)
+    for kill_after, sig in ((6, signal.SIGKILL), (17, signal.SIGTERM)):
+        p = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True)
         try:
             for line in p.stdout:
                 if line.startswith('{"step"') and json.loads(line)["step"] >= kill_after:
-                    os.killpg(p.pid, signal.SIGKILL)  # the script and its DataLoader workers, mid-step
+                    if sig == signal.SIGKILL:
+                        os.killpg(p.pid, sig)  # the script and its DataLoader workers, mid-step
+                    else:
+                        p.send_signal(sig)
                     break
+            p.stdout.read()
         finally:
             p.stdout.close()
+            err = p.stderr.read()
+            p.stderr.close()
             p.wait(timeout=60)
-        assert p.returncode == -signal.SIGKILL
+        assert p.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 128 + signal.SIGTERM), err
         assert not (out / "model.pt").exists()
+    stopped_at = int(err.split("terminated: checkpoint at step ")[1].split(";")[0])
+    assert stopped_at >= 17
     r = run(["--data", str(dataset), "--out", str(out), *RESUME])
     assert r.returncode == 0, r.stderr
-    resumed_at = int(r.stderr.split("resuming ")[1].split(" at step ")[1].split()[0])
-    assert resumed_at >= 16  # from the checkpoint written by the second run, not from scratch
+    assert f"resuming {out / 'checkpoint.pt'} at step {stopped_at} " in r.stderr
 
     assert weight_bytes(out / "model.pt") == weight_bytes(ref / "model.pt")
     drop_rate = lambda lines: [{k: v for k, v in x.items() if k != "images_per_s"} for x in lines]  # noqa: E731
@@ -193,3 +201,83 @@ def test_bad_dataset_exits_2(tmp_path):
     r = run(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "run"), "--smoke"])
     assert r.returncode == 2
     assert r.stderr.startswith(f"pretrain.py: --data {tmp_path / 'empty'}: ") and r.stderr.count("\n") == 1
+
+
+def _script_module():
+    import importlib.util
+
+    sys.path.insert(0, str(REPO / "python"))
+    spec = importlib.util.spec_from_file_location("pretrain_script", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_drop_path_blocks_keep_torchvision_behaviour_and_names():
+    P = _script_module()
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    cfg = dict(P.RECIPE, model="vit_micro", image_size=32, drop_path=0.3)
+    torch.manual_seed(0)
+    model, impl = P.build_model(cfg, 5)
+    assert impl == "torchvision"
+    rates = [b.drop_prob for b in model.encoder.layers]
+    assert rates == pytest.approx([0.0, 0.1, 0.2, 0.3])  # linear over depth, as timm
+    plain = VisionTransformer(image_size=32, patch_size=8, num_layers=4, num_heads=3, hidden_dim=96, mlp_dim=384,
+                              num_classes=5)
+    plain.load_state_dict(model.state_dict())  # same parameter names
+    x = torch.randn(6, 3, 32, 32)
+    model.eval(), plain.eval()
+    assert torch.equal(model(x), plain(x))  # no stochastic depth at evaluation
+    model.train()
+    torch.manual_seed(1)
+    block = model.encoder.layers[3]
+    tokens = torch.randn(64, 17, 96)
+    out = block(tokens)
+    assert not torch.equal(out, P.EncoderBlock.forward(block, tokens))
+    # a dropped sample skips both branches: its tokens pass through unchanged
+    torch.manual_seed(2)
+    block.drop_prob = 0.999999
+    assert torch.equal(block(tokens), tokens)
+
+
+def test_schedule_and_mixing():
+    P = _script_module()
+    cfg = dict(P.RECIPE)
+    total = 100_000
+    assert P.lr_at(0, cfg, total) == pytest.approx(1e-6)
+    assert P.lr_at(2500, cfg, total) == pytest.approx((1e-6 + 1e-3) / 2)
+    assert P.lr_at(5000, cfg, total) == pytest.approx(1e-3)
+    assert P.lr_at(total, cfg, total) == pytest.approx(1e-5)
+    assert P.lr_at((total + 5000) // 2, cfg, total) == pytest.approx((1e-3 + 1e-5) / 2)
+
+    aug = P.BatchAugment(cfg, 10, torch.device("cpu"))
+    y = torch.arange(8) % 10
+    t = aug.targets(y, 1.0)
+    assert torch.allclose(t.sum(1), torch.ones(8)) and t[0, 0] == pytest.approx(0.9 + 0.01)
+    x = aug.images(torch.randint(0, 256, (8, 1, 32, 32), dtype=torch.uint8))
+    assert x.shape == (8, 3, 32, 32)
+    assert torch.allclose(x[:, 0] * 0.229 + 0.485, x[:, 2] * 0.225 + 0.406)  # one channel, three normalisations
+    mixup = P.BatchAugment(dict(cfg, cutmix=0.0), 10, torch.device("cpu"))
+    cutmix = P.BatchAugment(dict(cfg, mixup=0.0), 10, torch.device("cpu"))
+    kinds = set()
+    x = torch.randn(8, 3, 32, 32)  # no pixel equal to another image's
+    for seed in range(10):
+        for which in (mixup, cutmix, aug):
+            mixed, target = which.mix(x, y, np.random.default_rng(seed))
+            assert torch.allclose(target.sum(1), torch.ones(8))
+            lam = (target[torch.arange(8), y] - 0.01) / 0.9  # labels 0..7 meet 7..0: no class on both sides
+            assert torch.allclose(lam, lam[0].expand(8)) and 0 <= float(lam[0]) <= 1
+            own = (mixed == x).all(1).float().mean(dim=(1, 2))  # share of each image's own pixels
+            if float(lam[0]) == 1.0:  # a cutmix box of zero area
+                assert torch.equal(mixed, x)
+            elif torch.allclose(mixed, x * float(lam[0]) + x.flip(0) * (1 - float(lam[0])), atol=1e-5):
+                kinds.add("mixup")
+                assert which is not cutmix
+            else:
+                kinds.add("cutmix")
+                assert which is not mixup and torch.allclose(own, lam, atol=1e-6)
+    assert kinds == {"mixup", "cutmix"}
+    erased = P.BatchAugment(dict(cfg, reprob=1.0), 10, torch.device("cpu")).erase(x, torch.Generator().manual_seed(0))
+    changed = (erased != x).any(1).float().mean(dim=(1, 2))
+    assert ((changed > 0.015) & (changed < 0.34)).all()  # one region of 2%..33% in every image
