@@ -546,7 +546,12 @@ def all_sum(values: List[float], device: torch.device, world: int) -> List[float
 
 
 def rng_states(device: torch.device) -> Dict[str, Any]:
-    states = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every random generator's state, as tensors and plain values (loadable with weights_only)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    states = {"torch": torch.get_rng_state(),
+              "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+              "python": [version, list(internal), gauss_next]}
     if device.type == "cuda":
         states["cuda"] = torch.cuda.get_rng_state(device)
     return states
@@ -554,8 +559,10 @@ def rng_states(device: torch.device) -> Dict[str, Any]:
 
 def set_rng_states(states: Dict[str, Any], device: torch.device) -> None:
     torch.set_rng_state(states["torch"])
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = states["python"]
+    random.setstate((version, tuple(internal), gauss_next))
     if device.type == "cuda" and "cuda" in states:
         torch.cuda.set_rng_state(states["cuda"], device)
 
@@ -640,7 +647,9 @@ def train(cfg: Dict[str, Any]) -> int:
     identity = training_identity(dict(cfg, impl=impl, amp=amp_mode, world_size=world, data=dataset_id))
     state = None
     if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu")
+        # A checkpoint holds only tensors and plain values, so PyTorch 2 loads it as data, never code.
+        # PyTorch 1.13's weights-only loader cannot read floats: there it is an ordinary pickle.
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=int(torch.__version__.split(".")[0]) >= 2)
         diff = sorted(k for k in set(identity) | set(state["identity"]) if identity.get(k) != state["identity"].get(k))
         if diff:
             k = diff[0]
