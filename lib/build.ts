@@ -2,12 +2,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_SHARD_BYTES } from './config';
 import { chooseDevice, DeviceChoice } from './device';
-import { EXIT_BAD_INPUT, VatomError } from './errors';
+import { badOption, EXIT_BAD_INPUT, VatomError } from './errors';
 import { DirectoryLock } from './lock';
 import { checkWritableOutput, nearestExisting } from './output';
 import {
-  DatasetIdentity, exists, FORMAT_NAME, FORMAT_VERSION, identityDifferences, identityOf, Manifest, MANIFEST_NAME, PartInfo,
-  PHILOX_STREAM, readManifest, shardNames, ShardEntry, writeManifest,
+  DatasetIdentity, exists, FORMAT_NAME, FORMAT_VERSION, identityDifferences, identityOf, isManifestOnly, Manifest, MANIFEST_NAME,
+  manifestText, PartInfo, PHILOX_STREAM, readManifest, shardNames, ShardEntry, writeManifest,
 } from './manifest';
 import { ClassParams, loadNative, NativeAddon, NativeSpec } from './native';
 import { PART_MANIFEST_PATTERN, partManifestName, workerShardRange } from './workers';
@@ -35,6 +35,21 @@ export interface BuildSummary {
   seconds: number;
   imagesPerSecond: number;
   megabytesPerSecond: number;
+}
+
+/** What `build --format manifest` reports (`--json` prints it). */
+export interface ManifestBuildSummary {
+  out: string;
+  storage: 'manifest';
+  rng: 'philox' | 'reference';
+  classes: number;
+  instances: number;
+  images: number;
+  /** Size of manifest.json, the whole dataset. */
+  manifestBytes: number;
+  /** What the same dataset takes as .npy shards. */
+  storedBytes: number;
+  seconds: number;
 }
 
 /** Everything that decides the dataset's bytes, from validated options. */
@@ -81,6 +96,13 @@ export function planShards(identity: Pick<DatasetIdentity, 'imageCount' | 'shard
 /** Bytes a shard of `count` images takes on disk (labels header rounded up). */
 function shardBytes(identity: DatasetIdentity, count: number, imagesDataOffset: number): number {
   return imagesDataOffset + count * identity.imageSize ** 2 + LABELS_HEADER_BYTES + 4 * count;
+}
+
+/** Bytes the .npy shards of a dataset take: what a manifest-only dataset would take stored. */
+export function storedBytes(identity: DatasetIdentity, imagesDataOffset: number): number {
+  const full = Math.floor(identity.imageCount / identity.shardSize);
+  const rest = identity.imageCount % identity.shardSize;
+  return full * shardBytes(identity, identity.shardSize, imagesDataOffset) + (rest > 0 ? shardBytes(identity, rest, imagesDataOffset) : 0);
 }
 
 /** Human-readable size, decimal units as disks are sold. */
@@ -145,6 +167,7 @@ export function makeManifest(identity: DatasetIdentity, classParams: ClassParams
   return {
     ...identityOf(identity),
     complete,
+    storage: 'npy',
     generator: GENERATOR,
     dtype: 'uint8',
     channels: 1,
@@ -187,6 +210,75 @@ export function resolveDevice(options: BuildOptions, native: NativeAddon): Devic
   return chooseDevice(options.device, { cuda: c.compiled, cudaDevices: c.devices, names: c.names, error: c.error }, options.rng);
 }
 
+function warnOfReferenceSplit(options: BuildOptions, identity: DatasetIdentity, reporter: Reporter): void {
+  if (options.rng === 'reference' && identity.classes !== options.classes) {
+    reporter.log(`warning: the reference with ${options.referenceThreads} processes makes ${identity.classes} of ` +
+      `${options.classes} classes (each process makes floor(classes / processes)); the last ` +
+      `${options.classes - identity.classes} are not produced`);
+  }
+}
+
+/** The dataset identity of options; refuses a reference split that makes no class. */
+function nonEmptyIdentity(options: BuildOptions): DatasetIdentity {
+  const identity = datasetIdentity(options);
+  if (identity.classes === 0) {
+    throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
+  }
+  return identity;
+}
+
+/**
+ * Writes the manifest-only dataset of `options`: manifest.json alone (identity, every class's drawn
+ * parameters, `"storage": "manifest"`, no shards), atomically and under the directory lock. A later
+ * `build` (npy) of the same options into the same directory adds the shards.
+ */
+export async function buildManifest(options: BuildOptions, reporter?: Reporter): Promise<ManifestBuildSummary> {
+  const startedAt = process.hrtime.bigint();
+  if (options.worker) {
+    throw badOption('format', 'manifest', 'npy for a sharded build (a scheduler array index is set in the environment)');
+  }
+  const native = loadNative();
+  const identity = nonEmptyIdentity(options);
+  checkOutput(options, identity, []);
+  if (reporter) warnOfReferenceSplit(options, identity, reporter);
+  const classParams = await native.drawClassParams(nativeSpec(options));
+  const manifest: Manifest = { ...makeManifest(identity, classParams, [], native.imageDataOffset, true), storage: 'manifest' };
+  const manifestBytes = Buffer.byteLength(manifestText(manifest));
+  checkFreeSpace(options.out, manifestBytes);
+
+  fs.mkdirSync(options.out, { recursive: true });
+  const lock = DirectoryLock.acquire(options.out, '.lock', 'vatom-fast build --format manifest');
+  try {
+    refuseStoredShards(options.out);
+    writeManifest(options.out, manifest);
+  } finally {
+    lock.release();
+  }
+  return {
+    out: options.out,
+    storage: 'manifest',
+    rng: options.rng,
+    classes: identity.classes,
+    instances: identity.instances,
+    images: identity.imageCount,
+    manifestBytes,
+    storedBytes: storedBytes(identity, native.imageDataOffset),
+    seconds: Number(process.hrtime.bigint() - startedAt) / 1e9,
+  };
+}
+
+/** Refuses to turn a directory with shards (or shards under way) into a manifest-only one, which would leave them unlisted. */
+function refuseStoredShards(out: string): void {
+  const others = fs.readdirSync(out).filter((f) => f !== MANIFEST_NAME && f !== `${MANIFEST_NAME}.tmp` && f !== '.lock');
+  const stored = exists(path.join(out, MANIFEST_NAME)) && !isManifestOnly(readManifest(out));
+  if (stored || others.length > 0) {
+    throw new VatomError('OUTPUT_CONFLICT',
+      `--out ${out} holds this dataset with shards (${stored ? 'manifest.json has storage npy' : others.slice(0, 3).join(', ')}); ` +
+      'a manifest-only build would leave them unlisted; use another --out',
+      EXIT_BAD_INPUT);
+  }
+}
+
 /**
  * Builds (or resumes) the dataset of `options` in options.out: shards written under temporary
  * names, synced and renamed, the manifest updated after each one. A rerun skips shards that verify.
@@ -194,10 +286,7 @@ export function resolveDevice(options: BuildOptions, native: NativeAddon): Devic
 export async function build(options: BuildOptions, reporter: Reporter, signal?: AbortSignal): Promise<BuildSummary> {
   const native = loadNative();
   const device = resolveDevice(options, native);
-  const identity = datasetIdentity(options);
-  if (identity.classes === 0) {
-    throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
-  }
+  const identity = nonEmptyIdentity(options);
   const layout = planShards(identity);
   const worker = options.worker;
   const [firstShard, endShard] = worker ? workerShardRange(layout.length, worker.index, worker.count) : [0, layout.length];
@@ -208,11 +297,7 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
   const pending = shards.filter((s) => s.imagesSha256 === null);
   checkFreeSpace(options.out, pending.reduce((sum, s) => sum + shardBytes(identity, s.count, dataOffset), 0));
 
-  if (options.rng === 'reference' && identity.classes !== options.classes) {
-    reporter.log(`warning: the reference with ${options.referenceThreads} processes makes ${identity.classes} of ` +
-      `${options.classes} classes (each process makes floor(classes / processes)); the last ` +
-      `${options.classes - identity.classes} are not produced`);
-  }
+  warnOfReferenceSplit(options, identity, reporter);
   if (!options.json) reporter.log(`device: ${device.device}, ${options.threads} threads (${device.reason})`);
   if (worker && !options.json) {
     reporter.log(`worker ${worker.index} of ${worker.count} (${worker.source}): shards ${firstShard}..${endShard - 1} of ${layout.length}`);

@@ -49,9 +49,17 @@ export interface PartInfo {
   layoutShards: number;
 }
 
+/**
+ * Where a dataset's images live: `npy` shards, or nowhere (`manifest`: they render on access from the
+ * identity and classParams, and `build --format npy` can add the shards later as a cache).
+ */
+export type Storage = 'npy' | 'manifest';
+
 /** manifest.json: the identity, what each class drew, and every shard with its checksums. */
 export interface Manifest extends DatasetIdentity {
   complete: boolean;
+  /** Absent in manifests written before manifest-only datasets existed: those are `npy`. */
+  storage?: Storage;
   generator: string;
   dtype: 'uint8';
   channels: 1;
@@ -138,6 +146,23 @@ export function readManifest(dir: string, name = MANIFEST_NAME): Manifest {
     throw new VatomError('BAD_MANIFEST', `${file} has format version ${m.version}; this vatom-fast reads version ${FORMAT_VERSION}`);
   }
   if (!Array.isArray(m.shards)) throw new VatomError('BAD_MANIFEST', `${file} has no shard list`);
+  if (m.storage !== undefined && m.storage !== 'npy' && m.storage !== 'manifest') {
+    throw new VatomError('BAD_MANIFEST', `${file}: storage ${JSON.stringify(m.storage)}; expected "npy" or "manifest"`);
+  }
+  if (isManifestOnly(m)) {
+    if (m.shards.length > 0 || m.complete !== true || m.part !== undefined) {
+      throw new VatomError('BAD_MANIFEST',
+        `${file}: a manifest-only dataset (storage "manifest") lists no shards and is complete; this one lists ${m.shards.length} shards` +
+        `${m.complete !== true ? ', is not complete' : ''}${m.part !== undefined ? ', is a worker\'s part' : ''}`);
+    }
+    if (!Number.isSafeInteger(m.imageCount) || m.imageCount !== m.classes * m.instances) {
+      throw new VatomError('BAD_MANIFEST', `${file}: imageCount is ${m.imageCount}, classes x instances is ${m.classes * m.instances}`);
+    }
+    if (!Number.isSafeInteger(m.shardSize) || m.shardSize < 1 || !Number.isSafeInteger(m.imagesDataOffset) || m.imagesDataOffset < 0) {
+      throw new VatomError('BAD_MANIFEST', `${file}: shardSize ${m.shardSize} and imagesDataOffset ${m.imagesDataOffset}; expected integers >= 1 and >= 0`);
+    }
+    return m;
+  }
   // A partial manifest covers a contiguous run of the layout; a whole one covers all of it.
   let next = m.part ? (m.shards[0]?.first ?? 0) : 0;
   for (const [i, s] of m.shards.entries()) {
@@ -154,13 +179,23 @@ export function readManifest(dir: string, name = MANIFEST_NAME): Manifest {
   return m;
 }
 
+/** Whether a manifest describes a dataset with no shards, whose images render on access. */
+export function isManifestOnly(m: Pick<Manifest, 'storage'>): boolean {
+  return m.storage === 'manifest';
+}
+
+/** The bytes of manifest.json. */
+export function manifestText(manifest: Manifest): string {
+  return `${JSON.stringify(manifest, null, 1)}\n`;
+}
+
 /** Writes the manifest under a temporary name, syncs it and renames it over the old one. */
 export function writeManifest(dir: string, manifest: Manifest, name = MANIFEST_NAME): void {
   const file = path.join(dir, name);
   const temp = `${file}.tmp`;
   const fd = fs.openSync(temp, 'w');
   try {
-    fs.writeSync(fd, `${JSON.stringify(manifest, null, 1)}\n`);
+    fs.writeSync(fd, manifestText(manifest));
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);

@@ -1,6 +1,7 @@
 import * as os from 'os';
 import { badOption, VatomError, EXIT_BAD_INPUT } from './errors';
 import { DEFAULT_PRESET, GeneratorConfig, PRESETS } from './config';
+import type { DatasetIdentity } from './manifest';
 import { workerSlice, WorkerSlice } from './workers';
 
 /** Every option of `build` and `preview`, validated and filled with defaults; the native side trusts it. */
@@ -179,4 +180,35 @@ export function defaultThreads(): number {
 export function producedClasses(options: Pick<BuildOptions, 'classes' | 'rng' | 'referenceThreads'>): number {
   if (options.rng !== 'reference') return options.classes;
   return Math.floor(options.classes / options.referenceThreads) * options.referenceThreads;
+}
+
+/**
+ * The build options that would write a dataset of the given identity (a manifest's), validated like
+ * the command line's, so that a hostile manifest's config reaches the native side only if `build`
+ * would accept it. The caller compares datasetIdentity(result) with the manifest's identity.
+ */
+export function optionsOfIdentity(m: DatasetIdentity, threads = defaultThreads()): BuildOptions {
+  const c = m.config ?? {} as GeneratorConfig;
+  const raw: RawOptions = {
+    'image-size': c.imageSize,
+    vertices: `${c.verticesMin}:${c.verticesMax}`,
+    orbits: `${c.orbitsMin}:${c.orbitsMax}`,
+    'noise-min': c.noiseMin,
+    'line-width': c.lineWidth,
+    'radius-min': c.radiusMin,
+    'oval-rate': c.ovalRate,
+    'start-pos': c.startPos,
+    freq1: `${c.freq1Min}:${c.freq1Max}`,
+    freq2: `${c.freq2Min}:${c.freq2Max}`,
+    'start-class': m.startClass,
+    classes: m.requestedClasses,
+    instances: m.instances,
+    rng: m.rng,
+    'shard-size': m.shardSize,
+    threads,
+    quiet: true,
+  };
+  if (m.rng === 'reference') raw['reference-threads'] = m.referenceThreads;
+  else raw.seed = m.seed;
+  return parseBuildOptions(raw, false);
 }

@@ -1,15 +1,21 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import { readManifest, resolveShardPath, Manifest, ShardEntry } from './manifest';
+import { datasetIdentity, nativeSpec } from './build';
+import { identityDifferences, isManifestOnly, readManifest, resolveShardPath, Manifest, ShardEntry, Storage } from './manifest';
+import { loadNative } from './native';
 import { readNpyHeader } from './npy';
+import { BuildOptions, optionsOfIdentity } from './options';
 import { VatomError } from './errors';
 
 /** The outcome of checking a dataset against its manifest. */
 export interface VerifyReport {
   ok: boolean;
   problems: string[];
+  /** `manifest`: no shards; its class parameters were checked against a fresh draw instead. */
+  storage: Storage;
   shardsChecked: number;
   bytesChecked: number;
+  classesChecked: number;
 }
 
 /** sha256 of a file, streamed. */
@@ -85,14 +91,76 @@ export async function checkShard(dir: string, m: Pick<Manifest, 'imageSize' | 'i
   ];
 }
 
-/** Checks every shard of DIR against its manifest: presence, size, .npy header, sha256. */
+/**
+ * Problems with a manifest-only dataset, which holds nothing but its manifest: its identity must be
+ * the one its own configuration gives, and every class's parameters exactly what that configuration
+ * and seed draw natively. Only the first differing class is named (and how many differ).
+ */
+export async function checkManifestOnly(m: Manifest): Promise<string[]> {
+  let options: BuildOptions;
+  try {
+    options = optionsOfIdentity(m, 1);
+  } catch (err) {
+    if (err instanceof VatomError) return [`manifest.json: its configuration is not one vatom-fast builds (${err.message})`];
+    throw err;
+  }
+  const differences = identityDifferences(datasetIdentity(options), m);
+  if (differences.length > 0) {
+    return [`manifest.json: fields disagree with what its configuration gives (${differences.join('; ')})`];
+  }
+  const listed: unknown = m.classParams;
+  if (!Array.isArray(listed) || listed.length !== m.classes) {
+    return [`manifest.json lists parameters for ${Array.isArray(listed) ? listed.length : 'no'} classes, expected ${m.classes}`];
+  }
+  let drawn: Array<Record<string, unknown>>;
+  try {
+    drawn = await loadNative().drawClassParams(nativeSpec(options)) as unknown as Array<Record<string, unknown>>;
+  } catch (err) {
+    return [`manifest.json: drawing its class parameters failed: ${(err as Error).message}`];
+  }
+  let first: string | undefined;
+  let differing = 0;
+  for (const [i, want] of drawn.entries()) {
+    const cls = m.startClass + i;
+    const got = listed[i] as Record<string, unknown> | null;
+    let problem: string | undefined;
+    if (got === null || typeof got !== 'object' || Array.isArray(got)) {
+      problem = `class ${cls}: its entry is ${JSON.stringify(got)}, not an object`;
+    } else if (got.class !== cls) {
+      problem = `classParams[${i}]: class is ${JSON.stringify(got.class)}, expected ${cls}`;
+    } else {
+      const field = Object.keys(want).find((k) => got[k] !== want[k]);
+      const extra = Object.keys(got).find((k) => k !== 'class' && !(k in want));
+      if (field !== undefined) {
+        problem = `class ${cls}: ${field} is ${JSON.stringify(got[field]) ?? 'absent'}, the config and seed draw ${JSON.stringify(want[field])}`;
+      } else if (extra !== undefined) {
+        problem = `class ${cls}: unknown field ${JSON.stringify(extra)}`;
+      }
+    }
+    if (problem !== undefined) {
+      first ??= problem;
+      ++differing;
+    }
+  }
+  if (first === undefined) return [];
+  return [`${first}${differing > 1 ? ` (${differing} classes differ)` : ''}`];
+}
+
+/**
+ * Checks DIR against its manifest: every shard's presence, size, .npy header and sha256, or for a
+ * manifest-only dataset its class parameters (checkManifestOnly).
+ */
 export async function verifyDataset(dir: string): Promise<VerifyReport> {
   let manifest: Manifest;
   try {
     manifest = readManifest(dir);
   } catch (err) {
-    if (err instanceof VatomError) return { ok: false, problems: [err.message], shardsChecked: 0, bytesChecked: 0 };
+    if (err instanceof VatomError) return { ok: false, problems: [err.message], storage: 'npy', shardsChecked: 0, bytesChecked: 0, classesChecked: 0 };
     throw err;
+  }
+  if (isManifestOnly(manifest)) {
+    const problems = await checkManifestOnly(manifest);
+    return { ok: problems.length === 0, problems, storage: 'manifest', shardsChecked: 0, bytesChecked: 0, classesChecked: problems.length === 0 ? manifest.classes : 0 };
   }
   const problems: string[] = [];
   if (!manifest.complete) {
@@ -109,5 +177,5 @@ export async function verifyDataset(dir: string): Promise<VerifyReport> {
     }
     bytesChecked += (shard.imagesBytes ?? 0) + (shard.labelsBytes ?? 0);
   }
-  return { ok: problems.length === 0, problems, shardsChecked: manifest.shards.length, bytesChecked };
+  return { ok: problems.length === 0, problems, storage: 'npy', shardsChecked: manifest.shards.length, bytesChecked, classesChecked: 0 };
 }

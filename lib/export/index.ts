@@ -6,7 +6,7 @@ import type { ExportRun, ExportSummary } from './common';
 import type { ExportSettings } from './marker';
 import { configureEncoders } from './encode';
 import { exportPngTree } from './png-tree';
-import { DatasetSource, ImageSource, RenderSource } from './source';
+import { ImageSource, openDatasetSource, RenderSource } from './source';
 import { exportWds } from './wds';
 
 export { ExportRun, ExportSummary } from './common';
@@ -15,21 +15,21 @@ export { exportFormatOptions, parseBuildFormat, parseExportOptions, parseExportS
 export { classFolder, pngFileName } from './png-tree';
 export { configureEncoders } from './encode';
 export { bracePattern, sampleKeyFormat } from './wds';
-export { DatasetSource, RenderSource, ImageSource } from './source';
+export { DatasetSource, openDatasetSource, RenderSource, ImageSource } from './source';
 
 /** Writes the images of `source` to `out` in the format of `settings`. */
 export function exportSource(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
   return settings.to === 'png' ? exportPngTree(source, out, settings, run) : exportWds(source, out, settings, run);
 }
 
-/** `vatom-fast export DIR --to png|wds --out DIR2`: a complete .npy dataset as a PNG tree or WebDataset shards. */
+/** `vatom-fast export DIR --to png|wds --out DIR2`: a complete dataset (.npy, or manifest-only: rendered) as a PNG tree or WebDataset shards. */
 export async function exportDataset(dir: string, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
-  const source = new DatasetSource(dir);
   const root = path.resolve(dir);
   const target = path.resolve(out);
   if (target === root || root.startsWith(`${target}${path.sep}`)) {
     throw new VatomError('BAD_OPTION', `Invalid value for --out: ${JSON.stringify(out)}; it holds the dataset ${dir}, choose a directory outside it`, EXIT_BAD_INPUT);
   }
+  const source = await openDatasetSource(dir, run.threads);
   try {
     return await exportSource(source, out, settings, run);
   } finally {

@@ -59,15 +59,15 @@ export function parseExportSettings(raw: RawOptions, to: 'png' | 'wds'): ExportS
 }
 
 /**
- * `build --format npy|png|wds` (default npy) and, for png and wds, how images are written; --gray,
+ * `build --format npy|manifest|png|wds` (default npy) and, for png and wds, how images are written; --gray,
  * --png-level, --shard-images and --prefix are refused where they do not apply (exit 2).
  */
-export function parseBuildFormat(raw: RawOptions): { format: 'npy' } | { format: 'png' | 'wds'; settings: ExportSettings } {
+export function parseBuildFormat(raw: RawOptions): { format: 'npy' | 'manifest' } | { format: 'png' | 'wds'; settings: ExportSettings } {
   const format = raw.format === undefined ? 'npy' : text(raw.format);
-  if (format !== 'npy' && format !== 'png' && format !== 'wds') throw badOption('format', raw.format, 'one of npy, png, wds');
-  if (format === 'npy') {
+  if (format !== 'npy' && format !== 'manifest' && format !== 'png' && format !== 'wds') throw badOption('format', raw.format, 'one of npy, manifest, png, wds');
+  if (format === 'npy' || format === 'manifest') {
     for (const name of ['gray', 'png-level', 'shard-images', 'prefix']) {
-      if (given(raw, name)) throw badOption(name, raw[name], `no --${name} with --format npy (it applies to --format png and wds)`);
+      if (given(raw, name)) throw badOption(name, raw[name], `no --${name} with --format ${format} (it applies to --format png and wds)`);
     }
     return { format };
   }

@@ -1,12 +1,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { badOption, EXIT_BAD_INPUT, VatomError } from '../errors';
-import { exists, Manifest } from '../manifest';
+import { exists } from '../manifest';
 import type { ClassParams } from '../native';
 import { BuildOptions, defaultThreads, LIMITS, parseBuildOptions, parseInteger, RawOptions } from '../options';
 import { sharp } from './encode';
 import { BITMAP_ADVANCE, BITMAP_LINE, drawBitmapText } from './font';
-import { DatasetSource, RenderSource } from './source';
+import { openDatasetSource, RenderSource } from './source';
 
 /** Contact-sheet size limits: enough for a 64 x 64 sheet of 96-pixel cells. */
 export const PREVIEW_LIMITS = Object.freeze({ cellMin: 16, cellMax: 4096, sheetPixels: 64_000_000 });
@@ -165,8 +165,8 @@ async function openRows(options: PreviewOptions): Promise<RowSource & { rows: nu
       close: () => source.close(),
     };
   }
-  const source = new DatasetSource(options.from!);
-  const m: Manifest = source.manifest;
+  const source = await openDatasetSource(options.from!, options.threads);
+  const m = source;
   const startClass = options.startClass >= 0 ? options.startClass : m.startClass;
   const rows = options.rows >= 0 ? options.rows : Math.min(DEFAULT_ROWS, m.startClass + m.classes - startClass);
   const columns = options.columns >= 0 ? options.columns : Math.min(DEFAULT_COLUMNS, m.instances);

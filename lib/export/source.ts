@@ -2,10 +2,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { datasetIdentity, nativeSpec, resolveDevice } from '../build';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
-import { DatasetIdentity, identityOf, Manifest, readManifest, resolveShardPath } from '../manifest';
+import { DatasetIdentity, identityOf, isManifestOnly, Manifest, readManifest, resolveShardPath } from '../manifest';
 import { ClassParams, loadNative, NativeGenerator } from '../native';
 import { readNpyHeader } from '../npy';
-import { BuildOptions } from '../options';
+import { BuildOptions, optionsOfIdentity } from '../options';
+import { checkManifestOnly } from '../verify';
 import { Semaphore } from './pool';
 
 /** What decides the pixels of a dataset: its identity without the shard layout. */
@@ -118,6 +119,21 @@ export class DatasetSource implements ImageSource {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * The images of dataset directory DIR: read from its shards, or, for a manifest-only dataset, rendered
+ * by the native generator with `threads` threads once its class parameters have been checked against
+ * a fresh draw (the same images its shards would hold; exit 2 naming the first disagreement).
+ */
+export async function openDatasetSource(dir: string, threads: number): Promise<ImageSource> {
+  const manifest = readManifestForExport(dir);
+  if (!isManifestOnly(manifest)) return new DatasetSource(dir, manifest);
+  const problems = await checkManifestOnly(manifest);
+  if (problems.length > 0) {
+    throw new VatomError('BAD_MANIFEST', `${dir} is a manifest-only dataset that cannot render: ${problems[0]}; run vatom-fast verify ${dir}`, EXIT_BAD_INPUT);
+  }
+  return RenderSource.open(optionsOfIdentity(manifest, threads));
 }
 
 function readManifestForExport(dir: string): Manifest {

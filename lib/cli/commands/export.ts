@@ -10,7 +10,7 @@ export default function exportCommand(setExit: (code: number) => void): CommandM
   return {
     command: 'export <dir>',
     describe: 'Write a dataset as a PNG tree (the reference layout, ImageFolder) or WebDataset tar shards (resumes an interrupted export)',
-    builder: (y) => exportFormatOptions(y.positional('dir', { type: 'string', describe: 'Dataset directory (.npy shards)' })
+    builder: (y) => exportFormatOptions(y.positional('dir', { type: 'string', describe: 'Dataset directory (.npy shards, or manifest only: the images are rendered)' })
       .option('to', { type: 'string', describe: 'png: DIR2/%05d/vertex_%04d_instance_%04d.png; wds: DIR2/PREFIX-000000.tar, ...' })
       .option('out', { type: 'string', describe: 'Output directory' }))
       .option('threads', { type: 'string', describe: 'Parallel PNG encoders (default: all cores)' })

@@ -1,21 +1,25 @@
 import type { CommandModule } from 'yargs';
-import { formatBytes } from '../../build';
-import { readManifest } from '../../manifest';
+import { formatBytes, storedBytes } from '../../build';
+import { isManifestOnly, readManifest } from '../../manifest';
 
 /** `vatom-fast info DIR`: what a dataset holds and how it was made. */
 export default function infoCommand(setExit: (code: number) => void): CommandModule {
   return {
     command: 'info <dir>',
-    describe: 'Show what a dataset holds and how it was made',
+    describe: 'Show what a dataset holds and how it was made (for a manifest-only dataset, what it would take stored)',
     builder: (y) => y.positional('dir', { type: 'string', describe: 'Dataset directory' })
       .option('json', { type: 'boolean', describe: 'Print the summary as JSON' }),
     handler: (argv) => {
       const m = readManifest(String(argv.dir));
+      const manifestOnly = isManifestOnly(m);
       const written = m.shards.filter((s) => s.imagesSha256 !== null);
       const bytes = written.reduce((sum, s) => sum + (s.imagesBytes ?? 0) + (s.labelsBytes ?? 0), 0);
+      const layoutShards = Math.ceil(m.imageCount / m.shardSize);
       const summary = {
         dir: String(argv.dir),
         complete: m.complete,
+        storage: m.storage ?? 'npy',
+        ...(manifestOnly ? { rendersOnAccess: true, storedBytes: storedBytes(m, m.imagesDataOffset) } : {}),
         rng: m.rng,
         stream: m.stream,
         seed: m.seed,
@@ -36,10 +40,12 @@ export default function infoCommand(setExit: (code: number) => void): CommandMod
       } else {
         const c = m.config;
         const lines = [
-          `dataset     ${summary.dir} (${m.complete ? 'complete' : `incomplete: ${written.length} of ${m.shards.length} shards`})`,
+          `dataset     ${summary.dir} (${manifestOnly ? 'manifest only' : m.complete ? 'complete' : `incomplete: ${written.length} of ${m.shards.length} shards`})`,
           `images      ${m.imageCount} = ${m.classes} classes (from ${m.startClass}) x ${m.instances}, ${m.imageSize}x${m.imageSize} uint8, class-major` +
             (m.requestedClasses !== m.classes ? `; ${m.requestedClasses} classes were asked for, the reference split makes ${m.classes}` : ''),
-          `shards      ${m.shards.length} of up to ${m.shardSize} images, ${formatBytes(bytes)} written`,
+          manifestOnly
+            ? `storage     none: images render on access (vatom-fast build --format npy with the same options adds ${layoutShards} shard${layoutShards === 1 ? '' : 's'} of up to ${m.shardSize} images, ${formatBytes(summary.storedBytes!)})`
+            : `shards      ${m.shards.length} of up to ${m.shardSize} images, ${formatBytes(bytes)} written`,
           `stream      ${m.rng} (${m.stream}), seed ${m.seed}${m.referenceThreads !== undefined ? `, ${m.referenceThreads} reference processes` : ''}`,
           `generator   vertices ${c.verticesMin}:${c.verticesMax}, orbits ${c.orbitsMin}:${c.orbitsMax}, noise-min ${c.noiseMin}, ` +
             `line-width ${c.lineWidth}, radius-min ${c.radiusMin}, oval-rate ${c.ovalRate}, start-pos ${c.startPos}, ` +

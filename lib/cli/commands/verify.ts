@@ -7,7 +7,7 @@ import { verifyDataset } from '../../verify';
 export default function verifyCommand(setExit: (code: number) => void): CommandModule {
   return {
     command: 'verify <dir>',
-    describe: 'Check every shard of a dataset against its manifest (size, .npy header, sha256)',
+    describe: 'Check every shard of a dataset against its manifest (size, .npy header, sha256); of a manifest-only dataset, its class parameters against a fresh draw',
     builder: (y) => y.positional('dir', { type: 'string', describe: 'Dataset directory' })
       .option('json', { type: 'boolean', describe: 'Print the report as JSON' }),
     handler: async (argv) => {
@@ -15,6 +15,8 @@ export default function verifyCommand(setExit: (code: number) => void): CommandM
       const report = await verifyDataset(dir);
       if (argv.json) {
         process.stdout.write(`${JSON.stringify(report)}\n`);
+      } else if (report.ok && report.storage === 'manifest') {
+        process.stdout.write(`${dir}: OK, manifest only (images render on access), ${report.classesChecked} classes' parameters equal what its config and seed draw\n`);
       } else if (report.ok) {
         process.stdout.write(`${dir}: OK, ${report.shardsChecked} shards, ${formatBytes(report.bytesChecked)} verified\n`);
       } else {
