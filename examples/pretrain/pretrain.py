@@ -179,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--cutmix", type=float, help="cutmix alpha, 0 = off (default 1.0)")
     a("--mix-switch-prob", type=float, help="chance of cutmix rather than mixup when both are on (default 0.5)")
     a("--reprob", type=float, help="random erasing probability (default 0.25)")
-    a("--amp", choices=["auto", "none", "fp16", "bf16"], help="mixed precision; auto: bf16 (fp16 without bf16 support) on CUDA, none on CPU")
+    a("--amp", choices=["auto", "none", "fp16", "bf16"],
+      help="mixed precision; auto: bf16 (fp16 without bf16 support) on CUDA, none on CPU")
     a("--holdout", type=int, help="held-out images per class, the last instances of every class (default 10)")
     a("--window-images", type=_optional_int,
       help="ShardWindowSampler window: images shuffled together (default: 32 classes' worth, at least 4 shards)")
@@ -393,8 +394,9 @@ class RandAugmentMstd(T.RandAugment):
 
 def train_transform(cfg: Dict[str, Any]) -> T.Compose:
     """Per image, in the DataLoader workers, on the one stored channel (uint8, 1 x S x S)."""
-    ops: List[Any] = [T.RandomResizedCrop(cfg["image_size"], scale=tuple(cfg["crop_scale"]), ratio=tuple(cfg["crop_ratio"]),
-                                          interpolation=T.InterpolationMode.BICUBIC, antialias=True)]
+    ops: List[Any] = [T.RandomResizedCrop(cfg["image_size"], scale=tuple(cfg["crop_scale"]),
+                                          ratio=tuple(cfg["crop_ratio"]), interpolation=T.InterpolationMode.BICUBIC,
+                                          antialias=True)]
     if cfg["randaug_ops"] > 0:
         ops.append(RandAugmentMstd(cfg["randaug_ops"], cfg["randaug_m"], cfg["randaug_mstd"]))
     return T.Compose(ops)
@@ -567,20 +569,6 @@ def set_rng_states(states: Dict[str, Any], device: torch.device) -> None:
         torch.cuda.set_rng_state(states["cuda"], device)
 
 
-def evaluate(model: nn.Module, loader: Any, aug: BatchAugment, device: torch.device, amp: Any) -> Tuple[float, float]:
-    model.eval()
-    correct = seen = 0
-    with torch.no_grad():
-        for x, y in loader:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with amp():
-                logits = model(aug.images(x))
-            correct += int((logits.argmax(1) == y).sum())
-            seen += int(y.shape[0])
-    model.train()
-    return float(correct), float(seen)
-
-
 def emit(line: Dict[str, Any], log_path: Path) -> None:
     text = json.dumps(line)
     print(text, flush=True)
@@ -588,213 +576,265 @@ def emit(line: Dict[str, Any], log_path: Path) -> None:
         f.write(text + "\n")
 
 
+class Trainer:
+    """One process of a run: the data, the model and its optimizer, and where the run stands."""
+
+    def __init__(self, cfg: Dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.out = Path(cfg["out"])
+        self.ckpt_path = self.out / "checkpoint.pt"
+        self.log_path = self.out / "log.jsonl"
+        try:
+            ds = VisualAtomDataset(cfg["data"], output="tensor", channels=1, relative_labels=True)
+        except (ValueError, OSError) as e:
+            raise UsageError(f"--data {cfg['data']}: {e}") from None
+        if cfg["holdout"] >= ds.instances:
+            raise UsageError(f"--holdout must be below the dataset's {ds.instances} instances per class, "
+                             f"got {cfg['holdout']}")
+        self.ds = ds
+        train_idx, held_idx = holdout_split(ds, cfg["holdout"])
+
+        self.rank, self.world, self.device = setup_distributed(cfg)
+        world, accum = self.world, cfg["accum_steps"]
+        if cfg["batch_size"] % (world * accum):
+            raise UsageError(f"--batch-size must be a multiple of world size x --accum-steps ({world} x {accum}), "
+                             f"got {cfg['batch_size']}")
+        self.micro = cfg["batch_size"] // (world * accum)  # images per forward pass on one rank
+        self.per_rank_step = self.micro * accum
+        sizes = tuple(getattr(ds, "shard_sizes", ()) or ())
+        layout = ds if sizes and sum(sizes) == len(ds) else OneShard(len(ds))
+        # A window of few classes gives batches of few classes, which stalls training (batches drawn from
+        # 4 classes of 10 keep a small ViT at chance for 200 steps); 32 classes' worth mixes well.
+        window = cfg["window_images"] or max(4 * max(layout.shard_sizes), 32 * ds.instances)
+        self.sampler = ShardWindowSampler(layout, window_images=window, seed=cfg["seed"], num_replicas=world,
+                                          rank=self.rank, indices=train_idx)
+        self.steps_per_epoch = self.sampler.num_samples // self.per_rank_step
+        if self.steps_per_epoch == 0:
+            raise UsageError(f"--batch-size {cfg['batch_size']} is larger than an epoch "
+                             f"({len(train_idx)} training images)")
+        total_steps = self.steps_per_epoch * cfg["epochs"]
+
+        amp_mode = cfg["amp"]
+        if amp_mode == "auto":
+            amp_mode = "none" if self.device.type != "cuda" else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+        self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp_mode)
+
+        torch.manual_seed(derive_seed(cfg["seed"], "init"))  # the same initial weights on every rank
+        self.model, impl = build_model(cfg, ds.num_classes)
+        self.model.to(self.device)
+        self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg["weight_decay"]), lr=cfg["lr"])
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer,
+                                                           lambda s: lr_at(s, cfg, total_steps) / cfg["lr"])
+        self.scaler = torch.cuda.amp.GradScaler(enabled=amp_mode == "fp16")
+        self.ddp = self.model
+        if world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+
+        self.resolved = dict(cfg, amp=amp_mode, impl=impl, world_size=world, micro_batch=self.micro,
+                             steps_per_epoch=self.steps_per_epoch, total_steps=total_steps, classes=ds.num_classes,
+                             train_images=len(train_idx), heldout_images=len(held_idx), image_source=ds.image_size,
+                             window_images=window, device=str(self.device))
+        # the dataset by what it holds, not where it lies (a moved dataset still resumes)
+        dataset_id = {"images": len(ds), "classes": ds.num_classes, "instances": ds.instances,
+                      "image_source": ds.image_size, "dataset_seed": ds.manifest.get("seed")}
+        self.identity = training_identity(dict(cfg, impl=impl, amp=amp_mode, world_size=world, data=dataset_id))
+
+        self.aug = BatchAugment(cfg, ds.num_classes, self.device)
+        self.view = TrainView(ds, train_transform(cfg), cfg["seed"])
+        pin = self.device.type == "cuda"
+        # the DataLoaders draw their worker seeds from this, not from the global generator
+        self.loader_gen = torch.Generator().manual_seed(derive_seed(cfg["seed"], "loader", self.rank))
+        self.eval_loader = torch.utils.data.DataLoader(
+            EvalView(ds, held_idx[self.rank::world], cfg["image_size"]),
+            batch_size=cfg["eval_batch_size"] or self.micro, num_workers=cfg["workers"], pin_memory=pin,
+            generator=self.loader_gen)
+
+        self.step = self.epoch = self.step_in_epoch = self.iter_start = 0
+        self.epoch_stats = [0.0, 0.0, 0.0]  # loss sum, images, seconds: this epoch so far, all ranks
+        self.stop_requested = False
+
+    def amp(self) -> Any:
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
+    def say(self, text: str) -> None:
+        if self.rank == 0:
+            print(f"{PROG}: {text}", file=sys.stderr, flush=True)
+
+    # -------------------------------------------------------------- checkpoints
+
+    def resume(self) -> None:
+        """Load RUN/checkpoint.pt if there is one, after checking that it belongs to this configuration."""
+        if not self.ckpt_path.exists():
+            return
+        # A checkpoint holds only tensors and plain values, so PyTorch 2 loads it as data, never code.
+        # PyTorch 1.13's weights-only loader cannot read floats: there it is an ordinary pickle.
+        state = torch.load(self.ckpt_path, map_location="cpu", weights_only=int(torch.__version__.split(".")[0]) >= 2)
+        saved = state["identity"]
+        diff = sorted(k for k in set(self.identity) | set(saved) if self.identity.get(k) != saved.get(k))
+        if diff:
+            k = diff[0]
+            raise UsageError(f"--out {self.cfg['out']} holds a run with {k}={saved.get(k)!r}, this run has "
+                             f"{k}={self.identity.get(k)!r}: use the same settings to resume, or another --out")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.sampler.load_state_dict(state["sampler"])
+        set_rng_states(state["rng"][self.rank], self.device)
+        self.step, self.epoch_stats = state["step"], list(state["epoch_stats"])
+        self.epoch = self.sampler.epoch
+        self.step_in_epoch = state["sampler"]["offset"] // (self.world * self.per_rank_step)
+        self.say(f"resuming {self.ckpt_path} at step {self.step} (epoch {self.epoch}, step {self.step_in_epoch} of it)")
+
+    def checkpoint(self, epoch_done: bool) -> None:
+        """Write RUN/checkpoint.pt (rank 0; every rank must call it): after the current step, or at the
+        start of the next epoch."""
+        if epoch_done:
+            self.sampler.set_epoch(self.epoch + 1)
+            sampler_state = self.sampler.state_dict(consumed=0)
+        else:  # consumed counts from where this epoch's iteration started (a resumed one starts midway)
+            consumed = (self.step_in_epoch - self.iter_start) * self.per_rank_step
+            sampler_state = self.sampler.state_dict(consumed=consumed)
+        states = [rng_states(self.device)]
+        if self.world > 1:
+            states = [None] * self.world
+            dist.all_gather_object(states, rng_states(self.device))
+        if self.rank == 0:
+            atomic_save({"identity": self.identity, "model": self.model.state_dict(),
+                         "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                         "scaler": self.scaler.state_dict(), "sampler": sampler_state, "rng": states,
+                         "step": self.step, "epoch_stats": self.epoch_stats}, self.ckpt_path)
+
+    # -------------------------------------------------------------- training
+
+    def train_step(self, batches: Iterator[Any]) -> Tuple[float, List[int]]:
+        """One optimizer step over accum_steps micro-batches; returns this rank's loss sum and indices."""
+        cfg, device = self.cfg, self.device
+        # every random draw of the step is a function of (seed, rank, step)
+        torch.manual_seed(derive_seed(cfg["seed"], "step", self.rank, self.step))  # drop-path
+        gen = torch.Generator(device=device).manual_seed(derive_seed(cfg["seed"], "erase", self.rank, self.step))
+        mix_rng = np.random.default_rng(derive_seed(cfg["seed"], "mix", self.rank, self.step))
+        loss_sum, indices = 0.0, []
+        accum = cfg["accum_steps"]
+        for a in range(accum):
+            x, y, idx = next(batches)
+            indices += idx.tolist()
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            x, target = self.aug.mix(self.aug.erase(self.aug.images(x), gen), y, mix_rng)
+            last = a == accum - 1
+            with self.ddp.no_sync() if self.world > 1 and not last else contextlib.nullcontext():
+                with self.amp():
+                    logits = self.ddp(x)
+                loss = torch.sum(-target * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
+                self.scaler.scale(loss / accum).backward()
+            loss_sum += float(loss) * y.shape[0]
+        if cfg["clip_grad"] is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg["clip_grad"])
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.step += 1
+        self.step_in_epoch += 1
+        return loss_sum, indices
+
+    def evaluate(self) -> Tuple[float, float]:
+        """(correct, seen) on this rank's share of the held-out images."""
+        self.model.eval()
+        correct = seen = 0
+        with torch.no_grad():
+            for x, y in self.eval_loader:
+                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+                with self.amp():
+                    logits = self.model(self.aug.images(x))
+                correct += int((logits.argmax(1) == y).sum())
+                seen += int(y.shape[0])
+        self.model.train()
+        return float(correct), float(seen)
+
+    def run_epoch(self, trace: Any) -> bool:
+        """The rest of the current epoch; False when stopped by SIGTERM (after a checkpoint)."""
+        cfg = self.cfg
+        self.sampler.set_epoch(self.epoch)
+        left = self.steps_per_epoch - self.step_in_epoch
+        self.iter_start = self.step_in_epoch
+        batch_sampler = EpochBatches(self.sampler, self.micro, left * cfg["accum_steps"])
+        loader = torch.utils.data.DataLoader(self.view, batch_sampler=batch_sampler, num_workers=cfg["workers"],
+                                             pin_memory=self.device.type == "cuda", generator=self.loader_gen)
+        batches = iter(loader)
+        stopping = False
+        t0 = time.perf_counter()
+        for _ in range(left):
+            loss_sum, indices = self.train_step(batches)
+            if trace is not None:
+                trace.write(json.dumps({"epoch": self.epoch, "step": self.step, "indices": indices}) + "\n")
+                trace.flush()
+            # one all-reduce per step: the loss, and whether any rank was asked to stop
+            loss_total, n_total, stop = all_sum([loss_sum, float(self.per_rank_step), float(self.stop_requested)],
+                                                self.device, self.world)
+            stopping = stop > 0
+            self.epoch_stats[0] += loss_total
+            self.epoch_stats[1] += n_total
+            if cfg["log_every"] and self.step % cfg["log_every"] == 0 and self.rank == 0:
+                print(json.dumps({"step": self.step, "loss": loss_total / n_total,
+                                  "lr": self.scheduler.get_last_lr()[0]}), flush=True)
+            mid_epoch = self.step_in_epoch < self.steps_per_epoch  # the epoch's end has its own checkpoint
+            if mid_epoch and (stopping or self.step % cfg["checkpoint_every"] == 0):
+                self.epoch_stats[2] += time.perf_counter() - t0
+                self.checkpoint(epoch_done=False)
+                if stopping:
+                    return False
+                self.say(f"checkpoint at step {self.step}")
+                t0 = time.perf_counter()
+        del batches, loader
+        self.epoch_stats[2] += time.perf_counter() - t0
+
+        correct, seen = all_sum(list(self.evaluate()), self.device, self.world)
+        if self.rank == 0:
+            loss, images, seconds = self.epoch_stats
+            emit({"epoch": self.epoch, "step": self.step, "loss": loss / max(images, 1),
+                  "top1": correct / seen if seen else None,
+                  "images_per_s": images / seconds if seconds > 0 else None}, self.log_path)
+        self.epoch_stats = [0.0, 0.0, 0.0]
+        self.checkpoint(epoch_done=True)
+        self.say(f"checkpoint at step {self.step} (end of epoch {self.epoch})")
+        self.epoch += 1
+        self.step_in_epoch = 0
+        return not stopping
+
+    def run(self) -> int:
+        self.resume()
+        self.out.mkdir(parents=True, exist_ok=True)  # every rank: the trace files are per rank
+        if self.rank == 0:
+            print(json.dumps({"config": self.resolved}, indent=1), flush=True)
+            atomic_write_text(self.out / "config.json", json.dumps(self.resolved, indent=2) + "\n")
+        # SIGTERM (Slurm or Kubernetes preemption; torchrun passes it on): finish the step, checkpoint, exit
+        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stop_requested", True))
+        trace = open(self.out / f"samples-rank{self.rank}.jsonl", "a") if self.cfg["trace_samples"] else None
+        try:
+            self.model.train()
+            while self.epoch < self.cfg["epochs"]:
+                if not self.run_epoch(trace):
+                    self.say(f"terminated: checkpoint at step {self.step}; rerun the same command to resume")
+                    return 128 + signal.SIGTERM
+        finally:
+            if trace is not None:
+                trace.close()
+        if self.rank == 0:
+            atomic_save(self.model.state_dict(), self.out / "model.pt")
+        self.say(f"done, {self.step} steps; weights in {self.out / 'model.pt'}")
+        if self.world > 1:
+            dist.barrier()
+            dist.destroy_process_group()
+        return 0
+
+
 def train(cfg: Dict[str, Any]) -> int:
     if cfg["threads"] is not None:
         torch.set_num_threads(cfg["threads"])
-    out = Path(cfg["out"])
-
-    try:
-        ds = VisualAtomDataset(cfg["data"], output="tensor", channels=1, relative_labels=True)
-    except (ValueError, OSError) as e:
-        raise UsageError(f"--data {cfg['data']}: {e}") from None
-    if cfg["holdout"] >= ds.instances:
-        raise UsageError(f"--holdout must be below the dataset's {ds.instances} instances per class, got {cfg['holdout']}")
-    train_idx, held_idx = holdout_split(ds, cfg["holdout"])
-
-    rank, world, device = setup_distributed(cfg)
-    accum = cfg["accum_steps"]
-    if cfg["batch_size"] % (world * accum):
-        raise UsageError(f"--batch-size must be a multiple of world size x --accum-steps ({world} x {accum}), got {cfg['batch_size']}")
-    micro = cfg["batch_size"] // (world * accum)  # images per forward pass on one rank
-    per_rank_step = micro * accum
-    sizes = tuple(getattr(ds, "shard_sizes", ()) or ())
-    layout = ds if sizes and sum(sizes) == len(ds) else OneShard(len(ds))
-    # A window of few classes gives batches of few classes, which stalls training (batches drawn from
-    # 4 classes of 10 keep a small ViT at chance for 200 steps); 32 classes' worth mixes well.
-    window = cfg["window_images"] or max(4 * max(layout.shard_sizes), 32 * ds.instances)
-    sampler = ShardWindowSampler(layout, window_images=window, seed=cfg["seed"],
-                                 num_replicas=world, rank=rank, indices=train_idx)
-    steps_per_epoch = sampler.num_samples // per_rank_step
-    if steps_per_epoch == 0:
-        raise UsageError(f"--batch-size {cfg['batch_size']} is larger than an epoch ({len(train_idx)} training images)")
-    total_steps = steps_per_epoch * cfg["epochs"]
-
-    amp_mode = cfg["amp"]
-    if amp_mode == "auto":
-        amp_mode = "none" if device.type != "cuda" else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
-    amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp_mode)
-
-    def amp():
-        return torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
-
-    torch.manual_seed(derive_seed(cfg["seed"], "init"))  # the same initial weights on every rank
-    model, impl = build_model(cfg, ds.num_classes)
-    model.to(device)
-    optimizer = torch.optim.AdamW(param_groups(model, cfg["weight_decay"]), lr=cfg["lr"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s, cfg, total_steps) / cfg["lr"])
-    scaler = torch.cuda.amp.GradScaler(enabled=amp_mode == "fp16")
-    ddp = (nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-           if world > 1 else model)
-
-    resolved = dict(cfg, amp=amp_mode, impl=impl, world_size=world, micro_batch=micro, steps_per_epoch=steps_per_epoch,
-                    total_steps=total_steps, classes=ds.num_classes, train_images=len(train_idx),
-                    heldout_images=len(held_idx), image_source=ds.image_size,
-                    window_images=sampler.window_images, device=str(device))
-    ckpt_path = out / "checkpoint.pt"
-    # the dataset by what it holds, not where it lies (a moved dataset still resumes)
-    dataset_id = {"images": len(ds), "classes": ds.num_classes, "instances": ds.instances,
-                  "image_source": ds.image_size, "dataset_seed": ds.manifest.get("seed")}
-    identity = training_identity(dict(cfg, impl=impl, amp=amp_mode, world_size=world, data=dataset_id))
-    state = None
-    if ckpt_path.exists():
-        # A checkpoint holds only tensors and plain values, so PyTorch 2 loads it as data, never code.
-        # PyTorch 1.13's weights-only loader cannot read floats: there it is an ordinary pickle.
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=int(torch.__version__.split(".")[0]) >= 2)
-        diff = sorted(k for k in set(identity) | set(state["identity"]) if identity.get(k) != state["identity"].get(k))
-        if diff:
-            k = diff[0]
-            raise UsageError(f"--out {cfg['out']} holds a run with {k}={state['identity'].get(k)!r}, this run has "
-                             f"{k}={identity.get(k)!r}: use the same settings to resume, or another --out")
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        print(json.dumps({"config": resolved}, indent=1), flush=True)
-        atomic_write_text(out / "config.json", json.dumps(resolved, indent=2) + "\n")
-    log_path = out / "log.jsonl"
-
-    step, epoch, step_in_epoch = 0, 0, 0
-    epoch_stats = [0.0, 0.0, 0.0]  # loss sum, images, seconds: this epoch so far, all ranks
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        sampler.load_state_dict(state["sampler"])
-        set_rng_states(state["rng"][rank], device)
-        step, epoch_stats = state["step"], list(state["epoch_stats"])
-        epoch = sampler.epoch
-        step_in_epoch = state["sampler"]["offset"] // (world * per_rank_step)
-        if rank == 0:
-            print(f"{PROG}: resuming {ckpt_path} at step {step} (epoch {epoch}, step {step_in_epoch} of it)",
-                  file=sys.stderr, flush=True)
-
-    def save(next_epoch_start: bool) -> None:
-        if next_epoch_start:
-            sampler.set_epoch(epoch + 1)
-            sstate = sampler.state_dict(consumed=0)
-        else:
-            # consumed counts from where this epoch's iteration started (a resumed one starts midway)
-            sstate = sampler.state_dict(consumed=(step_in_epoch - iter_start) * per_rank_step)
-        states = [None] * world
-        mine = rng_states(device)
-        if world > 1:
-            dist.all_gather_object(states, mine)
-        else:
-            states = [mine]
-        if rank == 0:
-            atomic_save({"identity": identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "sampler": sstate,
-                         "rng": states, "step": step, "epoch_stats": epoch_stats}, ckpt_path)
-
-    aug = BatchAugment(cfg, ds.num_classes, device)
-    view = TrainView(ds, train_transform(cfg), cfg["seed"])
-    eval_view = EvalView(ds, held_idx[rank::world], cfg["image_size"])
-    loader_gen = torch.Generator().manual_seed(derive_seed(cfg["seed"], "loader", rank))  # keeps the global RNG untouched
-    eval_loader = torch.utils.data.DataLoader(eval_view, batch_size=cfg["eval_batch_size"] or micro,
-                                              num_workers=cfg["workers"], pin_memory=device.type == "cuda",
-                                              generator=loader_gen)
-    trace = open(out / f"samples-rank{rank}.jsonl", "a") if cfg["trace_samples"] else None
-    # SIGTERM (Slurm or Kubernetes preemption, torchrun passes it on): finish the step, checkpoint, exit
-    stop = {"requested": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(requested=True))
-    model.train()
-    stopping = 0.0
-
-    while epoch < cfg["epochs"]:
-        sampler.set_epoch(epoch)
-        left = steps_per_epoch - step_in_epoch
-        iter_start = step_in_epoch
-        loader = torch.utils.data.DataLoader(view, batch_sampler=EpochBatches(sampler, micro, left * accum),
-                                             num_workers=cfg["workers"], pin_memory=device.type == "cuda",
-                                             generator=loader_gen, persistent_workers=False)
-        batches = iter(loader)
-        t0 = time.perf_counter()
-        for _ in range(left):
-            torch.manual_seed(derive_seed(cfg["seed"], "step", rank, step))  # drop-path
-            gen = torch.Generator(device=device).manual_seed(derive_seed(cfg["seed"], "erase", rank, step))
-            mix_rng = np.random.default_rng(derive_seed(cfg["seed"], "mix", rank, step))
-            loss_sum, indices = 0.0, []
-            for a in range(accum):
-                x, y, idx = next(batches)
-                indices += idx.tolist()
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                x, target = aug.mix(aug.erase(aug.images(x), gen), y, mix_rng)
-                sync = a == accum - 1 or world == 1
-                ctx = ddp.no_sync() if not sync else contextlib.nullcontext()
-                with ctx:
-                    with amp():
-                        logits = ddp(x)
-                    loss = torch.sum(-target * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
-                    scaler.scale(loss / accum).backward()
-                loss_sum += float(loss) * y.shape[0]
-            if cfg["clip_grad"] is not None:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), cfg["clip_grad"])
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
-            step += 1
-            step_in_epoch += 1
-            if trace is not None:
-                trace.write(json.dumps({"epoch": epoch, "step": step, "indices": indices}) + "\n")
-                trace.flush()
-            loss_total, n_total, stopping = all_sum([loss_sum, float(per_rank_step), float(stop["requested"])],
-                                                    device, world)
-            epoch_stats[0] += loss_total
-            epoch_stats[1] += n_total
-            if cfg["log_every"] and step % cfg["log_every"] == 0 and rank == 0:
-                print(json.dumps({"step": step, "loss": loss_total / n_total, "lr": scheduler.get_last_lr()[0]}), flush=True)
-            if stopping and step_in_epoch < steps_per_epoch:
-                epoch_stats[2] += time.perf_counter() - t0
-                save(next_epoch_start=False)
-                if rank == 0:
-                    print(f"{PROG}: terminated: checkpoint at step {step}; rerun the same command to resume",
-                          file=sys.stderr, flush=True)
-                return 128 + signal.SIGTERM
-            if step % cfg["checkpoint_every"] == 0 and step_in_epoch < steps_per_epoch:
-                epoch_stats[2] += time.perf_counter() - t0
-                t0 = time.perf_counter()
-                save(next_epoch_start=False)
-                if rank == 0:
-                    print(f"{PROG}: checkpoint at step {step}", file=sys.stderr, flush=True)
-        del batches, loader
-        epoch_stats[2] += time.perf_counter() - t0
-        correct, seen = all_sum(list(evaluate(model, eval_loader, aug, device, amp)), device, world)
-        if rank == 0:
-            emit({"epoch": epoch, "step": step, "loss": epoch_stats[0] / max(epoch_stats[1], 1),
-                  "top1": correct / seen if seen else None,
-                  "images_per_s": epoch_stats[1] / epoch_stats[2] if epoch_stats[2] > 0 else None}, log_path)
-        epoch_stats = [0.0, 0.0, 0.0]
-        save(next_epoch_start=True)
-        if rank == 0:
-            print(f"{PROG}: checkpoint at step {step} (end of epoch {epoch})", file=sys.stderr, flush=True)
-        if stopping:  # agreed by every rank in the last step's all_sum
-            if rank == 0:
-                print(f"{PROG}: terminated: checkpoint at step {step}; rerun the same command to resume",
-                      file=sys.stderr, flush=True)
-            return 128 + signal.SIGTERM
-        epoch += 1
-        step_in_epoch = 0
-
-    if trace is not None:
-        trace.close()
-    if rank == 0:
-        atomic_save(model.state_dict(), out / "model.pt")
-        print(f"{PROG}: done, {step} steps; weights in {out / 'model.pt'}", file=sys.stderr, flush=True)
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
-    return 0
+    return Trainer(cfg).run()
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -180,8 +180,8 @@ class ShardWindowSampler(_Base):
         offset = self._offset + int(consumed) * self.num_replicas
         if offset > self.total_size:
             raise ValueError(
-                f"consumed={consumed} goes past the end of the epoch ({(self.total_size - self._offset) // self.num_replicas} "
-                "samples were left on this rank)"
+                f"consumed={consumed} goes past the end of the epoch "
+                f"({(self.total_size - self._offset) // self.num_replicas} samples were left on this rank)"
             )
         return {
             "epoch": self.epoch, "offset": offset, "images": self.n, "seed": self.seed,
@@ -209,7 +209,9 @@ class ShardWindowSampler(_Base):
             raise ValueError(f"sampler state has a bad epoch: {epoch!r}")
         if (isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= self.total_size
                 or offset % self.num_replicas):
-            raise ValueError(f"sampler state has a bad offset: {offset!r} (a multiple of num_replicas in [0, {self.total_size}])")
+            raise ValueError(
+                f"sampler state has a bad offset: {offset!r} (a multiple of num_replicas in [0, {self.total_size}])"
+            )
         self.epoch = epoch
         self._resume = (epoch, offset)
         self._offset, self._yielded = offset, 0
@@ -253,7 +255,8 @@ class ShardWindowSampler(_Base):
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(images={self.n}{'/' + str(self.dataset_size) if self._member is not None else ''}, shards={len(self.shard_sizes)}, window_images={self.window_images}, "
+            f"{type(self).__name__}(images={self.n}"
+            f"{'/' + str(self.dataset_size) if self._member is not None else ''}, shards={len(self.shard_sizes)}, window_images={self.window_images}, "
             f"shuffle={self.shuffle}, seed={self.seed}, epoch={self.epoch}, rank={self.rank}/{self.num_replicas}, "
             f"drop_last={self.drop_last})"
         )
