@@ -808,7 +808,7 @@ class Trainer:
         self.resume()
         self.out.mkdir(parents=True, exist_ok=True)  # every rank: the trace files are per rank
         if self.rank == 0:
-            print(json.dumps({"config": self.resolved}, indent=1), flush=True)
+            print(json.dumps({"config": self.resolved}), flush=True)  # every stdout line is one JSON object
             atomic_write_text(self.out / "config.json", json.dumps(self.resolved, indent=2) + "\n")
         # SIGTERM (Slurm or Kubernetes preemption; torchrun passes it on): finish the step, checkpoint, exit
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stop_requested", True))

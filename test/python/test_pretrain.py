@@ -66,7 +66,9 @@ def test_smoke_run_learns(dataset, tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["model"] == "vit_micro" and config["image_size"] == 32 and config["device"] == "cpu"
     assert config["train_images"] == CLASSES * (INSTANCES - HOLDOUT) and config["heldout_images"] == CLASSES * HOLDOUT
-    assert r.stdout.startswith('{\n "config": {')  # the resolved configuration comes first
+    printed = [json.loads(x) for x in r.stdout.splitlines()]
+    assert printed[0] == {"config": config}  # the resolved configuration comes first
+    assert printed[1:] == epoch_lines(out)
     lines = epoch_lines(out)
     assert [x["epoch"] for x in lines] == list(range(config["epochs"]))
     assert [x["step"] for x in lines] == [(e + 1) * config["steps_per_epoch"] for e in range(config["epochs"])]
