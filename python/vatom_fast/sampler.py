@@ -3,6 +3,7 @@ resumable mid-epoch, and the held-out split (the last instances of every class).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
@@ -129,9 +130,11 @@ class ShardWindowSampler(_Base):
         self._starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self.dataset_size = n
         self._member: Optional[np.ndarray] = None
+        self._subset_digest: Optional[str] = None  # which indices, for load_state_dict's check
         if subset is not None:
             self._member = np.zeros(n, dtype=bool)
             self._member[subset] = True
+            self._subset_digest = hashlib.sha256(np.flatnonzero(self._member).tobytes()).hexdigest()[:16]
             n = int(subset.size)
         self.n = n
         self.window_images = int(window_images)
@@ -184,7 +187,7 @@ class ShardWindowSampler(_Base):
                 f"({(self.total_size - self._offset) // self.num_replicas} samples were left on this rank)"
             )
         return {
-            "epoch": self.epoch, "offset": offset, "images": self.n, "seed": self.seed,
+            "epoch": self.epoch, "offset": offset, "images": self.n, "indices": self._subset_digest, "seed": self.seed,
             "window_images": self.window_images, "shuffle": self.shuffle,
             "num_replicas": self.num_replicas, "drop_last": self.drop_last,
         }
@@ -196,7 +199,7 @@ class ShardWindowSampler(_Base):
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict from state_dict(), got {type(state).__name__}")
         mine = self.state_dict(consumed=0)
-        for key in ("images", "seed", "window_images", "shuffle", "num_replicas", "drop_last"):
+        for key in ("images", "indices", "seed", "window_images", "shuffle", "num_replicas", "drop_last"):
             if key not in state:
                 raise ValueError(f"sampler state has no {key!r}")
             if state[key] != mine[key]:
@@ -218,7 +221,7 @@ class ShardWindowSampler(_Base):
 
     def epoch_order(self) -> np.ndarray:
         """The whole epoch's sequence of indices, before it is split over ranks (length ``len(dataset)``)."""
-        dtype = np.int32 if self.n < 2 ** 31 else np.int64
+        dtype = np.int32 if self.dataset_size < 2 ** 31 else np.int64
         if not self.shuffle:
             order = np.arange(self.dataset_size, dtype=dtype)
             return order if self._member is None else order[self._member]

@@ -228,8 +228,8 @@ def test_resume_state_from_set_epoch_and_nested_resume():
     assert list(b) == whole[12:]
     c = ShardWindowSampler(ds, window_images=16, seed=1, num_replicas=2, rank=1)
     c.set_epoch(5)
-    assert c.state_dict(consumed=0) == {"epoch": 5, "offset": 0, "images": 50, "seed": 1, "window_images": 16,
-                                        "shuffle": True, "num_replicas": 2, "drop_last": False}
+    assert c.state_dict(consumed=0) == {"epoch": 5, "offset": 0, "images": 50, "indices": None, "seed": 1,
+                                        "window_images": 16, "shuffle": True, "num_replicas": 2, "drop_last": False}
 
 
 def test_load_state_dict_rejects_a_different_sampler():
@@ -242,6 +242,10 @@ def test_load_state_dict_rejects_a_different_sampler():
         args.update(kw)
         with pytest.raises(ValueError, match=f"saved with {key}="):
             ShardWindowSampler(ds, **args).load_state_dict(state)
+    # the same number of images, but other ones
+    odd = ShardWindowSampler(ds, window_images=8, seed=1, indices=range(1, 40, 2)).state_dict(consumed=0)
+    with pytest.raises(ValueError, match="saved with indices="):
+        ShardWindowSampler(ds, window_images=8, seed=1, indices=range(0, 40, 2)).load_state_dict(odd)
     s = ShardWindowSampler(ds, window_images=8, seed=1, num_replicas=2, rank=0)
     for bad in (dict(state, offset=3), dict(state, offset=42), dict(state, offset=-2), dict(state, epoch=-1)):
         with pytest.raises(ValueError, match="bad"):
