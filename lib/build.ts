@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { DEFAULT_SHARD_BYTES } from './config';
+import { DEFAULT_SHARD_BYTES, drawingWarnings } from './config';
 import { chooseDevice, DeviceChoice } from './device';
 import { badOption, EXIT_BAD_INPUT, VatomError } from './errors';
 import { DirectoryLock } from './lock';
@@ -240,7 +240,10 @@ export async function buildManifest(options: BuildOptions, reporter?: Reporter):
   const native = loadNative();
   const identity = nonEmptyIdentity(options);
   checkOutput(options, identity, []);
-  if (reporter) warnOfReferenceSplit(options, identity, reporter);
+  if (reporter) {
+    warnOfReferenceSplit(options, identity, reporter);
+    for (const warning of drawingWarnings(options.config)) reporter.log(`warning: ${warning}`);
+  }
   const classParams = await native.drawClassParams(nativeSpec(options));
   const manifest: Manifest = { ...makeManifest(identity, classParams, [], native.imageDataOffset, true), storage: 'manifest' };
   const manifestBytes = Buffer.byteLength(manifestText(manifest));
@@ -298,6 +301,7 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
   checkFreeSpace(options.out, pending.reduce((sum, s) => sum + shardBytes(identity, s.count, dataOffset), 0));
 
   warnOfReferenceSplit(options, identity, reporter);
+  for (const warning of drawingWarnings(options.config)) reporter.log(`warning: ${warning}`);
   if (!options.json) reporter.log(`device: ${device.device}, ${options.threads} threads (${device.reason})`);
   if (worker && !options.json) {
     reporter.log(`worker ${worker.index} of ${worker.count} (${worker.source}): shards ${firstShard}..${endShard - 1} of ${layout.length}`);

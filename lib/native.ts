@@ -46,6 +46,7 @@ export interface ShardResult {
 export interface NativeGenerator {
   writeShard(task: ShardTask, onProgress?: (imagesDone: number) => void): Promise<ShardResult>;
   render(begin: number, end: number): Promise<Buffer>;
+  /** Stops the job in progress (writeShard or render) within about one orbit of one image: its promise rejects with "cancelled". */
   cancel(): void;
 }
 

@@ -1,6 +1,6 @@
 import * as os from 'os';
 import { badOption, VatomError, EXIT_BAD_INPUT } from './errors';
-import { DEFAULT_PRESET, GeneratorConfig, PRESETS } from './config';
+import { DEFAULT_PRESET, GeneratorConfig, PIXEL_VALUED, PixelValued, PRESETS, scaledToImageSize } from './config';
 import type { DatasetIdentity } from './manifest';
 import { workerSlice, WorkerSlice } from './workers';
 
@@ -42,6 +42,9 @@ export const LIMITS = Object.freeze({
   threads: 1024,
   seed: 2n ** 64n,
 });
+
+/** The command-line option of each pixel-valued generator parameter. */
+const PIXEL_OPTION: Readonly<Record<PixelValued, string>> = { startPos: 'start-pos', radiusMin: 'radius-min', lineWidth: 'line-width', noiseMin: 'noise-min' };
 
 const INTEGER = /^[+-]?\d+$/;
 const REAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
@@ -126,6 +129,11 @@ export function parseBuildOptions(raw: RawOptions, requireOut = true, env: NodeJ
   }
 
   const rng = given('rng') ? parseChoice('rng', raw.rng, ['philox', 'reference'] as const) : 'philox';
+  // The project's stream carries the preset's pixel values to the image size; the reference keeps the script's.
+  if (rng === 'philox') {
+    const scaled = scaledToImageSize(base.config, config.imageSize);
+    for (const name of PIXEL_VALUED) if (!given(PIXEL_OPTION[name])) config[name] = scaled[name];
+  }
   if (rng === 'reference' && given('seed')) {
     throw badOption('seed', raw.seed, 'no --seed with --rng reference (the reference seeds process t with t + 1)');
   }

@@ -6,6 +6,7 @@ import { loadNative } from './native';
 import { readNpyHeader } from './npy';
 import { BuildOptions, optionsOfIdentity } from './options';
 import { VatomError } from './errors';
+import { describeNonDataset } from './identify';
 
 /** The outcome of checking a dataset against its manifest. */
 export interface VerifyReport {
@@ -151,6 +152,8 @@ export async function checkManifestOnly(m: Manifest): Promise<string[]> {
  * manifest-only dataset its class parameters (checkManifestOnly).
  */
 export async function verifyDataset(dir: string): Promise<VerifyReport> {
+  const notADataset = describeNonDataset(dir);
+  if (notADataset !== undefined) return { ok: false, problems: [notADataset], storage: 'npy', shardsChecked: 0, bytesChecked: 0, classesChecked: 0 };
   let manifest: Manifest;
   try {
     manifest = readManifest(dir);

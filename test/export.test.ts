@@ -402,7 +402,7 @@ describe('buildExport (build --format png|wds)', () => {
       { to: 'wds' as const, gray: false, pngLevel: 6, shardImages: 8, prefix: 'va' }]) {
       const out = path.join(T, `direct-${settings.to}`);
       const options = parseBuildOptions({ out, classes: '5', 'start-class': '3', instances: '7', 'image-size': '64',
-        vertices: '20:60', orbits: '1:12', 'start-pos': '64', 'radius-min': '2', seed: '5', threads: '2' });
+        vertices: '20:60', orbits: '1:12', 'start-pos': '64', 'radius-min': '2', 'line-width': '0.1', seed: '5', threads: '2' });
       const summary = await buildExport(options, settings, { reporter });
       expect(summary.written).toBe(35);
       const viaExport = path.join(T, `via-export-${settings.to}`);

@@ -14,9 +14,19 @@ export function native(): NativeAddon {
   return require(path.join(ROOT, 'build', 'Release', 'vatom_native.node')) as NativeAddon;
 }
 
-/** A fresh directory under the system temp dir, removed by the caller's afterAll if wanted. */
+const madeTempDirs: string[] = [];
+// jest gives every test file its own copy of this module, so each file removes the directories it made.
+if (typeof afterAll === 'function') {
+  afterAll(() => {
+    for (const dir of madeTempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+/** A fresh directory under the system temp dir, removed when the test file ends. */
 export function tempDir(prefix = 'vatom-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeTempDirs.push(dir);
+  return dir;
 }
 
 /** Runs the built CLI as a user would. */
@@ -59,4 +69,4 @@ export function allPixels(dir: string): Buffer {
 }
 
 /** A small, fast config used across tests (64x64, few vertices and orbits, radii that fit the canvas). */
-export const SMALL = ['--image-size', '64', '--vertices', '20:60', '--orbits', '1:12', '--start-pos', '64', '--radius-min', '2'];
+export const SMALL = ['--image-size', '64', '--vertices', '20:60', '--orbits', '1:12', '--start-pos', '64', '--radius-min', '2', '--line-width', '0.1'];

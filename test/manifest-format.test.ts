@@ -4,7 +4,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { buildManifest, isManifestOnly, parseBuildOptions, readManifest } from '../lib';
+import { buildManifest, isManifestOnly, readManifest } from '../lib';
+import { parseBuildOptions } from '../lib/options';
 import { nativeSpec } from '../lib/build';
 import { directoryHashes, native, runCli, sha256File, tempDir, SMALL } from './helpers';
 

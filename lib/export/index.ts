@@ -1,5 +1,6 @@
 /** Export: PNG trees (ImageFolder), WebDataset shards, and contact sheets. */
 import * as path from 'path';
+import { drawingWarnings } from '../config';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
 import type { BuildOptions } from '../options';
 import type { ExportRun, ExportSummary } from './common';
@@ -45,6 +46,7 @@ export async function exportDataset(dir: string, out: string, settings: ExportSe
  */
 export async function buildExport(options: BuildOptions, settings: ExportSettings, run: Omit<ExportRun, 'threads'>): Promise<ExportSummary> {
   configureEncoders(options.threads);
+  for (const warning of drawingWarnings(options.config)) run.reporter.log(`warning: ${warning}`);
   const source = await RenderSource.open(options);
   try {
     return await exportSource(source, options.out, settings, { ...run, threads: options.threads });

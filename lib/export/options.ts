@@ -28,8 +28,8 @@ function text(value: unknown): string {
 export function exportFormatOptions<T>(y: Argv<T>) {
   return y
     .option('gray', { type: 'boolean', describe: 'One-channel PNGs (default: RGB with R = G = B, as the reference writes)' })
-    .option('png-level', { type: 'string', describe: `PNG zlib level 0..9 (default ${DEFAULT_PNG_LEVEL}, as PIL)` })
-    .option('shard-images', { type: 'string', describe: `WebDataset: images per tar shard (default ${DEFAULT_SHARD_IMAGES})` })
+    .option('png-level', { type: 'number', requiresArg: true, describe: `PNG zlib level 0..9 (default ${DEFAULT_PNG_LEVEL}, as PIL)` })
+    .option('shard-images', { type: 'number', requiresArg: true, describe: `WebDataset: images per tar shard (default ${DEFAULT_SHARD_IMAGES})` })
     .option('prefix', { type: 'string', describe: `WebDataset: shard name prefix, PREFIX-000000.tar (default ${DEFAULT_PREFIX})` });
 }
 
@@ -87,4 +87,22 @@ export function parseExportOptions(raw: RawOptions): ExportCommandOptions {
   const settings = parseExportSettings(raw, to);
   const threads = given(raw, 'threads') ? parseInteger('threads', raw.threads, 1, LIMITS.threads) : defaultThreads();
   return { dir, out: text(raw.out), settings, threads, quiet: raw.quiet === true, json: raw.json === true };
+}
+
+/**
+ * Refuses the sharding options where `build --format` does not write .npy shards (exit 2). A
+ * manifest-only build keeps --shard-size: it is part of the identity, the layout a later fill-in writes.
+ */
+export function refuseShardOptions(raw: RawOptions, format: 'npy' | 'manifest' | 'png' | 'wds', sharded: boolean): void {
+  if (format === 'npy') return;
+  if (format === 'manifest') {
+    for (const name of ['shard-index', 'shard-count']) {
+      if (raw[name] !== undefined) throw badOption(name, raw[name], `no --${name} with --format manifest (a manifest-only build is one file)`);
+    }
+    return;
+  }
+  for (const name of ['shard-size', 'shard-index', 'shard-count']) {
+    if (raw[name] !== undefined) throw badOption(name, raw[name], `no --${name} with --format ${format} (it applies to .npy shards)`);
+  }
+  if (sharded) throw badOption('format', format, 'npy for a sharded build (a scheduler array index is set in the environment)');
 }

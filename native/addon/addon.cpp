@@ -2,7 +2,6 @@
 // long jobs as AsyncWorkers that resolve Promises. Progress reaches JS through a thread-safe function.
 #include <napi.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -14,6 +13,7 @@
 #include "raster.hpp"
 #include "detmath.hpp"
 #include "reference.hpp"
+#include "renderer_factory.hpp"
 #include "sha256.hpp"
 #include "shard_writer.hpp"
 #include "testing_reference.hpp"
@@ -100,11 +100,7 @@ class DrawParamsWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      if (spec_.stream == vatom::StreamKind::Reference) {
-        params_ = vatom::reference_class_params(spec_.config, spec_.classes, spec_.instances, spec_.reference_threads);
-      } else {
-        params_ = vatom::philox_class_params(spec_.config, spec_.seed, spec_.start_class, spec_.classes);
-      }
+      params_ = vatom::draw_class_params(spec_);
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -145,16 +141,10 @@ class Generator : public Napi::ObjectWrap<Generator> {
   Generator(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Generator>(info) {
     spec_ = spec_from_js(info[0].As<Napi::Object>());
     const int threads = info[1].As<Napi::Number>().Int32Value();
-    const bool cuda = info.Length() > 2 && info[2].IsString() && info[2].As<Napi::String>().Utf8Value() == "cuda";
+    const std::string device = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "cpu";
     pool_ = std::make_unique<vatom::ThreadPool>(threads);
     try {
-      if (cuda) {
-        auto gpu = vatom::make_cuda_renderer(spec_);
-        chunk_images_ = gpu->preferred_chunk_images();
-        renderer_ = std::move(gpu);
-      } else {
-        renderer_ = vatom::make_renderer(spec_);
-      }
+      renderer_ = vatom::make_renderer(spec_, vatom::parse_device(device));
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), e.what());
     }
@@ -207,13 +197,12 @@ class Generator : public Napi::ObjectWrap<Generator> {
       progress = std::make_shared<Napi::ThreadSafeFunction>(
           Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "vatom-progress", 0, 1));
     }
-    cancel_.store(false);
+    renderer_->clear_cancel();
     auto result = std::make_shared<vatom::ShardResult>();
     auto job = [this, task, progress, result] {
       vatom::WriteOptions options;
       options.threads = pool_->size();
-      options.chunk_images = chunk_images_;
-      options.cancel = &cancel_;
+      options.chunk_images = renderer_->preferred_chunk_images();
       if (progress) {
         options.on_progress = [progress](int64_t done) {
           progress->NonBlockingCall([done](Napi::Env env, Napi::Function fn) { fn.Call({Napi::Number::New(env, static_cast<double>(done))}); });
@@ -249,6 +238,7 @@ class Generator : public Napi::ObjectWrap<Generator> {
     const size_t bytes = static_cast<size_t>((end - begin) * spec_.image_bytes());
     auto pixels = std::make_shared<Pixels>();
     pixels->data = new uint8_t[bytes > 0 ? bytes : 1];
+    renderer_->clear_cancel();
     auto job = [this, begin, end, pixels] { if (end > begin) renderer_->render(begin, end, pixels->data, *pool_); };
     auto done = [pixels, bytes](Napi::Env env) -> Napi::Value {
       uint8_t* data = pixels->data;
@@ -258,8 +248,10 @@ class Generator : public Napi::ObjectWrap<Generator> {
     return queue(info.Env(), std::move(job), std::move(done));
   }
 
+  // Stops the job in progress (writeShard or render) within about one orbit of one image; its promise
+  // rejects with "cancelled". The next job starts uncancelled.
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
-    cancel_.store(true);
+    renderer_->cancel();
     return info.Env().Undefined();
   }
 
@@ -267,8 +259,6 @@ class Generator : public Napi::ObjectWrap<Generator> {
   DatasetSpec spec_;
   std::unique_ptr<vatom::ThreadPool> pool_;
   std::unique_ptr<vatom::ImageRenderer> renderer_;
-  int64_t chunk_images_ = 0;  // 0: the writer's default
-  std::atomic<bool> cancel_{false};
 };
 
 // Test hooks for the shared components, compared in test/ against Python, PIL and Node's crypto.

@@ -6,7 +6,8 @@
 //                [--orbits A:B] [--seed N] [--rng philox|reference] [--reference-threads T]
 //                [--threads N] [--shard-size N] [--out DIR] [--noise-min X] [--line-width X]
 //                [--radius-min N] [--oval-rate X] [--freq1 A:B] [--freq2 A:B] [--stages 1|2]
-//                [--device cpu|cuda|both] [--cuda-measure e2e|device|both]
+//                [--device cpu|cuda|both] [--cuda-measure e2e|device|both] [--repeats N]
+//                [--target IMAGES_PER_S]
 //
 // Without --out nothing is written: images are rendered and hashed in memory, and the time spent
 // rendering (without hashing) is printed beside the total.
@@ -19,14 +20,22 @@
 // environment caps the kernels (default: the best this CPU runs).
 //
 // --device cuda renders on the GPU (a build with CUDA; the default stream only) after printing the
-// devices. --cuda-measure (without --out): e2e (the default) renders each shard into host memory and
-// hashes it, device times rendering into device memory only (nothing copied back, nothing hashed),
-// both does the two. --device both renders every shard on the CPU and on the GPU, compares the bytes
-// (MATCH, or MISMATCH with the first differing image) and prints both throughputs; exit status 1 on a
-// mismatch. A GPU that cannot be used (a build without CUDA, no device) is an error, exit status 2.
-// VATOM_CUDA_THREADS, VATOM_CUDA_BAND_ROWS, VATOM_CUDA_BLOCKS_PER_SM and VATOM_CUDA_BATCH in the
-// environment tune the GPU launch (native/cuda/cuda_renderer.cpp); the bytes never depend on them.
+// devices, the driver's and the runtime's CUDA versions, and a warm-up: one chunk of images rendered
+// into device memory and into host memory before any timer starts (kernels loaded, device and pinned
+// buffers allocated). --cuda-measure (without --out): e2e (the default) renders each shard into host
+// memory and hashes it, and measures the raw device-to-host copy speed beside it; device times rendering
+// into device memory only (nothing copied back, nothing hashed), --repeats N times, and with
+// --target IMAGES_PER_S prints one line PASS or FAIL for the median repeat; both does the two. With
+// --out, the GPU renders in its preferred chunk size. --device both renders every shard on the CPU and
+// on the GPU, compares the bytes (MATCH, or MISMATCH with the first differing image) and prints both
+// throughputs; exit status 1 on a mismatch. A GPU that cannot be used (a build without CUDA, no device,
+// a driver older than the runtime) is an error, exit status 2; a CUDA failure while rendering prints
+// its message, exit status 1. VATOM_CUDA_THREADS, VATOM_CUDA_BAND_ROWS, VATOM_CUDA_BLOCKS_PER_SM,
+// VATOM_CUDA_BATCH and VATOM_CUDA_CARVEOUT in the environment tune the GPU launch
+// (native/cuda/cuda_renderer.cpp); the bytes never depend on them.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +50,7 @@
 #include "philox_simd.hpp"
 #include "npy.hpp"
 #include "reference.hpp"
+#include "renderer_factory.hpp"
 #include "sha256.hpp"
 #include "shard_writer.hpp"
 
@@ -125,25 +135,78 @@ std::string shard_digest(const vatom::DatasetSpec& spec, int64_t count, const st
   return h.hex_digest();
 }
 
-// The CUDA renderer after printing the devices, or exit status 2 with the reason there is none. A short
-// warm-up run loads the kernels, so that no timed run pays for it.
+// The CUDA renderer after printing the devices, or exit status 2 with the reason there is none.
 std::unique_ptr<vatom::CudaRenderer> cuda_renderer_or_exit(const vatom::DatasetSpec& spec) {
   const vatom::CudaInfo info = vatom::cuda_info();
   if (!info.compiled || info.devices == 0) usage("--device cuda: " + info.error);
   std::printf("%s\n", info.details.c_str());
   try {
-    std::unique_ptr<vatom::CudaRenderer> r = vatom::make_cuda_renderer(spec);
-    r->render_on_device(0, std::min<int64_t>(spec.image_count(), 64));
-    return r;
+    return vatom::make_cuda_renderer(spec);
   } catch (const std::exception& e) {
     usage(std::string("--device cuda: ") + e.what());
   }
+}
+
+// Renders one preferred chunk into device memory and, when `to_host`, into host memory, so that no timed
+// run pays for loading the kernels or allocating device and pinned buffers.
+void warm_up(vatom::CudaRenderer& gpu, const vatom::DatasetSpec& spec, vatom::ThreadPool& pool, bool to_host) {
+  const int64_t n = std::min(spec.image_count(), gpu.preferred_chunk_images());
+  const auto started = std::chrono::steady_clock::now();
+  gpu.render_on_device(0, n);
+  if (to_host) {
+    std::vector<uint8_t> pixels(static_cast<size_t>(n * spec.image_bytes()));
+    gpu.render(0, n, pixels.data(), pool);
+  }
+  std::printf("cuda warm-up (untimed): images [0, %lld) rendered into device memory%s in %.3f s; kernels loaded, "
+              "device%s buffers allocated\n",
+              static_cast<long long>(n), to_host ? " and into host memory" : "", seconds_since(started),
+              to_host ? " and pinned host" : "");
+}
+
+// --cuda-measure device: the dataset rendered into device memory `repeats` times; with a target, one
+// PASS/FAIL line for the median repeat.
+void measure_device_only(vatom::CudaRenderer& gpu, const vatom::DatasetSpec& spec, int repeats, double target) {
+  const int64_t n = spec.image_count();
+  std::vector<double> seconds;
+  for (int r = 0; r < repeats; ++r) {
+    seconds.push_back(gpu.render_on_device(0, n));
+    std::printf("cuda device-only, repeat %d of %d: %lld images in %.3f s = %.0f images/s\n", r + 1, repeats,
+                static_cast<long long>(n), seconds.back(), n / seconds.back());
+  }
+  std::vector<double> sorted = seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  std::printf("cuda device-only: %.0f images/s (median of %d repeats of %lld images; kernels rendering into device "
+              "memory, from the first launch to the end of the last kernel; excludes making and uploading the class "
+              "tables and any copy to the host)\n",
+              n / median, repeats, static_cast<long long>(n));
+  if (target > 0) {
+    const bool decisive = n >= 100000 || sorted.front() >= 2.0;
+    std::printf("%s: cuda device-only %.0f images/s %s the target of %.0f images/s (%lld images, %d repeats of "
+                "%.2f..%.2f s%s)\n",
+                n / median >= target ? "PASS" : "FAIL", n / median, n / median >= target ? "meets" : "misses", target,
+                static_cast<long long>(n), repeats, sorted.front(), sorted.back(),
+                decisive ? "" : "; too short to be decisive: use at least 100,000 images or repeats of 2 s");
+  }
+}
+
+// The raw device-to-host copy speed beside the end-to-end figure: the ceiling the link sets.
+void print_copy_ceiling(vatom::CudaRenderer& gpu, const vatom::DatasetSpec& spec, double end_to_end) {
+  const int64_t images = std::max<int64_t>(1, gpu.preferred_chunk_images() / 4);
+  const int64_t bytes = std::min<int64_t>(images * spec.image_bytes(), 1ll << 30);
+  const double rate = gpu.copy_bandwidth(bytes, 5);
+  const double ceiling = rate / spec.image_bytes();
+  std::printf("cuda raw device-to-host copy: %.2f GB/s (5 copies of %.0f MiB from device memory into pinned host "
+              "memory, nothing else) = %.0f images/s of %d x %d bytes: the ceiling of the end-to-end figure\n",
+              rate / 1e9, bytes / 1048576.0, ceiling, spec.config.image_size, spec.config.image_size);
+  std::printf("cuda end-to-end is %.1f%% of the copy ceiling\n", 100.0 * end_to_end / ceiling);
 }
 
 // --device both: every shard on both devices, compared byte for byte.
 int run_both(const vatom::DatasetSpec& spec, int64_t shard_size, int threads) {
   std::unique_ptr<vatom::CudaRenderer> gpu = cuda_renderer_or_exit(spec);
   vatom::ThreadPool pool(threads);
+  warm_up(*gpu, spec, pool, true);
   std::unique_ptr<vatom::ImageRenderer> cpu = vatom::make_renderer(spec);
   const int64_t bytes = spec.image_bytes();
   std::vector<uint8_t> a, b;
@@ -173,10 +236,11 @@ int run_both(const vatom::DatasetSpec& spec, int64_t shard_size, int threads) {
                 shard_bad < 0 ? "MATCH" : ("MISMATCH first differing image " + std::to_string(shard_bad)).c_str());
   }
   const int64_t n = spec.image_count();
-  std::printf("cpu: %lld images in %.3f s, images/s %.1f (%d threads, %s kernels)\n", static_cast<long long>(n), cpu_s,
-              n / cpu_s, threads, vatom::psimd::isa_name(vatom::psimd::best_isa()));
-  std::printf("cuda: %lld images in %.3f s, images/s %.1f (end-to-end into host memory)\n", static_cast<long long>(n),
-              gpu_s, n / gpu_s);
+  std::printf("cpu: %lld images in %.3f s = %.1f images/s (rendering into host memory, %d threads, %s kernels)\n",
+              static_cast<long long>(n), cpu_s, n / cpu_s, threads, vatom::psimd::isa_name(vatom::psimd::best_isa()));
+  std::printf("cuda: %lld images in %.3f s = %.1f images/s (end-to-end into host memory, one call per shard: kernels, "
+              "copies into pinned memory, copies out on %d threads)\n",
+              static_cast<long long>(n), gpu_s, n / gpu_s, threads);
   std::printf("cuda: %s\n", gpu->device_description().c_str());
   if (first_bad < 0) {
     std::printf("parity MATCH: %lld images byte-identical on cpu and cuda\n", static_cast<long long>(n));
@@ -188,9 +252,24 @@ int run_both(const vatom::DatasetSpec& spec, int64_t shard_size, int threads) {
   return 1;
 }
 
+const char kUsage[] =
+    "usage: vatom-native [--classes N] [--instances N] [--start-class N] [--image-size S] [--vertices A:B]\n"
+    "                    [--orbits A:B] [--seed N] [--rng philox|reference] [--reference-threads T]\n"
+    "                    [--threads N] [--shard-size N] [--out DIR] [--noise-min X] [--line-width X]\n"
+    "                    [--radius-min N] [--oval-rate X] [--start-pos N] [--freq1 A:B] [--freq2 A:B]\n"
+    "                    [--stages 1|2] [--device cpu|cuda|both] [--cuda-measure e2e|device|both]\n"
+    "                    [--repeats N] [--target IMAGES_PER_S]\n"
+    "\n"
+    "Renders 10 classes x 10 images of the paper preset unless told otherwise, shard by shard, and prints\n"
+    "each shard's sha256 (equal to what `vatom-fast build` with the same options records) and the\n"
+    "throughput. Without --out nothing is written. With the philox stream, the pixel-valued defaults\n"
+    "(--start-pos, --radius-min, --line-width, --noise-min) follow --image-size as in vatom-fast.\n"
+    "--device cuda renders on the GPU, --device both compares it with the CPU; --stages 1|2 times the\n"
+    "stages of the CPU renderer on one thread. See the top of native/cli/vatom_native.cpp.\n";
+
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   vatom::DatasetSpec spec;
   spec.classes = 10;
   spec.instances = 10;
@@ -199,10 +278,18 @@ int main(int argc, char** argv) {
   std::string out;
   int stages = 0;
   std::string device = "cpu", measure = "e2e";
+  std::vector<std::string> given;
+  int repeats = 1;
+  double target = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string option = argv[i];
-    if (i + 1 >= argc) usage("missing value for " + option);
+    if (option == "--help" || option == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (i + 1 >= argc) usage("missing value for " + option + " (vatom-native --help for the options)");
     const std::string value = argv[++i];
+    given.push_back(option);
     if (option == "--classes") spec.classes = to_int(option, value);
     else if (option == "--instances") spec.instances = to_int(option, value);
     else if (option == "--start-class") spec.start_class = to_int(option, value);
@@ -225,7 +312,19 @@ int main(int argc, char** argv) {
     else if (option == "--stages") stages = static_cast<int>(to_int(option, value));
     else if (option == "--device") device = value;
     else if (option == "--cuda-measure") measure = value;
-    else usage("unknown option " + option);
+    else if (option == "--repeats") repeats = static_cast<int>(to_int(option, value));
+    else if (option == "--target") target = to_double(option, value);
+    else usage("unknown option " + option + " (vatom-native --help for the options)");
+  }
+  // As lib/config.ts scaledToImageSize: the paper's pixel values carried to the image size.
+  const vatom::GeneratorConfig paper;
+  if (spec.stream == vatom::StreamKind::Philox && spec.config.image_size != paper.image_size) {
+    const auto defaulted = [&](const char* option) { return std::find(given.begin(), given.end(), option) == given.end(); };
+    const auto scale = [&](double value) { return value * spec.config.image_size / paper.image_size; };
+    if (defaulted("--start-pos")) spec.config.start_pos = static_cast<int32_t>(std::lround(scale(paper.start_pos)));
+    if (defaulted("--radius-min")) spec.config.radius_min = static_cast<int32_t>(std::lround(scale(paper.radius_min)));
+    if (defaulted("--line-width")) spec.config.line_width = scale(paper.line_width);
+    if (defaulted("--noise-min")) spec.config.noise_min = scale(paper.noise_min);
   }
   if (threads < 1) threads = 1;
   if (device != "cpu" && device != "cuda" && device != "both") usage("--device must be cpu, cuda or both, not " + device);
@@ -239,12 +338,12 @@ int main(int argc, char** argv) {
   if (device == "both" && !out.empty()) usage("--device both compares the devices in memory: leave out --out");
   if (device != "cuda" && measure != "e2e") usage("--cuda-measure goes with --device cuda");
   if (!out.empty() && measure != "e2e") usage("--cuda-measure device|both renders in memory: leave out --out");
+  if (repeats < 1 || repeats > 100) usage("--repeats must be from 1 to 100, not " + std::to_string(repeats));
+  if ((repeats != 1 || target != 0) && measure == "e2e") usage("--repeats and --target go with --cuda-measure device|both");
   if (spec.stream == vatom::StreamKind::Reference) {
     spec.classes = spec.classes / spec.reference_threads * spec.reference_threads;
-    spec.params = vatom::reference_class_params(spec.config, spec.classes, spec.instances, spec.reference_threads);
-  } else {
-    spec.params = vatom::philox_class_params(spec.config, spec.seed, spec.start_class, spec.classes);
   }
+  spec.params = vatom::draw_class_params(spec);
   if (shard_size <= 0) shard_size = spec.image_count();
 
   if (stages) {
@@ -254,6 +353,7 @@ int main(int argc, char** argv) {
 
   if (device == "both") return run_both(spec, shard_size, threads);
 
+  vatom::ThreadPool pool(threads);
   std::unique_ptr<vatom::ImageRenderer> renderer;
   vatom::CudaRenderer* gpu = nullptr;
   std::string kernels = spec.stream == vatom::StreamKind::Philox ? vatom::psimd::isa_name(vatom::psimd::best_isa()) : "reference";
@@ -261,10 +361,9 @@ int main(int argc, char** argv) {
     std::unique_ptr<vatom::CudaRenderer> r = cuda_renderer_or_exit(spec);
     gpu = r.get();
     kernels = "cuda";
+    warm_up(*gpu, spec, pool, measure != "device");
     if (measure != "e2e") {
-      const double s = gpu->render_on_device(0, spec.image_count());
-      std::printf("cuda device-only (rendered into device memory, not copied back): images %lld seconds %.3f images/s %.1f\n",
-                  static_cast<long long>(spec.image_count()), s, spec.image_count() / s);
+      measure_device_only(*gpu, spec, repeats, target);
       std::printf("cuda: %s\n", gpu->device_description().c_str());
       if (measure == "device") return 0;
     }
@@ -272,7 +371,9 @@ int main(int argc, char** argv) {
   } else {
     renderer = vatom::make_renderer(spec);
   }
-  vatom::ThreadPool pool(threads);
+  vatom::WriteOptions write_options;
+  write_options.threads = threads;
+  if (gpu) write_options.chunk_images = gpu->preferred_chunk_images();
   const auto started = std::chrono::steady_clock::now();
   std::vector<uint8_t> pixels;
   double render_s = 0;
@@ -284,7 +385,7 @@ int main(int argc, char** argv) {
       char name[64];
       std::snprintf(name, sizeof name, "/images-%05d.npy", shard);
       vatom::ShardTask task{first, count, out + name, out + "/labels-" + std::string(name + 8)};
-      digest = vatom::write_shard(spec, *renderer, pool, task, {}).images_sha256;
+      digest = vatom::write_shard(spec, *renderer, pool, task, write_options).images_sha256;
     } else {
       const int64_t size = spec.config.image_size;
       const std::string header = vatom::npy_header("|u1", {count, size, size}, vatom::kImageDataOffset);
@@ -300,14 +401,42 @@ int main(int argc, char** argv) {
     std::printf("shard %d images %lld sha256 %s\n", shard, static_cast<long long>(count), digest.c_str());
   }
   const double elapsed = seconds_since(started);
-  std::printf("images %lld threads %d seconds %.3f images/s %.1f images/s/thread %.1f\n",
-              static_cast<long long>(spec.image_count()), threads, elapsed, spec.image_count() / elapsed,
-              spec.image_count() / elapsed / threads);
-  if (out.empty()) {
-    std::printf("render only (%s kernels%s): seconds %.3f images/s %.1f images/s/thread %.1f\n", kernels.c_str(),
-                gpu ? ", end-to-end into host memory" : "", render_s, spec.image_count() / render_s,
-                spec.image_count() / render_s / threads);
+  const int64_t n = spec.image_count();
+  if (!gpu) {
+    std::printf("images %lld threads %d seconds %.3f images/s %.1f images/s/thread %.1f\n", static_cast<long long>(n),
+                threads, elapsed, n / elapsed, n / elapsed / threads);
+    if (out.empty()) {
+      std::printf("render only (%s kernels): seconds %.3f images/s %.1f images/s/thread %.1f\n", kernels.c_str(),
+                  render_s, n / render_s, n / render_s / threads);
+    }
+    return 0;
   }
-  if (gpu) std::printf("cuda: %s\n", gpu->device_description().c_str());
+  if (out.empty()) {
+    std::printf("cuda end-to-end into host memory: %lld images in %.3f s = %.0f images/s (one call per shard of up to "
+                "%lld images: kernels, device-to-host copies into pinned memory, copies into ordinary memory on %d "
+                "threads; excludes hashing)\n",
+                static_cast<long long>(n), render_s, n / render_s, static_cast<long long>(shard_size), threads);
+    print_copy_ceiling(*gpu, spec, n / render_s);
+    std::printf("total with hashing: %lld images in %.3f s = %.0f images/s\n", static_cast<long long>(n), elapsed,
+                n / elapsed);
+  } else {
+    std::printf("cuda to .npy files: %lld images in %.3f s = %.0f images/s (rendered in chunks of %lld images, "
+                "written, hashed and synced to %s)\n",
+                static_cast<long long>(n), elapsed, n / elapsed, static_cast<long long>(write_options.chunk_images),
+                out.c_str());
+  }
+  std::printf("cuda: %s\n", gpu->device_description().c_str());
   return 0;
+}
+
+// A failure after the options were read (a CUDA error, a file that cannot be written) is a message and
+// exit status 1, never an abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "vatom-native: %s\n", e.what());
+    return 1;
+  }
 }

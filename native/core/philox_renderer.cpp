@@ -117,6 +117,8 @@ class PhiloxRenderer final : public ImageRenderer {
       : spec_(spec), key_(philox_key(spec.seed)), kernels_(psimd::kernels(psimd::best_isa())) {}
 
   void render(int64_t begin, int64_t end, uint8_t* out, ThreadPool& pool) override {
+    if (begin < 0 || end > spec_.image_count() || begin > end) throw std::out_of_range("philox render: bad image range");
+    if (begin == end) return;
     const int64_t first_class = begin / spec_.instances, last_class = (end - 1) / spec_.instances;
     // Shards walk classes in order, so tables of earlier chunks are rarely needed again.
     if (tables_.size() > 256) tables_.clear();
@@ -130,6 +132,22 @@ class PhiloxRenderer final : public ImageRenderer {
     });
   }
 
+  // Every image of the default stream is independent: the indices render in parallel, in any order.
+  void render_indices(const int64_t* indices, int64_t count, int64_t image_bytes, uint8_t* out,
+                      ThreadPool& pool) override {
+    for (int64_t j = 0; j < count; ++j) {
+      if (indices[j] < 0 || indices[j] >= spec_.image_count()) throw std::out_of_range("philox render: bad image index");
+    }
+    if (tables_.size() > 256) tables_.clear();
+    for (int64_t j = 0; j < count; ++j) tables_for(indices[j] / spec_.instances);
+    scratch_.resize(static_cast<size_t>(pool.size()));
+    pool.parallel_for(count, [&](int64_t j, int worker) {
+      const int64_t index = indices[j];
+      render_one(index / spec_.instances, index % spec_.instances, scratch_[static_cast<size_t>(worker)],
+                 out + j * image_bytes);
+    });
+  }
+
  private:
   const ClassTables& tables_for(int64_t class_offset) {
     auto it = tables_.find(class_offset);
@@ -139,16 +157,18 @@ class PhiloxRenderer final : public ImageRenderer {
   }
 
   void render_one(int64_t class_offset, int64_t instance, Scratch& s, uint8_t* pixels) const {
+    throw_if_cancelled();
     std::memset(pixels, 0, static_cast<size_t>(spec_.image_bytes()));
     ImageSetup im = setup_image(spec_, key_, kernels_, class_offset, instance, tables_.at(class_offset), s, pixels);
     for (int32_t k = 0; k < im.orbits; ++k) {
+      throw_if_cancelled();
       im.job.orbit = static_cast<uint32_t>(k);
       kernels_.orbit(im.job);
       kernels_.raster(im.canvas, s.ix.data(), s.iy.data(), im.q, word_to_gray(s.header[2 + k]), s.raster.data());
     }
   }
 
-  const DatasetSpec& spec_;
+  const DatasetSpec spec_;  // a copy: the renderer may outlive the caller's spec
   const PhiloxKey key_;
   const psimd::Kernels& kernels_;
   std::map<int64_t, ClassTables> tables_;

@@ -307,13 +307,14 @@ rsimd::OrbitJob orbit_job(const ClassData& c, Scratch& s) {
 
 // The lines of one instance, drawing from rng (which ends where skip_lines would leave it).
 void render_instance(const ClassData& c, double sph, double spw, CPythonRandom& rng, int32_t size,
-                     const KernelSet& k, Scratch& s, uint8_t* pixels) {
+                     const KernelSet& k, Scratch& s, uint8_t* pixels, const std::atomic<bool>& cancel) {
   std::memset(pixels, 0, static_cast<size_t>(size) * static_cast<size_t>(size));
   start_image(c, sph, spw, s);
   const Canvas canvas{pixels, size, size};
   const size_t words = 2 * static_cast<size_t>(c.p.vertices);
   const rsimd::OrbitJob job = orbit_job(c, s);
   for (int32_t line = 0; line < c.p.orbits; ++line) {
+    if (cancel.load(std::memory_order_relaxed)) throw Cancelled();
     const uint8_t gray = static_cast<uint8_t>(rng.randbelow(256));
     // 2V uniforms: all V x-values first, then all V y-values.
     rng.fill_words(s.wx.data(), words);
@@ -392,9 +393,10 @@ class ReferenceRenderer final : public ImageRenderer {
     if (pool.size() < 2 || n < 2) {
       // In stream order, each image from where the previous one's lines ended.
       for (int64_t i = 0; i < n; ++i) {
+        throw_if_cancelled();
         if (!w->cls) begin_class(*w, s);
         w->cls->build_tables();
-        render_instance(*w->cls, w->sph, w->spw, w->rng, size, kernels_, scratch_[0], out + i * bytes);
+        render_instance(*w->cls, w->sph, w->spw, w->rng, size, kernels_, scratch_[0], out + i * bytes, cancel_flag());
         end_instance(*w, s);
       }
       cursors_[static_cast<size_t>(t)] = std::move(w);
@@ -412,6 +414,7 @@ class ReferenceRenderer final : public ImageRenderer {
       {
         std::lock_guard<std::mutex> lock(mutex);
         if (failed) return;
+        throw_if_cancelled();
         try {
           i = claimed++;
           if (i > 0) next_instance(*w, s);
@@ -428,7 +431,7 @@ class ReferenceRenderer final : public ImageRenderer {
       }
       CPythonRandom rng(snap.state);
       render_instance(*snap.cls, snap.sph, snap.spw, rng, size, kernels_, scratch_[static_cast<size_t>(worker)],
-                      out + i * bytes);
+                      out + i * bytes, cancel_flag());
     });
     next_instance(*w, s);
     cursors_[static_cast<size_t>(t)] = std::move(w);

@@ -131,7 +131,7 @@ ShardResult write_shard(const DatasetSpec& spec, ImageRenderer& renderer, Thread
   try {
     int which = 0;
     for (int64_t done = 0; done < task.count; done += chunk, which ^= 1) {
-      if (options.cancel && options.cancel->load()) throw Cancelled();
+      if (renderer.cancel_requested()) throw Cancelled();
       const int64_t n = task.count - done < chunk ? task.count - done : chunk;
       uint8_t* buffer = buffers[which].data();
       renderer.render(task.first + done, task.first + done + n, buffer, pool);

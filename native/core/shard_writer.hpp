@@ -3,7 +3,6 @@
 // it, to `<path>.tmp`, then fsync, rename and fsync of the directory. A failure removes the temporary
 // files, so a file with a final name is always complete.
 #pragma once
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -30,14 +29,10 @@ struct WriteOptions {
   int64_t chunk_images = 0;
   // Called on the calling thread with the number of images of this shard rendered and written so far.
   std::function<void(int64_t)> on_progress;
-  // Checked between chunks; when set, the shard is abandoned (temporary files removed).
-  const std::atomic<bool>* cancel = nullptr;
 };
 
-class Cancelled : public std::runtime_error {
- public:
-  Cancelled() : std::runtime_error("cancelled") {}
-};
+// The renderer's cancel flag (ImageRenderer::cancel) abandons the shard: Cancelled is thrown and the
+// temporary files are removed.
 
 ShardResult write_shard(const DatasetSpec& spec, ImageRenderer& renderer, ThreadPool& pool,
                         const ShardTask& task, const WriteOptions& options);

@@ -3,6 +3,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -10,7 +11,9 @@ namespace vatom {
 namespace cuda {
 
 [[noreturn]] inline void throw_cuda_error(cudaError_t status, const char* call, const char* file, int line) {
-  throw std::runtime_error(std::string("CUDA error: ") + call + " failed at " + file + ":" + std::to_string(line) +
+  const char* slash = std::strrchr(file, '/');
+  throw std::runtime_error(std::string("CUDA error: ") + call + " failed at " + (slash ? slash + 1 : file) + ":" +
+                           std::to_string(line) +
                            ": " + cudaGetErrorName(status) + ": " + cudaGetErrorString(status));
 }
 

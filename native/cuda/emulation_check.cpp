@@ -1,6 +1,8 @@
-// vatom-cuda-emulation: runs the CUDA kernel's phases (image_phases.hpp) on the host, thread by thread
-// and barrier by barrier, and compares the images with the CPU renderer's bytes; also compares the
-// kernel's rasterizer with draw_line_pil on random segments. Needs no GPU and no CUDA toolkit, so the
+// vatom-cuda-emulation: runs the CUDA kernel's body (image_phases.hpp's render_block) on the host, every
+// thread a fiber interleaved by a seeded random schedule between the kernel's own barriers
+// (kernel_emulation.hpp), and compares the images with the CPU renderer's bytes; checks that leaving
+// out any one of the kernel's barriers changes the bytes (so the schedules do exercise them); and
+// compares the kernel's rasterizer with draw_line_pil on random segments. Needs no GPU and no CUDA toolkit, so the
 // logic of the GPU renderer is checked on every machine; the GPU machine checks the compiled kernel
 // itself (vatom-native --device both, bench/gpu-check.sh).
 //
@@ -28,12 +30,13 @@ struct Tuning {
   int threads;
   int band_rows;
   bool vertices_shared;
-  bool reverse;  // threads of a phase run last to first
-  int grid;      // blocks; each draws images b, b + grid, ...
+  uint64_t seed;   // the emulation's schedule
+  int grid;        // blocks; each draws images b, b + grid, ...
+  int concurrent;  // blocks interleaved at once
 };
 
 // Images [begin, end) by the emulated kernel, packed as the CPU renderer writes them.
-std::vector<uint8_t> emulate(const DatasetSpec& spec, int64_t begin, int64_t end, const Tuning& tu) {
+std::vector<uint8_t> emulate(const DatasetSpec& spec, int64_t begin, int64_t end, const Tuning& tu, int left_out = 0) {
   const ClassTables ct = make_class_tables(spec, begin, end);
   const int32_t size = spec.config.image_size;
   const int64_t count = end - begin, stride = image_stride(size), bytes = spec.image_bytes();
@@ -58,7 +61,7 @@ std::vector<uint8_t> emulate(const DatasetSpec& spec, int64_t begin, int64_t end
     scratch.assign(static_cast<size_t>(tu.grid * p.scratch_stride / 8 + 2), 0x5A5A5A5A5A5A5A5Aull);
     p.scratch = reinterpret_cast<uint8_t*>(scratch.data());
   }
-  emulate_kernel(p, tu.grid, tu.threads, tu.reverse);
+  emulate_kernel(p, tu.grid, tu.threads, tu.seed, tu.concurrent, left_out);
   std::vector<uint8_t> out(static_cast<size_t>(count * bytes));
   for (int64_t i = 0; i < count; ++i) std::memcpy(out.data() + i * bytes, device_out.data() + i * stride, bytes);
   return out;
@@ -133,23 +136,53 @@ DatasetSpec make_spec(int32_t size, int32_t qmin, int32_t qmax, int32_t kmin, in
   return s;
 }
 
+std::string describe(const Tuning& tu) {
+  char s[160];
+  std::snprintf(s, sizeof s, "%d threads, band %d rows, vertices in %s, grid %d, %d blocks at once, schedule seed %llu",
+                tu.threads, tu.band_rows, tu.vertices_shared ? "shared" : "global", tu.grid, tu.concurrent,
+                static_cast<unsigned long long>(tu.seed));
+  return s;
+}
+
+std::vector<uint8_t> cpu_images(const DatasetSpec& spec, int64_t begin, int64_t end, ThreadPool& pool) {
+  std::vector<uint8_t> cpu(static_cast<size_t>((end - begin) * spec.image_bytes()));
+  make_philox_renderer(spec)->render(begin, end, cpu.data(), pool);
+  return cpu;
+}
+
+// The first image (dataset index) where a and b differ, or -1.
+int64_t first_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, int64_t begin, int64_t bytes) {
+  for (int64_t i = 0; i * bytes < static_cast<int64_t>(a.size()); ++i) {
+    if (std::memcmp(a.data() + i * bytes, b.data() + i * bytes, static_cast<size_t>(bytes)) != 0) return begin + i;
+  }
+  return -1;
+}
+
 void check_images(const std::string& name, const DatasetSpec& spec, int64_t begin, int64_t end,
                   const std::vector<Tuning>& tunings, ThreadPool& pool) {
-  const int64_t bytes = spec.image_bytes();
-  std::vector<uint8_t> cpu(static_cast<size_t>((end - begin) * bytes));
-  make_philox_renderer(spec)->render(begin, end, cpu.data(), pool);
+  const std::vector<uint8_t> cpu = cpu_images(spec, begin, end, pool);
   for (const Tuning& tu : tunings) {
-    const std::vector<uint8_t> gpu = emulate(spec, begin, end, tu);
-    int64_t first = -1;
-    for (int64_t i = 0; i < end - begin && first < 0; ++i) {
-      if (std::memcmp(cpu.data() + i * bytes, gpu.data() + i * bytes, static_cast<size_t>(bytes)) != 0) first = begin + i;
-    }
-    char what[256];
-    std::snprintf(what, sizeof what, "%s images [%lld, %lld), %d threads, band %d rows, vertices in %s%s, grid %d%s",
-                  name.c_str(), static_cast<long long>(begin), static_cast<long long>(end), tu.threads, tu.band_rows,
-                  tu.vertices_shared ? "shared" : "global", tu.reverse ? ", threads reversed" : "", tu.grid,
-                  first < 0 ? "" : (", first differing image " + std::to_string(first)).c_str());
-    report(first < 0, what);
+    const int64_t first = first_difference(cpu, emulate(spec, begin, end, tu), begin, spec.image_bytes());
+    report(first < 0, name + " images [" + std::to_string(begin) + ", " + std::to_string(end) + "), " + describe(tu) +
+                          (first < 0 ? "" : ", first differing image " + std::to_string(first)));
+  }
+}
+
+// Each barrier that orders one thread's writes before another thread's reads, left out in turn, must
+// change the bytes: the schedules do reach the orderings that the barriers forbid. (The barrier before an
+// image's setup is not among them: the band's zeroing and its copy out give each word to the same
+// thread, so it only guards against a change of that mapping.)
+void check_barriers_matter(ThreadPool& pool) {
+  const DatasetSpec spec = make_spec(64, 40, 60, 6, 9, 2, 3, 5, 64);
+  const Tuning tu{16, 20, false, 99, 2, 2};  // 3 images per block, a band, vertices in global scratch
+  const std::vector<uint8_t> cpu = cpu_images(spec, 0, 6, pool);
+  const struct { BarrierSite site; const char* name; } sites[] = {
+      {kWordsMade, "after the noise words"},
+      {kVerticesMoved, "after the vertex update"}, {kImageDrawn, "before the band is copied out"}};
+  for (const auto& site : sites) {
+    const bool differs = first_difference(cpu, emulate(spec, 0, 6, tu, site.site), 0, spec.image_bytes()) >= 0;
+    report(differs, std::string("without the barrier ") + site.name + " the emulated kernel's bytes differ (" +
+                        describe(tu) + ")");
   }
 }
 
@@ -158,18 +191,24 @@ void check_images(const std::string& name, const DatasetSpec& spec, int64_t begi
 int main() {
   ThreadPool pool(static_cast<int>(std::thread::hardware_concurrency()));
   check_raster();
+  check_barriers_matter(pool);
   const std::vector<Tuning> main_tunings = {
-      {256, 0, true, false, 64}, {128, 0, true, true, 5}, {1024, 512, true, false, 3},
-      {96, 200, false, true, 2}, {1, 0, true, false, 1}, {37, 511, false, false, 7}};
+      {256, 0, true, 1, 64, 2},   {128, 0, true, 2, 5, 3},   {1024, 512, true, 3, 3, 2},
+      {96, 200, false, 4, 2, 2},  {1, 0, true, 5, 1, 1},     {37, 511, false, 6, 7, 4}};
   check_images("paper preset", make_spec(512, 200, 1000, 1, 200, 6, 4, 0), 0, 24, main_tunings, pool);
   check_images("paper preset, seed 7, classes 1000+", make_spec(512, 200, 1000, 1, 200, 3, 3, 7, -1, 1000), 2, 9,
-               {{256, 0, true, false, 7}, {512, 384, true, true, 2}}, pool);
+               {{256, 0, true, 7, 7, 2}, {512, 384, true, 8, 2, 2}}, pool);
   check_images("worst case q=1000 K=200", make_spec(512, 1000, 1000, 200, 200, 2, 2, 0), 0, 4,
-               {{256, 0, true, false, 4}, {1024, 300, false, true, 1}}, pool);
+               {{256, 0, true, 9, 4, 2}, {1024, 300, false, 10, 1, 1}}, pool);
+  // As on a GPU whose resident blocks are fewer than the images: each block draws several images in
+  // turn, its vertex arrays in global scratch, blocks interleaved.
+  check_images("worst case, 3 images per block, vertex arrays in global scratch",
+               make_spec(512, 1000, 1000, 200, 200, 3, 3, 21), 0, 9,
+               {{256, 0, false, 11, 3, 3}, {128, 100, false, 12, 2, 2}}, pool);
   check_images("size 37 (odd stride), q 3..9, K 1..9", make_spec(37, 3, 9, 1, 9, 12, 5, 3, 40), 0, 60,
-               {{32, 0, true, false, 60}, {7, 13, true, true, 4}, {64, 37, false, false, 9}}, pool);
+               {{32, 0, true, 13, 60, 4}, {7, 13, true, 14, 4, 4}, {64, 37, false, 15, 9, 3}}, pool);
   check_images("size 100, q 5000, K 3 (more vertices than the shared arrays hold on a GPU)",
-               make_spec(100, 5000, 5000, 3, 3, 2, 2, 11, 0), 0, 4, {{256, 0, false, false, 2}, {1024, 64, true, true, 4}},
+               make_spec(100, 5000, 5000, 3, 3, 2, 2, 11, 0), 0, 4, {{256, 0, false, 16, 2, 2}, {1024, 64, true, 17, 4, 2}},
                pool);
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

@@ -1,7 +1,10 @@
 // One image of the default stream as the CUDA kernel draws it: a block of T threads per image, the work
-// cut into phases separated by block barriers. The phases are host/device inline code, so the host
-// programs emulation_check.cpp and mock_runtime_check.cpp run them thread by thread, barrier by barrier,
-// and compare the bytes with the CPU renderer on machines without a GPU.
+// cut into phases separated by block barriers. render_block at the end is the kernel's whole body: the
+// kernel (render_kernel.cu) runs it with __syncthreads() as its barrier, and the host emulation
+// (kernel_emulation.hpp) runs the very same code with every thread a fiber, switched in a seeded random
+// order at the barriers and at the points between phases where the kernel has none, so that the checks
+// on machines without a GPU (emulation_check.cpp, mock_runtime_check.cpp) exercise the kernel's own
+// barrier placement and compare its bytes with the CPU renderer.
 //
 // Exactness: every value comes from the shared functions of philox_image.hpp (Philox words, pnoise1f,
 // philox_centre, truncate_coord, philox_displace with the kernel's shared-memory copy of the permutation) in the CPU
@@ -309,6 +312,42 @@ VATOM_HD void phase_finish(const ImageWork& w, int t, int threads) {
   const int64_t bytes = static_cast<int64_t>(w.size) * w.size;
   const int64_t band = w.canvas.band_bytes < bytes ? w.canvas.band_bytes : bytes;
   if (band > 0) copy_range(w.canvas.image, w.canvas.band, band, t, threads);
+}
+
+// The barriers of render_block, named so that the emulation's self-check can leave one out.
+enum BarrierSite { kImageStart = 1, kWordsMade = 2, kVerticesMoved = 4, kImageDrawn = 8 };
+
+// The kernel's body for thread t of `threads` in block `block` of `grid`: images block, block + grid, ...
+// of the launch. `shared` is the block's shared work area (work_layout), `perm` the Perlin permutation
+// it copies there. Barrier: sync(site) is the block barrier (__syncthreads() on the device); between() marks
+// the places where one phase follows another with no barrier, where the device's threads run at their own
+// pace: nothing on the device, a switch to another thread in the host emulation.
+template <class Barrier>
+VATOM_HD void render_block(const KernelParams& p, uint8_t* shared, const uint8_t* perm, int64_t block, int64_t grid,
+                           int t, int threads, Barrier& barrier) {
+  const WorkLayout l = work_layout(p.qcap, static_cast<int64_t>(p.band_rows) * p.size, p.scratch == nullptr);
+  uint8_t* const vertex_area = p.scratch ? p.scratch + block * p.scratch_stride : shared + l.vertices;
+  for (int i = t; i < 256; i += threads) shared[l.perm + i] = perm[i];
+  for (int64_t image = block; image < p.count; image += grid) {
+    const ImageWork w = image_work(p, image, shared, l, vertex_area);
+    barrier.sync(kImageStart);  // the table is loaded; the previous image's finish is done
+    phase_setup(w, t, threads);
+    barrier.between();
+    for (int32_t k0 = 0; k0 < w.orbits; k0 += kChunkOrbits) {
+      phase_words(w, k0, t, threads);
+      barrier.sync(kWordsMade);
+      const int32_t kend = w.orbits - k0 < kChunkOrbits ? w.orbits : k0 + kChunkOrbits;
+      for (int32_t k = k0; k < kend; ++k) {
+        phase_update(w, k, t, threads);
+        barrier.sync(kVerticesMoved);
+        phase_raster(w, k, t, threads);
+        barrier.between();
+      }
+    }
+    barrier.sync(kImageDrawn);
+    phase_finish(w, t, threads);
+    barrier.between();
+  }
 }
 
 }  // namespace cuda

@@ -1,222 +1,28 @@
 // vatom-cuda-mock-check: the CUDA renderer's host code (cuda_renderer.cpp: batching, streams, events,
-// pinned buffers, 2-D copies, class tables, launch plans) run against a stand-in for the CUDA runtime in
-// which "device memory" is host memory, every stream is a worker thread that runs its operations in
-// order after random delays, and a kernel launch runs the emulated kernel (kernel_emulation.hpp). The
-// images must equal the CPU renderer's. A missing wait or a buffer reused too early shows up as wrong
-// bytes. Needs the CUDA headers, not a GPU; the real kernel is checked on a GPU by bench/gpu-check.sh.
+// pinned buffers, 2-D copies, class tables, launch plans, failure handling) run against the stand-in CUDA
+// runtime of mock_runtime.hpp, in which "device memory" is host memory, every stream is a worker thread
+// that runs its operations in order after random delays, and a kernel launch runs the emulated kernel
+// (kernel_emulation.hpp). The images must equal the CPU renderer's: a missing wait or a buffer reused
+// too early shows up as wrong bytes. Then the failures a GPU can have: a driver older than the runtime,
+// device or pinned memory that runs short (smaller batches, same bytes) or out, a launch that fails, a
+// kernel that faults; each must be a std::runtime_error with a message that says what happened. Needs
+// the CUDA headers, not a GPU; the real kernel is checked on a GPU by bench/gpu-check.sh.
 //
 //   vatom-cuda-mock-check     prints "N passed, N failed", exit 1 on a failure
 #include <cuda_runtime.h>
 
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
-#include <functional>
-#include <mutex>
-#include <random>
+#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cuda_api.hpp"
-#include "kernel_emulation.hpp"
-#include "render_kernel.hpp"
-
-// ---- The stand-in runtime.
-
-struct CUstream_st {
-  std::mutex m;
-  std::condition_variable cv;
-  std::deque<std::function<void()>> queue;
-  bool busy = false, stop = false;
-  std::mt19937 rng{std::random_device{}()};
-  std::thread worker;
-
-  CUstream_st() {
-    worker = std::thread([this] {
-      for (;;) {
-        std::function<void()> task;
-        {
-          std::unique_lock<std::mutex> lock(m);
-          cv.wait(lock, [this] { return stop || !queue.empty(); });
-          if (queue.empty()) return;
-          task = std::move(queue.front());
-          queue.pop_front();
-          busy = true;
-        }
-        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
-        task();
-        {
-          std::lock_guard<std::mutex> lock(m);
-          busy = false;
-        }
-        cv.notify_all();
-      }
-    });
-  }
-  ~CUstream_st() {
-    {
-      std::lock_guard<std::mutex> lock(m);
-      stop = true;
-    }
-    cv.notify_all();
-    worker.join();
-  }
-  void push(std::function<void()> f) {
-    {
-      std::lock_guard<std::mutex> lock(m);
-      queue.push_back(std::move(f));
-    }
-    cv.notify_all();
-  }
-  void wait_idle() {
-    std::unique_lock<std::mutex> lock(m);
-    cv.wait(lock, [this] { return queue.empty() && !busy; });
-  }
-};
-
-struct CUevent_st {
-  std::mutex m;
-  std::condition_variable cv;
-  uint64_t recorded = 0, done = 0;
-};
-
-namespace {
-
-int launches = 0, copies_2d = 0;
-std::mutex counters;
-
-cudaDeviceProp mock_props() {
-  cudaDeviceProp p;
-  std::memset(&p, 0, sizeof p);
-  std::snprintf(p.name, sizeof p.name, "mock device (host emulation)");
-  p.major = 9;
-  p.minor = 0;
-  p.multiProcessorCount = 3;
-  p.totalGlobalMem = 80ull << 30;
-  p.sharedMemPerBlockOptin = 232448;
-  p.sharedMemPerMultiprocessor = 233472;
-  p.reservedSharedMemPerBlock = 1024;
-  p.l2CacheSize = 50 << 20;
-  p.memoryBusWidth = 5120;
-  return p;
-}
-
-}  // namespace
-
-extern "C" {
-
-cudaError_t CUDARTAPI cudaGetDeviceCount(int* count) { *count = 1; return cudaSuccess; }
-cudaError_t CUDARTAPI cudaSetDevice(int) { return cudaSuccess; }
-cudaError_t CUDARTAPI cudaGetDeviceProperties(cudaDeviceProp* prop, int) { *prop = mock_props(); return cudaSuccess; }
-cudaError_t CUDARTAPI cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int) {
-  *value = attr == cudaDevAttrClockRate ? 1980000 : attr == cudaDevAttrMemoryClockRate ? 2619000 : 0;
-  return cudaSuccess;
-}
-cudaError_t CUDARTAPI cudaDriverGetVersion(int* v) { *v = 13000; return cudaSuccess; }
-cudaError_t CUDARTAPI cudaRuntimeGetVersion(int* v) { *v = 13000; return cudaSuccess; }
-const char* CUDARTAPI cudaGetErrorName(cudaError_t) { return "cudaErrorMock"; }
-const char* CUDARTAPI cudaGetErrorString(cudaError_t) { return "mock error"; }
-cudaError_t CUDARTAPI cudaGetLastError(void) { return cudaSuccess; }
-cudaError_t CUDARTAPI cudaMalloc(void** p, size_t n) {
-  *p = std::aligned_alloc(256, (n + 255) / 256 * 256);
-  std::memset(*p, 0xEE, n);  // device memory starts undefined
-  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
-}
-cudaError_t CUDARTAPI cudaFree(void* p) { std::free(p); return cudaSuccess; }
-cudaError_t CUDARTAPI cudaHostAlloc(void** p, size_t n, unsigned int) {
-  *p = std::aligned_alloc(4096, (n + 4095) / 4096 * 4096);
-  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
-}
-cudaError_t CUDARTAPI cudaFreeHost(void* p) { std::free(p); return cudaSuccess; }
-cudaError_t CUDARTAPI cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) { *s = new CUstream_st; return cudaSuccess; }
-cudaError_t CUDARTAPI cudaStreamDestroy(cudaStream_t s) { delete s; return cudaSuccess; }
-cudaError_t CUDARTAPI cudaStreamSynchronize(cudaStream_t s) { s->wait_idle(); return cudaSuccess; }
-cudaError_t CUDARTAPI cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int) { *e = new CUevent_st; return cudaSuccess; }
-cudaError_t CUDARTAPI cudaEventDestroy(cudaEvent_t e) { delete e; return cudaSuccess; }
-cudaError_t CUDARTAPI cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
-  uint64_t target;
-  {
-    std::lock_guard<std::mutex> lock(e->m);
-    target = ++e->recorded;
-  }
-  s->push([e, target] {
-    {
-      std::lock_guard<std::mutex> lock(e->m);
-      if (e->done < target) e->done = target;
-    }
-    e->cv.notify_all();
-  });
-  return cudaSuccess;
-}
-cudaError_t CUDARTAPI cudaEventSynchronize(cudaEvent_t e) {
-  std::unique_lock<std::mutex> lock(e->m);
-  const uint64_t target = e->recorded;
-  e->cv.wait(lock, [e, target] { return e->done >= target; });
-  return cudaSuccess;
-}
-cudaError_t CUDARTAPI cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind, cudaStream_t s) {
-  s->push([=] { std::memcpy(dst, src, n); });
-  return cudaSuccess;
-}
-cudaError_t CUDARTAPI cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
-                                        size_t height, cudaMemcpyKind, cudaStream_t s) {
-  {
-    std::lock_guard<std::mutex> lock(counters);
-    ++copies_2d;
-  }
-  s->push([=] {
-    for (size_t r = 0; r < height; ++r) {
-      std::memcpy(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
-    }
-  });
-  return cudaSuccess;
-}
-
-}  // extern "C"
-
-// ---- The launcher of render_kernel.cu, on the stand-in.
-
-namespace vatom {
-namespace cuda {
-
-cudaError_t launch_render(const KernelParams& p, int grid, int threads, size_t shared_bytes, cudaStream_t stream) {
-  const WorkLayout l = work_layout(p.qcap, static_cast<int64_t>(p.band_rows) * p.size, p.scratch == nullptr);
-  if (grid < 1 || threads < 1 || threads > kMaxThreads || static_cast<int64_t>(shared_bytes) < l.shared_bytes ||
-      shared_bytes > mock_props().sharedMemPerBlockOptin) {
-    std::fprintf(stderr, "bad launch: grid %d threads %d shared %zu (needs %lld)\n", grid, threads, shared_bytes,
-                 static_cast<long long>(l.shared_bytes));
-    return cudaErrorInvalidValue;
-  }
-  {
-    std::lock_guard<std::mutex> lock(counters);
-    ++launches;
-  }
-  stream->push([=] { emulate_kernel(p, grid, threads, (p.begin & 1) != 0); });
-  return cudaSuccess;
-}
-
-cudaError_t allow_render_shared_bytes(size_t) { return cudaSuccess; }
-
-cudaError_t render_blocks_per_sm(int threads, size_t shared_bytes, int* blocks) {
-  const cudaDeviceProp p = mock_props();
-  int b = 2048 / threads;
-  const int by_shared = static_cast<int>(p.sharedMemPerMultiprocessor / (shared_bytes + p.reservedSharedMemPerBlock));
-  if (by_shared < b) b = by_shared;
-  *blocks = b < 32 ? b : 32;
-  return cudaSuccess;
-}
-
-cudaError_t render_kernel_attributes(cudaFuncAttributes* a) {
-  std::memset(a, 0, sizeof *a);
-  return cudaSuccess;
-}
-
-}  // namespace cuda
-}  // namespace vatom
+#include "dataset.hpp"
+#include "mock_runtime.hpp"
+#include "render_to_device_check.hpp"
+#include "thread_pool.hpp"
 
 // ---- The checks.
 
@@ -266,7 +72,7 @@ void set_env(const Env& e) {
 void check(const std::string& name, const DatasetSpec& spec, const Env& env,
            const std::vector<std::pair<int64_t, int64_t>>& ranges, ThreadPool& pool) {
   set_env(env);
-  const int launches_before = launches, copies_before = copies_2d;
+  const int launches_before = mock::launches(), copies_before = mock::copies_2d();
   std::unique_ptr<CudaRenderer> gpu = make_cuda_renderer(spec);
   std::unique_ptr<ImageRenderer> cpu = make_philox_renderer(spec);
   const int64_t bytes = spec.image_bytes();
@@ -284,13 +90,99 @@ void check(const std::string& name, const DatasetSpec& spec, const Env& env,
   }
   char what[512];
   std::snprintf(what, sizeof what, "%s: %lld images in %zu calls, %d launches, %d 2-D copies [%s]%s", name.c_str(),
-                static_cast<long long>(images), ranges.size(), launches - launches_before, copies_2d - copies_before,
+                static_cast<long long>(images), ranges.size(), mock::launches() - launches_before,
+                mock::copies_2d() - copies_before,
                 gpu->device_description().c_str(),
                 first_bad < 0 ? "" : (" first differing image " + std::to_string(first_bad)).c_str());
   report(first_bad < 0, what);
 }
 
 }  // namespace
+
+void report_render_to_device(const std::string& name, const DatasetSpec& spec, cudaStream_t stream,
+                             const std::vector<std::pair<int64_t, int64_t>>& ranges, int misalign, ThreadPool& pool) {
+  set_env({"", "", "", "3"});
+  const int64_t bad = render_to_device_mismatch(spec, stream, ranges, misalign, pool);
+  report(bad < 0, "render_to_device, " + name + (bad < 0 ? "" : ": first differing image " + std::to_string(bad)));
+}
+
+// What make_cuda_renderer and one render call throw (empty: nothing) under the faults in force.
+// (A CudaOutOfMemory says so: "[CudaOutOfMemory] " before its message.)
+std::string failure_of(const DatasetSpec& spec, int64_t begin, int64_t end, ThreadPool& pool, bool on_device = false) {
+  try {
+    std::unique_ptr<CudaRenderer> gpu = make_cuda_renderer(spec);
+    std::vector<uint8_t> out(static_cast<size_t>((end - begin) * spec.image_bytes()));
+    if (on_device) gpu->render_on_device(begin, end);
+    else gpu->render(begin, end, out.data(), pool);
+  } catch (const CudaOutOfMemory& e) {
+    return std::string("[CudaOutOfMemory] ") + e.what();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::vector<std::string>& parts) {
+  for (const std::string& part : parts) {
+    if (text.find(part) == std::string::npos) return false;
+  }
+  return true;
+}
+
+void report_failure(const std::string& what, const std::string& message, const std::vector<std::string>& parts) {
+  report(contains(message, parts), what + ": \"" + message + "\"");
+}
+
+void check_failures(const DatasetSpec& paper, ThreadPool& pool) {
+  set_env({"", "", "", ""});
+  bool cancelled = false;
+  try {
+    std::unique_ptr<CudaRenderer> gpu = make_cuda_renderer(paper);
+    std::vector<uint8_t> out(static_cast<size_t>(4 * paper.image_bytes()));
+    gpu->cancel();
+    gpu->render(0, 4, out.data(), pool);
+  } catch (const Cancelled&) {
+    cancelled = true;
+  } catch (const std::exception&) {
+  }
+  report(cancelled, "a cancelled render throws Cancelled itself, not a wrapped error");
+  mock::reset();
+  mock::faults().driver_version = 12080;
+  const CudaInfo info = cuda_info();
+  report(info.devices == 0 && contains(info.error, {"CUDA 12.8", "runtime 13.0", "driver"}),
+         "a driver older than the runtime: cuda_info reports no usable device: \"" + info.error + "\"");
+  report_failure("a driver older than the runtime is refused up front", failure_of(paper, 0, 4, pool),
+                 {"NVIDIA driver supports CUDA 12.8", "older than this build's CUDA runtime 13.0"});
+  mock::reset();
+  mock::faults().driver_version = 0;
+  report_failure("no driver at all", failure_of(paper, 0, 4, pool), {"no NVIDIA driver"});
+
+  // 20 images of 256 KiB: batches of 7 (a third of the call); device buffers of 2 images at most.
+  mock::reset();
+  mock::faults().malloc_limit = 2 * 512 * 512;
+  check("device memory for 2 images per batch only (batches shrink, same bytes)", paper, {"", "", "", ""}, {{0, 20}}, pool);
+  mock::reset();
+  mock::faults().pinned_limit = 3 * 512 * 512;
+  check("pinned memory for 3 images per batch only (batches shrink, same bytes)", paper, {"", "", "", ""}, {{0, 20}, {4, 9}},
+        pool);
+  mock::reset();
+  mock::faults().malloc_limit = 100000;  // the class tables fit, not one image
+  report_failure("no device memory even for one image", failure_of(paper, 0, 20, pool),
+                 {"[CudaOutOfMemory] the GPU renderer failed on images [0, 20): out of memory", "one image", "GiB free"});
+  mock::reset();
+  mock::faults().launch_error = 2;
+  report_failure("a launch that fails", failure_of(paper, 0, 20, pool),
+                 {"images [0, 20)", "cudaErrorLaunchOutOfResources", "launch_render"});
+  mock::reset();
+  mock::faults().kernel_fault = 1;
+  report_failure("a kernel that faults (rendering into host memory)", failure_of(paper, 0, 20, pool),
+                 {"images [0, 20)", "cudaErrorIllegalAddress", "an illegal memory access"});
+  mock::reset();
+  mock::faults().kernel_fault = 3;
+  report_failure("a kernel that faults (rendering into device memory)", failure_of(paper, 3, 20, pool, true),
+                 {"images [3, 20)", "cudaErrorIllegalAddress"});
+  mock::reset();
+}
 
 int main() {
   ThreadPool pool(4);
@@ -325,6 +217,16 @@ int main() {
     bad_env = std::string(e.what()).find("VATOM_CUDA_THREADS") != std::string::npos;
   }
   report(bad_env, "a bad VATOM_CUDA_THREADS is refused with a message that names it");
+  cudaStream_t caller = nullptr;
+  cudaStreamCreateWithFlags(&caller, cudaStreamNonBlocking);
+  report_render_to_device("paper preset, 3 calls on the caller's stream, aligned (the kernel writes there)", paper, caller,
+                         {{0, 7}, {3, 11}, {12, 20}}, 0, pool);
+  report_render_to_device("paper preset, 2 calls on the caller's stream, 1 byte off alignment (pitched copies)", paper,
+                         caller, {{0, 7}, {9, 20}}, 1, pool);
+  report_render_to_device("size 37, classes 1000+, 2 calls on the default stream", odd, nullptr, {{0, 20}, {5, 42}}, 0,
+                         pool);
+  cudaStreamDestroy(caller);
+  check_failures(paper, pool);
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
 }

@@ -19,6 +19,10 @@ cudaError_t launch_render(const KernelParams& p, int grid, int threads, size_t s
 // Allows launches with up to `bytes` of dynamic shared memory (above the default 48 KiB).
 cudaError_t allow_render_shared_bytes(size_t bytes);
 
+// The kernel's preferred shared-memory carveout, in percent of the SM's shared memory (0..100; -1: the
+// driver's choice). The driver rounds it up to a configuration the GPU has.
+cudaError_t set_render_carveout(int percent);
+
 // Resident blocks per SM for a launch shape (cudaOccupancyMaxActiveBlocksPerMultiprocessor).
 cudaError_t render_blocks_per_sm(int threads, size_t shared_bytes, int* blocks);
 

@@ -1,4 +1,5 @@
-"""PyTorch loader for vatom-fast VisualAtom datasets (format 1: memory-mapped .npy shards)."""
+"""PyTorch loader for vatom-fast VisualAtom datasets (format 1: memory-mapped .npy shards), and their
+images rendered on the fly by the native library (no files needed)."""
 
 from .dataset import VisualAtomDataset
 from .manifest import (
@@ -11,6 +12,8 @@ from .manifest import (
     load_manifest,
     read_npy_header,
 )
+from .native import NativeError, NativeUnavailable, RenderCancelled
+from .render import RenderSpec, SpecError
 from .sampler import ShardWindowSampler, holdout_split
 
 __version__ = "0.1.0"
@@ -24,6 +27,11 @@ __all__ = [
     "NpyHeader",
     "Shard",
     "load_manifest",
+    "NativeError",
+    "NativeUnavailable",
+    "RenderCancelled",
+    "RenderSpec",
+    "SpecError",
     "read_npy_header",
     "FORMAT_NAME",
     "FORMAT_VERSION",

@@ -1,4 +1,5 @@
-"""Map-style PyTorch dataset over a vatom-fast format-1 directory of .npy shards."""
+"""Map-style PyTorch dataset over a vatom-fast format-1 directory: memory-mapped .npy shards, or
+images rendered on access from the manifest (or a preset) by the native library."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .manifest import IMAGE_DTYPE, LABEL_DTYPE, DatasetInfo, Shard, ShardSelection, load_manifest
+from . import render as _render
+from .manifest import IMAGE_DTYPE, LABEL_DTYPE, DatasetError, DatasetInfo, Shard, ShardSelection, load_manifest
 
 try:  # torch is optional: without it the dataset is a plain object with __len__/__getitem__.
     import torch
@@ -28,6 +30,7 @@ except ImportError:  # pragma: no cover
     _PILImage = None  # type: ignore[assignment]
 
 OUTPUTS = ("pil", "numpy", "tensor")
+SOURCES = ("auto", "shards", "render")
 
 
 class VisualAtomDataset(_Base):
@@ -54,6 +57,19 @@ class VisualAtomDataset(_Base):
             selected shards only, in manifest order: ``len``, ``labels()`` and ``ds[i]`` cover
             the subset; ``num_classes``/``classes`` stay the whole dataset's, labels are not
             renumbered, and :meth:`global_index` gives an image's index in the whole dataset.
+        source: where images come from. ``"auto"`` (default): rendered on access when the manifest
+            says ``"storage": "manifest"`` (a manifest-only dataset, no shards), else read from the
+            shards. ``"shards"``: read from the shards, never render. ``"render"``: render every
+            image from the manifest even when shards exist (the same bytes; compare them).
+            Rendering needs the native library (``pip install`` compiles it; see README).
+        threads: native threads one rendered ``ds[i]`` uses in this process (default 1: DataLoader
+            workers already run in parallel).
+
+    Rendering checks once, in the constructor, that the manifest's class parameters are those its
+    config, rng and seed draw. Each process (DataLoader workers under fork or spawn) makes its own
+    native renderer on first access. The default stream renders any image independently; the
+    reference stream (``rng: reference``) is sequential, so an image out of order replays the
+    generator from the last class start it passed (see python/README.md for the cost).
 
     The manifest and every shard's header and size are checked in the constructor, before
     anything is mapped (a ``ValueError`` names each problem). Shards are mapped lazily, on first
@@ -72,7 +88,76 @@ class VisualAtomDataset(_Base):
         verify_checksums: bool = False,
         max_open_shards: int = 128,
         shards: ShardSelection = None,
+        source: str = "auto",
+        threads: int = 1,
     ) -> None:
+        self._set_options(transform, target_transform, channels, output, relative_labels, max_open_shards, source, threads)
+        self.info: DatasetInfo = load_manifest(os.fspath(root), verify_checksums=verify_checksums, shards=shards)
+        self.root: str = self.info.root
+        manifest_only = self.info.manifest.get("storage") == "manifest"
+        if manifest_only and source == "shards":
+            raise DatasetError(self.root, ['source="shards", but this dataset is manifest-only ("storage": "manifest"): '
+                                           'it has no shards; use source="render" or "auto"'])
+        self._spec: Optional[_render.RenderSpec] = None
+        self.rendering = source == "render" or (source == "auto" and manifest_only)
+        if manifest_only:
+            # The shard layout a stored build of this manifest has (its shardSize), so that samplers
+            # that walk shards (ShardWindowSampler) see the same structure.
+            n, size = self.info.image_count, self.info.manifest.get("shardSize")
+            size = size if type(size) is int and size >= 1 else n
+            self._set_ranges([(f, min(size, n - f)) for f in range(0, n, size)])
+        else:
+            self._set_ranges([(s.first, s.count) for s in self.info.shards])
+        if self.rendering:
+            self._render_spec()  # the library and the manifest's class parameters, checked now
+
+    @classmethod
+    def preset(
+        cls,
+        name: str,
+        seed: int = 0,
+        classes: Optional[int] = None,
+        instances: Optional[int] = None,
+        start_class: int = 0,
+        **options: Any,
+    ) -> "VisualAtomDataset":
+        """A preset of the paper rendered on the fly, with no files: ``preset("visualatom-1k", seed=0)``
+        has the images of ``vatom-fast build --preset visualatom-1k --seed 0``, the class parameters
+        drawn by the native library. ``classes``, ``instances`` and ``start_class`` narrow it as the
+        CLI's options do; ``options`` are the constructor's (``transform``, ``channels``, ``output``,
+        ``relative_labels``, ``threads``)."""
+        self = cls.__new__(cls)
+        unknown = set(options) - {"transform", "target_transform", "channels", "output", "relative_labels", "threads"}
+        if unknown:
+            raise TypeError(f"preset() got unexpected options: {', '.join(sorted(unknown))}")
+        self._set_options(
+            options.get("transform"), options.get("target_transform"), options.get("channels", 3),
+            options.get("output"), options.get("relative_labels", False), 128, "render", options.get("threads", 1),
+        )
+        spec = _render.RenderSpec.preset(name, seed=seed, classes=classes, instances=instances, start_class=start_class)
+        for what, v, lo in (("classes", spec.classes, 1), ("instances", spec.instances, 1), ("start_class", spec.start_class, 0)):
+            if type(v) is not int or v < lo:
+                raise ValueError(f"{what} is {v!r}, expected an integer >= {lo}")
+        spec.class_params = spec.drawn_class_params()
+        manifest = {
+            "format": "vatom-fast", "version": 1, "complete": True, "storage": "manifest", "preset": name,
+            "rng": "philox", "seed": str(seed), "config": dict(spec.config), "imageSize": spec.image_size,
+            "startClass": spec.start_class, "classes": spec.classes, "instances": spec.instances,
+            "imageCount": spec.image_count, "shards": [],
+        }
+        self.info = DatasetInfo(
+            root=f"<preset {name} seed {seed}>", manifest=manifest, image_size=spec.image_size, classes=spec.classes,
+            instances=spec.instances, start_class=spec.start_class, image_count=spec.image_count, shards=(),
+        )
+        self.root = self.info.root
+        self._spec = spec
+        self._renderers = _render.RendererCache(spec)
+        self.rendering = True
+        self._set_ranges([(0, spec.image_count)])
+        return self
+
+    def _set_options(self, transform, target_transform, channels, output, relative_labels, max_open_shards,
+                     source, threads) -> None:
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels!r}")
         if output is None:
@@ -85,23 +170,47 @@ class VisualAtomDataset(_Base):
             raise ImportError('output="tensor" needs PyTorch (pip install torch)')
         if not (isinstance(max_open_shards, int) and max_open_shards >= 1):
             raise ValueError(f"max_open_shards must be an integer >= 1, got {max_open_shards!r}")
-
-        self.info: DatasetInfo = load_manifest(os.fspath(root), verify_checksums=verify_checksums, shards=shards)
-        self.root: str = self.info.root
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        if not (type(threads) is int and 1 <= threads <= 1024):
+            raise ValueError(f"threads must be an integer from 1 to 1024, got {threads!r}")
+        self.source = source
+        self.threads = threads
         self.transform = transform
         self.target_transform = target_transform
         self.channels = channels
         self.output = output
         self.relative_labels = bool(relative_labels)
         self.max_open_shards = max_open_shards
-        # Start of each selected shard in this dataset's own (possibly subset) index.
+        self._renderers: Optional[_render.RendererCache] = None
+
+    def _set_ranges(self, ranges: List[Tuple[int, int]]) -> None:
+        # (first, count) in the whole dataset of each selected shard (one range when there are no
+        # shards), and where each starts in this dataset's own (possibly subset) index.
+        self._ranges = ranges
         self._firsts: List[int] = []
         n = 0
-        for s in self.info.shards:
+        for _, count in ranges:
             self._firsts.append(n)
-            n += s.count
+            n += count
         self._len = n
         self._reset_cache()
+
+    def _render_spec(self) -> "_render.RenderSpec":
+        """The manifest as a native spec, its class parameters checked against what its seed draws."""
+        if self._spec is None:
+            _render.native.library()  # first: a missing library is the error to report
+            try:
+                spec = _render.RenderSpec.from_manifest(self.info.manifest)
+                drawn = spec.drawn_class_params()
+            except (_render.SpecError, _render.native.NativeSpecError) as e:
+                raise DatasetError(self.root, [f"cannot render from this manifest: {e}"]) from None
+            problem = _render.params_problem(spec.class_params, drawn, spec.start_class)
+            if problem:
+                raise DatasetError(self.root, [problem])
+            self._spec = spec
+            self._renderers = _render.RendererCache(spec)
+        return self._spec
 
     # ------------------------------------------------------------------ metadata
 
@@ -123,8 +232,9 @@ class VisualAtomDataset(_Base):
 
     @property
     def shard_sizes(self) -> Tuple[int, ...]:
-        """Image count of each selected shard: ``ds[i]`` for consecutive ``i`` walks them in order."""
-        return tuple(s.count for s in self.info.shards)
+        """Image count of each selected shard: ``ds[i]`` for consecutive ``i`` walks them in order.
+        A manifest-only dataset has the layout of its ``shardSize`` (a preset: one range)."""
+        return tuple(count for _, count in self._ranges)
 
     @property
     def is_subset(self) -> bool:
@@ -161,7 +271,12 @@ class VisualAtomDataset(_Base):
         return c if self.relative_labels else self.info.start_class + c
 
     def labels(self) -> np.ndarray:
-        """Every image's label as an int64 array of length ``len(self)``, read from the label shards."""
+        """Every image's label as an int64 array of length ``len(self)``, read from the label shards
+        (from the class-major layout when rendering)."""
+        if self.rendering:
+            c0 = 0 if self.relative_labels else self.info.start_class
+            return np.concatenate([c0 + np.arange(f, f + n, dtype=np.int64) // self.info.instances
+                                   for f, n in self._ranges])
         out = np.concatenate([self._shard_labels(k) for k in range(len(self.info.shards))]).astype(np.int64)
         if self.relative_labels:
             out -= self.info.start_class
@@ -180,7 +295,7 @@ class VisualAtomDataset(_Base):
             f"{type(self).__name__}(root={self.root!r}, images={len(self)}, classes={self.num_classes}, "
             f"start_class={self.start_class}, image_size={self.image_size}, shards={len(self.shards)}"
             f"{'/' + str(self.info.manifest_shards) if self.is_subset else ''}, "
-            f"channels={self.channels}, output={self.output!r})"
+            f"channels={self.channels}, output={self.output!r}, source={'render' if self.rendering else 'shards'!r})"
         )
 
     # ------------------------------------------------------------------ lazy maps
@@ -222,8 +337,11 @@ class VisualAtomDataset(_Base):
         return lab
 
     def close(self) -> None:
-        """Unmap every shard in this process (they are reopened on the next access)."""
+        """Unmap every shard and free the native renderers in this process (both come back on the
+        next access)."""
         self._reset_cache()
+        if self._renderers is not None:
+            self._renderers.close()
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
@@ -257,10 +375,16 @@ class VisualAtomDataset(_Base):
         """Image ``index`` of this dataset as an index into the whole dataset (the same number
         unless a subset of shards was chosen)."""
         k, j = self.locate(index)
-        return self.info.shards[k].first + j
+        return self._ranges[k][0] + j
 
     def read(self, index: int) -> Tuple[np.ndarray, int]:
-        """The stored ``(S, S)`` uint8 image (a copy) and its label, without conversion or transforms."""
+        """The stored (or rendered) ``(S, S)`` uint8 image (a copy) and its label, without conversion
+        or transforms."""
+        if self.rendering:
+            g = self.global_index(index)
+            img = self._renderers.get(self.threads).render_indices([g])[0]
+            c0 = 0 if self.relative_labels else self.info.start_class
+            return img, c0 + g // self.info.instances
         k, j = self.locate(index)
         img = np.array(self._shard_images(k)[j], copy=True)
         label = int(self._shard_labels(k)[j])
@@ -286,3 +410,61 @@ class VisualAtomDataset(_Base):
         if self.target_transform is not None:
             target = self.target_transform(label)
         return image, target
+
+    # ------------------------------------------------------------------ batches
+
+    def render_batch(
+        self,
+        indices: Any,
+        out: Any = None,
+        threads: int = 2,
+        output: str = "numpy",
+        pin_memory: bool = False,
+    ) -> Tuple[Any, Any]:
+        """Render a whole batch in this process: images ``indices`` (this dataset's indices, any order)
+        on ``threads`` native threads with the GIL released, into one uint8 array.
+
+        Returns ``(images, labels)``: with ``output="numpy"`` a ``(B, S, S)`` uint8 array and an int64
+        array; with ``output="tensor"`` a ``(B, 1, S, S)`` uint8 tensor (pinned with ``pin_memory``,
+        for a non-blocking copy to the GPU) and an int64 tensor. ``out`` (an array or a tensor of that
+        shape and dtype, C-contiguous, e.g. a pinned tensor reused every step) is filled instead of
+        allocating. Transforms are not applied (do them on the GPU batch). Works on stored datasets
+        too (it renders; the bytes equal the shards').
+        """
+        if output not in ("numpy", "tensor"):
+            raise ValueError(f'output must be "numpy" or "tensor", got {output!r}')
+        if not (type(threads) is int and 1 <= threads <= 1024):
+            raise ValueError(f"threads must be an integer from 1 to 1024, got {threads!r}")
+        self._render_spec()
+        idx = np.asarray(indices)
+        if idx.ndim != 1 or not (idx.size == 0 or np.issubdtype(idx.dtype, np.integer)):
+            raise TypeError("indices must be a 1-D sequence of integers")
+        local = idx.astype(np.int64)
+        bad = np.nonzero((local < -self._len) | (local >= self._len))[0]
+        if bad.size:
+            raise IndexError(f"index {int(local[bad[0]])} is out of range for a dataset of {self._len} images")
+        local = np.where(local < 0, local + self._len, local)
+        k = np.searchsorted(np.asarray(self._firsts, dtype=np.int64), local, side="right") - 1
+        starts = np.asarray([f for f, _ in self._ranges], dtype=np.int64)
+        glob = np.ascontiguousarray(starts[k] + local - np.asarray(self._firsts, dtype=np.int64)[k])
+        c0 = 0 if self.relative_labels else self.info.start_class
+        labels = c0 + glob // self.info.instances
+        S = self.info.image_size
+        B = glob.size
+        renderer = self._renderers.get(threads)
+        if output == "numpy":
+            if out is None:
+                out = np.empty((B, S, S), dtype=np.uint8)
+            elif not (isinstance(out, np.ndarray) and out.shape == (B, S, S) and out.dtype == np.uint8):
+                raise ValueError(f"out must be a uint8 numpy array of shape {(B, S, S)}")
+            renderer.render_indices(glob, out=out)
+            return out, labels
+        if torch is None:
+            raise ImportError('output="tensor" needs PyTorch (pip install torch)')
+        if out is None:
+            out = torch.empty((B, 1, S, S), dtype=torch.uint8, pin_memory=pin_memory)
+        elif not (isinstance(out, torch.Tensor) and tuple(out.shape) == (B, 1, S, S) and out.dtype == torch.uint8
+                  and out.device.type == "cpu" and out.is_contiguous()):
+            raise ValueError(f"out must be a contiguous uint8 CPU tensor of shape {(B, 1, S, S)}")
+        renderer.render_into(glob, out.data_ptr(), out.numel())
+        return out, torch.from_numpy(labels)

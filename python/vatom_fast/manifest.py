@@ -280,6 +280,11 @@ def load_manifest(root: str, verify_checksums: bool = False, shards: ShardSelect
             "interrupted (rerun the same build command to finish it)"
         )
 
+    # storage "manifest": the manifest is the whole dataset (no shards; images are rendered on access).
+    storage = m.get("storage", "npy")
+    if storage not in ("npy", "manifest"):
+        fail(f'manifest storage is {storage!r}, expected "npy" or "manifest"')
+
     problems: List[str] = []
     fields = {}
     for key, minimum in (("imageSize", 1), ("classes", 1), ("instances", 1), ("startClass", 0), ("imageCount", 1)):
@@ -288,7 +293,10 @@ def load_manifest(root: str, verify_checksums: bool = False, shards: ShardSelect
             problems.append(f"manifest {key} is {v!r}, expected an integer >= {minimum}")
         fields[key] = v
     shards_raw = m.get("shards")
-    if not isinstance(shards_raw, list) or not shards_raw:
+    if storage == "manifest":
+        if shards_raw != []:
+            problems.append('manifest storage is "manifest" but shards is not an empty list')
+    elif not isinstance(shards_raw, list) or not shards_raw:
         problems.append(f"manifest shards is {type(shards_raw).__name__ if shards_raw is not None else 'missing'}, expected a non-empty list")
     if problems:
         fail(*problems)
@@ -338,7 +346,7 @@ def load_manifest(root: str, verify_checksums: bool = False, shards: ShardSelect
             seen_names[name] = k
             names[key] = name
         entries.append((k, s, first, count, names, ok))
-    if tiled and expect_first is not None and expect_first != N:
+    if tiled and expect_first is not None and expect_first != N and storage == "npy":
         problems.append(f"counts do not add up: the shards hold {expect_first} images, imageCount is {N}")
 
     # Which shards to open.

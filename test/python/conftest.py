@@ -17,6 +17,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python"))  # the loader package, without installing it
+# The native renderer of `npm run build` (scripts/test-all.sh sets this too).
+_BUILT_LIBRARY = REPO / "build" / "Release" / "libvatom_fast.so"
+if "VATOM_FAST_LIBRARY" not in os.environ and _BUILT_LIBRARY.is_file():
+    os.environ["VATOM_FAST_LIBRARY"] = str(_BUILT_LIBRARY)
 
 DATA_OFFSET = 4096
 

@@ -1,11 +1,11 @@
 import type { CommandModule } from 'yargs';
 import { whileInterruptible } from '../interrupt';
 import { build, buildManifest, formatBytes } from '../../build';
-import { badOption } from '../../errors';
 import { buildExport, configureEncoders, exportFormatOptions, parseBuildFormat } from '../../export';
+import { refuseShardOptions } from '../../export/options';
 import { parseBuildOptions } from '../../options';
 import { createReporter } from '../../progress';
-import { generatorOptions } from '../generator-options';
+import { generatorOptions, wholePresetNote } from '../generator-options';
 
 /** `vatom-fast build`: render a dataset into memory-mapped .npy shards, a PNG tree or WebDataset shards. */
 export default function buildCommand(setExit: (code: number) => void): CommandModule {
@@ -14,20 +14,22 @@ export default function buildCommand(setExit: (code: number) => void): CommandMo
     describe: 'Render a VisualAtom dataset into .npy shards, a PNG tree or WebDataset shards, or write its manifest alone (resumes an interrupted build)',
     builder: (y) => exportFormatOptions(generatorOptions(y)
       .option('format', { type: 'string', describe: 'npy (default): .npy shards; manifest: manifest.json alone, images render on access (npy later adds the shards); png: DIR/%05d/vertex_%04d_instance_%04d.png; wds: WebDataset tar shards' })
-      .option('out', { type: 'string', describe: 'Dataset directory', demandOption: false })
-      .option('shard-size', { type: 'string', describe: 'Images per .npy shard (default: whole classes adding up to about 1 GiB)' })
-      .option('shard-index', { type: 'string', describe: 'Worker index I of a sharded build (default: SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)' })
-      .option('shard-count', { type: 'string', describe: 'Number of workers N of a sharded build (default: SLURM_ARRAY_TASK_COUNT)' })
+      .option('out', { type: 'string', describe: 'Dataset directory', demandOption: 'the dataset directory to write' })
+      .option('shard-size', { type: 'number', requiresArg: true, describe: 'Images per .npy shard (default: whole classes adding up to about 1 GiB)' })
+      .option('shard-index', { type: 'number', requiresArg: true, describe: 'Worker index I of a sharded build (default: SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)' })
+      .option('shard-count', { type: 'number', requiresArg: true, describe: 'Number of workers N of a sharded build (default: SLURM_ARRAY_TASK_COUNT)' })
       .option('quiet', { type: 'boolean', describe: 'No progress output' })
-      .option('json', { type: 'boolean', describe: 'Print a machine-readable summary at the end' })),
+      .option('json', { type: 'boolean', describe: 'Print a machine-readable summary at the end' }))
+      .example('$0 build --classes 10 --instances 100 --out data/va', '10 classes x 100 images of the paper preset (262 MB)')
+      .example('$0 build --image-size 128 --classes 100 --instances 50 --out data/small', 'a smaller canvas; the drawings scale with it')
+      .example('$0 build --preset visualatom-21k --out /data/va21k', 'the whole VisualAtom-21k')
+      .example('$0 build --classes 10 --instances 100 --format png --out data/png', 'the reference\'s PNG tree')
+      .epilog(wholePresetNote()),
     handler: async (argv) => {
       const options = parseBuildOptions(argv);
       const format = parseBuildFormat(argv);
+      refuseShardOptions(argv, format.format, options.worker !== undefined);
       if (format.format === 'manifest') {
-        // --shard-size stays allowed: it is part of the identity, the layout a later fill-in writes.
-        for (const name of ['shard-index', 'shard-count']) {
-          if (argv[name] !== undefined) throw badOption(name, argv[name], `no --${name} with --format manifest (a manifest-only build is one file)`);
-        }
         const summary = await buildManifest(options, createReporter({ quiet: options.quiet }));
         if (options.json) {
           process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -39,10 +41,6 @@ export default function buildCommand(setExit: (code: number) => void): CommandMo
         return;
       }
       if (format.format !== 'npy') {
-        for (const name of ['shard-size', 'shard-index', 'shard-count']) {
-          if (argv[name] !== undefined) throw badOption(name, argv[name], `no --${name} with --format ${format.format} (it applies to .npy shards)`);
-        }
-        if (options.worker) throw badOption('format', format.format, 'npy for a sharded build (a scheduler array index is set in the environment)');
         // sharp's thread pool is sized when first used, so before any asynchronous work.
         configureEncoders(options.threads);
       }

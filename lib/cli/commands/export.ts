@@ -12,10 +12,12 @@ export default function exportCommand(setExit: (code: number) => void): CommandM
     describe: 'Write a dataset as a PNG tree (the reference layout, ImageFolder) or WebDataset tar shards (resumes an interrupted export)',
     builder: (y) => exportFormatOptions(y.positional('dir', { type: 'string', describe: 'Dataset directory (.npy shards, or manifest only: the images are rendered)' })
       .option('to', { type: 'string', describe: 'png: DIR2/%05d/vertex_%04d_instance_%04d.png; wds: DIR2/PREFIX-000000.tar, ...' })
-      .option('out', { type: 'string', describe: 'Output directory' }))
-      .option('threads', { type: 'string', describe: 'Parallel PNG encoders (default: all cores)' })
+      .option('out', { type: 'string', describe: 'Output directory', demandOption: 'the directory to write the export to' }))
+      .option('threads', { type: 'number', requiresArg: true, describe: 'Parallel PNG encoders (default: all cores)' })
       .option('quiet', { type: 'boolean', describe: 'No progress output' })
-      .option('json', { type: 'boolean', describe: 'Print a machine-readable summary at the end' }),
+      .option('json', { type: 'boolean', describe: 'Print a machine-readable summary at the end' })
+      .example('$0 export data/va --to png --out data/va-png', 'a PNG tree for torchvision ImageFolder')
+      .example('$0 export data/va --to wds --out data/va-wds --shard-images 1000', 'WebDataset tar shards of 1,000 images'),
     handler: async (argv) => {
       const options = parseExportOptions(argv);
       configureEncoders(options.threads);

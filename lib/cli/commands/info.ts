@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { formatBytes, storedBytes } from '../../build';
-import { isManifestOnly, readManifest } from '../../manifest';
+import { formatBytes } from '../../build';
+import { datasetInfo, readDataset } from '../../info';
 
 /** `vatom-fast info DIR`: what a dataset holds and how it was made. */
 export default function infoCommand(setExit: (code: number) => void): CommandModule {
@@ -8,44 +8,24 @@ export default function infoCommand(setExit: (code: number) => void): CommandMod
     command: 'info <dir>',
     describe: 'Show what a dataset holds and how it was made (for a manifest-only dataset, what it would take stored)',
     builder: (y) => y.positional('dir', { type: 'string', describe: 'Dataset directory' })
-      .option('json', { type: 'boolean', describe: 'Print the summary as JSON' }),
+      .option('json', { type: 'boolean', describe: 'Print the summary as JSON' })
+      .example('$0 info data/va', 'counts, size, stream, seed and generator parameters'),
     handler: (argv) => {
-      const m = readManifest(String(argv.dir));
-      const manifestOnly = isManifestOnly(m);
-      const written = m.shards.filter((s) => s.imagesSha256 !== null);
-      const bytes = written.reduce((sum, s) => sum + (s.imagesBytes ?? 0) + (s.labelsBytes ?? 0), 0);
+      const m = readDataset(String(argv.dir));
+      const summary = datasetInfo(String(argv.dir), m);
+      const manifestOnly = summary.rendersOnAccess === true;
       const layoutShards = Math.ceil(m.imageCount / m.shardSize);
-      const summary = {
-        dir: String(argv.dir),
-        complete: m.complete,
-        storage: m.storage ?? 'npy',
-        ...(manifestOnly ? { rendersOnAccess: true, storedBytes: storedBytes(m, m.imagesDataOffset) } : {}),
-        rng: m.rng,
-        stream: m.stream,
-        seed: m.seed,
-        ...(m.referenceThreads !== undefined ? { referenceThreads: m.referenceThreads } : {}),
-        classes: m.classes,
-        startClass: m.startClass,
-        instances: m.instances,
-        images: m.imageCount,
-        imageSize: m.imageSize,
-        shards: m.shards.length,
-        shardsWritten: written.length,
-        bytes,
-        config: m.config,
-        generator: m.generator,
-      };
       if (argv.json) {
         process.stdout.write(`${JSON.stringify(summary)}\n`);
       } else {
         const c = m.config;
         const lines = [
-          `dataset     ${summary.dir} (${manifestOnly ? 'manifest only' : m.complete ? 'complete' : `incomplete: ${written.length} of ${m.shards.length} shards`})`,
+          `dataset     ${summary.dir} (${manifestOnly ? 'manifest only' : m.complete ? 'complete' : `incomplete: ${summary.shardsWritten} of ${m.shards.length} shards`})`,
           `images      ${m.imageCount} = ${m.classes} classes (from ${m.startClass}) x ${m.instances}, ${m.imageSize}x${m.imageSize} uint8, class-major` +
             (m.requestedClasses !== m.classes ? `; ${m.requestedClasses} classes were asked for, the reference split makes ${m.classes}` : ''),
           manifestOnly
             ? `storage     none: images render on access (vatom-fast build --format npy with the same options adds ${layoutShards} shard${layoutShards === 1 ? '' : 's'} of up to ${m.shardSize} images, ${formatBytes(summary.storedBytes!)})`
-            : `shards      ${m.shards.length} of up to ${m.shardSize} images, ${formatBytes(bytes)} written`,
+            : `shards      ${m.shards.length} of up to ${m.shardSize} images, ${formatBytes(summary.bytes)} written`,
           `stream      ${m.rng} (${m.stream}), seed ${m.seed}${m.referenceThreads !== undefined ? `, ${m.referenceThreads} reference processes` : ''}`,
           `generator   vertices ${c.verticesMin}:${c.verticesMax}, orbits ${c.orbitsMin}:${c.orbitsMax}, noise-min ${c.noiseMin}, ` +
             `line-width ${c.lineWidth}, radius-min ${c.radiusMin}, oval-rate ${c.ovalRate}, start-pos ${c.startPos}, ` +

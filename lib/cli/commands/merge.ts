@@ -8,7 +8,8 @@ export default function mergeCommand(setExit: (code: number) => void): CommandMo
     describe: 'Join the partial manifests of a sharded build (--shard-index/--shard-count) into manifest.json',
     builder: (y) => y.positional('dir', { type: 'string', describe: 'Dataset directory the workers wrote' })
       .option('verify', { type: 'boolean', describe: 'Also check every shard\'s sha256 (reads the whole dataset)' })
-      .option('json', { type: 'boolean', describe: 'Print the result as JSON' }),
+      .option('json', { type: 'boolean', describe: 'Print the result as JSON' })
+      .example('$0 merge /shared/va21k --verify', 'after every worker of a sharded build has finished'),
     handler: async (argv) => {
       const report = await mergeDataset(String(argv.dir), { verify: argv.verify === true });
       if (argv.json) process.stdout.write(`${JSON.stringify(report)}\n`);

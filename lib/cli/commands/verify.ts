@@ -9,7 +9,8 @@ export default function verifyCommand(setExit: (code: number) => void): CommandM
     command: 'verify <dir>',
     describe: 'Check every shard of a dataset against its manifest (size, .npy header, sha256); of a manifest-only dataset, its class parameters against a fresh draw',
     builder: (y) => y.positional('dir', { type: 'string', describe: 'Dataset directory' })
-      .option('json', { type: 'boolean', describe: 'Print the report as JSON' }),
+      .option('json', { type: 'boolean', describe: 'Print the report as JSON' })
+      .example('$0 verify data/va', 'exit 0 when every shard matches, 1 naming each problem'),
     handler: async (argv) => {
       const dir = String(argv.dir);
       const report = await verifyDataset(dir);

@@ -1,0 +1,232 @@
+"""On-the-fly rendering: a dataset's manifest (or a preset) as a native renderer spec.
+
+The manifest is the dataset: its config, stream, seed, counts and class parameters decide every
+image's bytes, so an image rendered here equals the one ``vatom-fast build`` stores. The class
+parameters are drawn natively and compared with the manifest's once per dataset (in the process
+that opens it); worker processes then make their renderer handles from the checked parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from . import native
+
+PRESETS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "format", "presets.json")
+
+# manifest "config" key -> vatom_config field, and whether it is an integer.
+_CONFIG_FIELDS = (
+    ("imageSize", "image_size", True), ("verticesMin", "vertices_min", True), ("verticesMax", "vertices_max", True),
+    ("orbitsMin", "orbits_min", True), ("orbitsMax", "orbits_max", True), ("noiseMin", "noise_min", False),
+    ("lineWidth", "line_width", False), ("radiusMin", "radius_min", True), ("ovalRate", "oval_rate", False),
+    ("startPos", "start_pos", True), ("freq1Min", "freq1_min", True), ("freq1Max", "freq1_max", True),
+    ("freq2Min", "freq2_min", True), ("freq2Max", "freq2_max", True),
+)
+# manifest "classParams" key -> vatom_class_params field.
+_PARAM_FIELDS = (
+    ("vertices", "vertices", True), ("orbits", "orbits", True), ("radius", "radius", True),
+    ("freq1", "freq1", True), ("freq2", "freq2", True), ("noise", "noise", False),
+    ("lineWidth", "line_width", False), ("ovalX", "oval_x", False), ("ovalY", "oval_y", False),
+)
+_INT32 = (-(2**31), 2**31 - 1)
+
+
+class SpecError(ValueError):
+    """A manifest or preset that cannot be rendered; the message names the field."""
+
+
+def load_presets() -> Dict[str, Any]:
+    with open(PRESETS_PATH, encoding="utf8") as f:
+        return json.load(f)
+
+
+def preset_names() -> List[str]:
+    return list(load_presets()["presets"])
+
+
+def _number(where: str, v: Any, integer: bool) -> Any:
+    if integer:
+        if type(v) is not int or not _INT32[0] <= v <= _INT32[1]:
+            raise SpecError(f"{where} is {v!r}, expected a 32-bit integer")
+        return v
+    if type(v) not in (int, float):
+        raise SpecError(f"{where} is {v!r}, expected a number")
+    return float(v)
+
+
+def _count(where: str, v: Any, minimum: int) -> int:
+    if type(v) is not int or v < minimum or v >= 2**63:
+        raise SpecError(f"{where} is {v!r}, expected an integer >= {minimum}")
+    return v
+
+
+@dataclass
+class RenderSpec:
+    """Everything that decides a dataset's images, in the form the native library takes.
+
+    Picklable (DataLoader workers under spawn get a copy); the native handle is made from it in each
+    process.
+    """
+
+    config: Dict[str, Any]  # manifest "config" keys (camelCase)
+    stream: str  # "philox" or "reference"
+    seed: int
+    start_class: int
+    classes: int
+    instances: int
+    reference_threads: int = 1
+    class_params: Optional[np.ndarray] = field(default=None, repr=False)  # native.CLASS_PARAMS_DTYPE
+
+    @property
+    def image_size(self) -> int:
+        return int(self.config["imageSize"])
+
+    @property
+    def image_count(self) -> int:
+        return self.classes * self.instances
+
+    def native_spec(self) -> "native.Spec":
+        c = native.Config()
+        for key, name, integer in _CONFIG_FIELDS:
+            if key not in self.config:
+                raise SpecError(f"config.{key} is missing")
+            setattr(c, name, _number(f"config.{key}", self.config[key], integer))
+        stream = {"philox": native.STREAM_PHILOX, "reference": native.STREAM_REFERENCE}.get(self.stream)
+        if stream is None:
+            raise SpecError(f'rng is {self.stream!r}, expected "philox" or "reference"')
+        return native.make_spec(
+            c, stream, self.seed, self.start_class, self.classes, self.instances,
+            self.reference_threads, self.class_params,
+        )
+
+    def drawn_class_params(self) -> np.ndarray:
+        """The class parameters the config, stream and seed draw (the reference stream replays the
+        draws of every image before each class: a few percent of rendering the dataset)."""
+        return native.draw_class_params(self.native_spec())
+
+    # ---------------------------------------------------------------- constructors
+
+    @classmethod
+    def from_manifest(cls, m: Dict[str, Any]) -> "RenderSpec":
+        """The spec of a (checked) manifest, with its classParams as given (not yet compared)."""
+        config = m.get("config")
+        if not isinstance(config, dict):
+            raise SpecError(f"config is {type(config).__name__}, expected an object")
+        rng = m.get("rng", "philox")
+        if rng == "philox":
+            raw_seed = m.get("seed")
+            try:
+                seed = int(raw_seed, 10) if isinstance(raw_seed, str) else raw_seed
+            except ValueError:
+                seed = None
+            if type(seed) is not int or not 0 <= seed < 2**64:
+                raise SpecError(f"seed is {raw_seed!r}, expected a decimal integer from 0 to 2^64 - 1")
+        else:
+            seed = 0  # the reference seeds process t with t + 1
+        if config.get("imageSize") != m.get("imageSize"):
+            raise SpecError(f"config.imageSize {config.get('imageSize')!r} differs from imageSize {m.get('imageSize')!r}")
+        classes = _count("classes", m.get("classes"), 1)
+        spec = cls(
+            config=dict(config), stream=rng, seed=seed,
+            start_class=_count("startClass", m.get("startClass"), 0), classes=classes,
+            instances=_count("instances", m.get("instances"), 1),
+            reference_threads=_count("referenceThreads", m.get("referenceThreads", 1), 1),
+        )
+        spec.class_params = params_from_manifest(m.get("classParams"), spec.start_class, classes)
+        return spec
+
+    @classmethod
+    def preset(cls, name: str, seed: int = 0, classes: Optional[int] = None, instances: Optional[int] = None,
+               start_class: int = 0) -> "RenderSpec":
+        """A preset of the paper (``presets.json``) on the default stream, as ``vatom-fast build
+        --preset NAME --seed SEED`` makes it; ``classes``/``instances``/``start_class`` narrow it as
+        the CLI's options do."""
+        presets = load_presets()
+        if name not in presets["presets"]:
+            raise ValueError(f"preset is {name!r}, expected one of {', '.join(sorted(presets['presets']))}")
+        p = presets["presets"][name]
+        if type(seed) is not int or not 0 <= seed < 2**64:
+            raise ValueError(f"seed is {seed!r}, expected an integer from 0 to 2^64 - 1")
+        return cls(
+            config=dict(presets["configs"][p["config"]]), stream="philox", seed=seed, start_class=start_class,
+            classes=p["classes"] if classes is None else classes,
+            instances=p["instances"] if instances is None else instances,
+        )
+
+
+def params_from_manifest(raw: Any, start_class: int, classes: int) -> np.ndarray:
+    if not isinstance(raw, list) or len(raw) != classes:
+        n = len(raw) if isinstance(raw, list) else type(raw).__name__
+        raise SpecError(f"classParams has {n} entries, expected one per class ({classes})")
+    out = np.zeros(classes, dtype=native.CLASS_PARAMS_DTYPE)
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise SpecError(f"classParams[{i}] is not an object")
+        if entry.get("class", start_class + i) != start_class + i:
+            raise SpecError(f"classParams[{i}].class is {entry.get('class')!r}, expected {start_class + i}")
+        for key, name, integer in _PARAM_FIELDS:
+            if key not in entry:
+                raise SpecError(f"classParams[{i}].{key} is missing")
+            out[i][name] = _number(f"classParams[{i}].{key}", entry[key], integer)
+    return out
+
+
+def params_problem(given: np.ndarray, drawn: np.ndarray, start_class: int) -> Optional[str]:
+    """Where the manifest's class parameters differ from what its config, stream and seed draw."""
+    for name in native.CLASS_PARAMS_DTYPE.names:
+        bad = np.nonzero(given[name] != drawn[name])[0]
+        if bad.size:
+            i = int(bad[0])
+            key = next(k for k, n, _ in _PARAM_FIELDS if n == name)
+            return (
+                f"classParams of class {start_class + i} has {key} {given[i][name]!r}, but the config, rng and "
+                f"seed draw {drawn[i][name]!r} ({bad.size} classes differ in {key}): the manifest's class "
+                "parameters disagree with its seed"
+            )
+    return None
+
+
+class RendererCache:
+    """Per-process native handles of one spec, made on first use (one per thread count).
+
+    Pickling keeps the spec and drops the handles, so DataLoader workers (fork or spawn) each make
+    their own.
+    """
+
+    def __init__(self, spec: RenderSpec):
+        self.spec = spec
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._handles: Dict[int, native.Renderer] = {}
+
+    def get(self, threads: int = 1) -> native.Renderer:
+        if self._pid != os.getpid():
+            self._reset()  # forked: the parent's handles (and their threads) are not ours
+        with self._lock:
+            r = self._handles.get(threads)
+            if r is None:
+                r = native.Renderer(self.spec.native_spec(), threads=threads)
+                self._handles[threads] = r
+            return r
+
+    def close(self) -> None:
+        if self._pid == os.getpid():
+            for r in self._handles.values():
+                r.close()
+        self._reset()
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {"spec": self.spec}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.spec = state["spec"]
+        self._reset()
