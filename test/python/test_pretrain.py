@@ -30,9 +30,12 @@ BUILD = ["--classes", str(CLASSES), "--instances", str(INSTANCES), "--image-size
          "--shard-size", "80", "--seed", "1", "--threads", "1"]
 
 
-def _env():
+def _env(tmp=None):
     env = dict(os.environ, PYTHONPATH=str(REPO / "python"), OMP_NUM_THREADS="1")
     env.pop("WORLD_SIZE", None)
+    if tmp is not None:  # a killed run cannot remove its multiprocessing directories (pymp-*): keep them here
+        tmp.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(tmp)
     return env
 
 
@@ -118,8 +121,8 @@ def test_sigkill_and_restart_give_the_same_weights(dataset, tmp_path):
     # steps per epoch: 10; checkpoints at 4, 8, 10 (epoch end), 12, 16, 20, ...: SIGKILL between two
     # of them (losing steps), then SIGTERM (preemption: the script checkpoints the step it is at)
     for kill_after, sig in ((6, signal.SIGKILL), (17, signal.SIGTERM)):
-        p = subprocess.Popen(args, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+        p = subprocess.Popen(args, env=_env(tmp_path / "tmp"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
         try:
             for line in p.stdout:
                 if line.startswith('{"step"') and json.loads(line)["step"] >= kill_after:
