@@ -617,6 +617,8 @@ class Trainer:
         amp_mode = cfg["amp"]
         if amp_mode == "auto":
             amp_mode = "none" if self.device.type != "cuda" else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+        if amp_mode == "fp16" and self.device.type != "cuda":
+            raise UsageError("--amp fp16 needs --device cuda (on the CPU: --amp bf16 or none)")
         self.amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp_mode)
 
         torch.manual_seed(derive_seed(cfg["seed"], "init"))  # the same initial weights on every rank

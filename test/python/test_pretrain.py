@@ -206,6 +206,7 @@ def test_two_gloo_processes_split_each_epoch(dataset, tmp_path):
     (["--batch-size", "1000"], "--batch-size 1000 is larger than an epoch (320 training images)"),
     (["--crop-scale", "0.5:0.2"], "--crop-scale must be MIN:MAX with 0 < MIN <= MAX <= 1, got [0.5, 0.2]"),
     (["--accum-steps", "3"], "--batch-size must be a multiple of world size x --accum-steps (1 x 3), got 32"),
+    (["--amp", "fp16"], "--amp fp16 needs --device cuda (on the CPU: --amp bf16 or none)"),
 ])
 def test_bad_options_exit_2_with_one_line(dataset, tmp_path, args, message):
     r = run(["--data", str(dataset), "--out", str(tmp_path / "run"), "--smoke", *args])
