@@ -14,13 +14,14 @@ from .manifest import (
 )
 from .native import NativeError, NativeUnavailable, RenderCancelled
 from .render import RenderSpec, SpecError
-from .sampler import ShardWindowSampler
+from .sampler import ShardWindowSampler, holdout_split
 
 __version__ = "0.1.0"
 
 __all__ = [
     "VisualAtomDataset",
     "ShardWindowSampler",
+    "holdout_split",
     "DatasetError",
     "DatasetInfo",
     "NpyHeader",

@@ -186,3 +186,112 @@ def test_with_dataset_and_dataloader(tmp_path, workers):
             seen.append(i)
     assert seen == list(s)
     assert sorted(seen) == list(range(30))
+
+
+# ------------------------------------------------------------------ resume, subsets, held-out split
+
+@pytest.mark.parametrize("replicas", [1, 3])
+def test_resume_at_every_position_continues_the_epoch(replicas):
+    ds = Shards([7] * 6 + [4])  # 46 images: padding for 3 ranks
+    make = lambda r: ShardWindowSampler(ds, window_images=10, seed=5, num_replicas=replicas, rank=r)  # noqa: E731
+    for r in range(replicas):
+        ref = make(r)
+        ref.set_epoch(2)
+        whole = list(ref)
+        for consumed in range(len(whole) + 1):
+            s = make(r)
+            s.set_epoch(2)
+            it = iter(s)
+            head = [next(it) for _ in range(consumed)]
+            state = s.state_dict()  # default: what the iteration has yielded
+            assert state == s.state_dict(consumed=consumed)
+            fresh = make(r)
+            fresh.load_state_dict(state)
+            assert fresh.epoch == 2 and len(fresh) == len(whole) - consumed
+            assert head + list(fresh) == whole
+            assert list(fresh) == whole  # only the first iteration after loading is shortened
+            fresh.set_epoch(3)
+            ref.set_epoch(3)
+            assert list(fresh) == list(ref)
+
+
+def test_resume_state_from_set_epoch_and_nested_resume():
+    ds = Shards([10] * 5)
+    s = ShardWindowSampler(ds, window_images=16, seed=1, num_replicas=2, rank=1)
+    s.set_epoch(4)
+    whole = list(s)
+    a = ShardWindowSampler(ds, window_images=16, seed=1, num_replicas=2, rank=1)
+    a.load_state_dict(s.state_dict(consumed=5))
+    assert a.state_dict(consumed=0)["offset"] == 10  # a global position: 5 samples on each of 2 ranks
+    b = ShardWindowSampler(ds, window_images=16, seed=1, num_replicas=2, rank=1)
+    b.load_state_dict(a.state_dict(consumed=7))  # resumed twice: 5 + 7 samples in
+    assert list(b) == whole[12:]
+    c = ShardWindowSampler(ds, window_images=16, seed=1, num_replicas=2, rank=1)
+    c.set_epoch(5)
+    assert c.state_dict(consumed=0) == {"epoch": 5, "offset": 0, "images": 50, "indices": None, "seed": 1,
+                                        "window_images": 16, "shuffle": True, "num_replicas": 2, "drop_last": False}
+
+
+def test_load_state_dict_rejects_a_different_sampler():
+    ds = Shards([10] * 4)
+    state = ShardWindowSampler(ds, window_images=8, seed=1, num_replicas=2, rank=0).state_dict(consumed=3)
+    for kw, key in ((dict(seed=2), "seed"), (dict(window_images=9), "window_images"),
+                    (dict(num_replicas=4), "num_replicas"), (dict(shuffle=False), "shuffle"),
+                    (dict(indices=range(20)), "images")):
+        args = dict(window_images=8, seed=1, num_replicas=2, rank=0)
+        args.update(kw)
+        with pytest.raises(ValueError, match=f"saved with {key}="):
+            ShardWindowSampler(ds, **args).load_state_dict(state)
+    # the same number of images, but other ones
+    odd = ShardWindowSampler(ds, window_images=8, seed=1, indices=range(1, 40, 2)).state_dict(consumed=0)
+    with pytest.raises(ValueError, match="saved with indices="):
+        ShardWindowSampler(ds, window_images=8, seed=1, indices=range(0, 40, 2)).load_state_dict(odd)
+    s = ShardWindowSampler(ds, window_images=8, seed=1, num_replicas=2, rank=0)
+    for bad in (dict(state, offset=3), dict(state, offset=42), dict(state, offset=-2), dict(state, epoch=-1)):
+        with pytest.raises(ValueError, match="bad"):
+            s.load_state_dict(bad)
+    with pytest.raises(ValueError, match="past the end"):
+        s.state_dict(consumed=21)
+    with pytest.raises(ValueError, match="consumed"):
+        s.state_dict(consumed=-1)
+    with pytest.raises(TypeError):
+        s.load_state_dict([1, 2])
+
+
+def test_indices_subset_keeps_the_whole_order_minus_the_rest():
+    ds = Shards([12] * 5)
+    keep = [i for i in range(60) if i % 12 < 9]
+    full = ShardWindowSampler(ds, window_images=20, seed=3)
+    sub = ShardWindowSampler(ds, window_images=20, seed=3, indices=keep)
+    assert len(sub) == 45
+    for e in range(3):
+        full.set_epoch(e)
+        sub.set_epoch(e)
+        assert list(sub) == [i for i in full if i % 12 < 9]
+    sub2 = ShardWindowSampler(ds, shuffle=False, indices=[5, 1, 30])
+    assert list(sub2) == [1, 5, 30]
+    for bad, msg in (([60], r"in \[0, 59\]"), ([-1], "in"), ([1, 1], "repeat"), ([[1, 2]], "1-D"), ([0.5], "integers")):
+        with pytest.raises(ValueError, match=msg):
+            ShardWindowSampler(ds, indices=bad)
+
+
+def test_holdout_split_takes_the_last_instances_of_every_class(tmp_path):
+    from conftest import write_dataset
+    from vatom_fast import holdout_split
+
+    syn = write_dataset(tmp_path / "ds", classes=4, instances=5, size=8, start_class=3, shard_counts=(5, 7, 8))
+    ds = VisualAtomDataset(syn.root, output="numpy", channels=1)
+    train, held = holdout_split(ds, 2)
+    assert held.tolist() == [3, 4, 8, 9, 13, 14, 18, 19]
+    assert sorted(train.tolist() + held.tolist()) == list(range(20))
+    assert holdout_split(ds, 0)[1].tolist() == []
+    # on a subset of shards the indices are the subset's, the split the whole dataset's
+    part = VisualAtomDataset(syn.root, output="numpy", channels=1, shards=[1, 2])  # global images 5..19
+    ptrain, pheld = holdout_split(part, 2)
+    assert [part.global_index(int(i)) for i in pheld] == [8, 9, 13, 14, 18, 19]
+    assert len(ptrain) + len(pheld) == 15
+    for bad in (5, -1, 2.0, True):
+        with pytest.raises(ValueError, match="per_class"):
+            holdout_split(ds, bad)
+    with pytest.raises(TypeError, match="instances"):
+        holdout_split(Shards([4]), 1)
