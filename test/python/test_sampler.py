@@ -279,17 +279,17 @@ def test_holdout_split_takes_the_last_instances_of_every_class(tmp_path):
     from conftest import write_dataset
     from vatom_fast import holdout_split
 
-    syn = write_dataset(tmp_path / "ds", classes=4, instances=5, size=8, start_class=3, shard_counts=(5, 7, 8))
+    syn = write_dataset(tmp_path / "ds", classes=4, instances=5, size=16, start_class=3, shard_counts=(7, 7, 6))
     ds = VisualAtomDataset(syn.root, output="numpy", channels=1)
     train, held = holdout_split(ds, 2)
     assert held.tolist() == [3, 4, 8, 9, 13, 14, 18, 19]
     assert sorted(train.tolist() + held.tolist()) == list(range(20))
     assert holdout_split(ds, 0)[1].tolist() == []
     # on a subset of shards the indices are the subset's, the split the whole dataset's
-    part = VisualAtomDataset(syn.root, output="numpy", channels=1, shards=[1, 2])  # global images 5..19
+    part = VisualAtomDataset(syn.root, output="numpy", channels=1, shards=[1, 2])  # global images 7..19
     ptrain, pheld = holdout_split(part, 2)
     assert [part.global_index(int(i)) for i in pheld] == [8, 9, 13, 14, 18, 19]
-    assert len(ptrain) + len(pheld) == 15
+    assert len(ptrain) + len(pheld) == 13
     for bad in (5, -1, 2.0, True):
         with pytest.raises(ValueError, match="per_class"):
             holdout_split(ds, bad)
