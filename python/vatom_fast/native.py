@@ -276,12 +276,12 @@ def draw_class_params(spec: Spec) -> np.ndarray:
     return out
 
 
-def _out_pointer(out: np.ndarray, images: int, image_bytes: int):
+def _check_out(out: np.ndarray, images: int, image_bytes: int) -> None:
+    """A caller's ``out`` (arrays made here are right by construction and not checked)."""
     if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or not out.flags.c_contiguous or not out.flags.writeable:
         raise TypeError("out must be a writable C-contiguous uint8 array")
     if out.nbytes < images * image_bytes:
         raise ValueError(f"out holds {out.nbytes} bytes, {images} images need {images * image_bytes}")
-    return out.ctypes.data_as(_u8p), out.nbytes
 
 
 class Renderer:
@@ -327,8 +327,9 @@ class Renderer:
         n = max(0, end - begin)
         if out is None:
             out = np.empty((n, self.image_size, self.image_size), dtype=np.uint8)
-        ptr, size = _out_pointer(out, n, self.image_bytes)
-        _check(self._lib, self._lib.vatom_render_range(self._live(), begin, end, ptr, size))
+        else:
+            _check_out(out, n, self.image_bytes)
+        _check(self._lib, self._lib.vatom_render_range(self._live(), begin, end, out.ctypes.data_as(_u8p), out.nbytes))
         return out
 
     def render_indices(self, indices: Sequence[int], out: Optional[np.ndarray] = None) -> np.ndarray:
@@ -336,8 +337,10 @@ class Renderer:
         idx = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
         if out is None:
             out = np.empty((idx.size, self.image_size, self.image_size), dtype=np.uint8)
-        ptr, size = _out_pointer(out, idx.size, self.image_bytes)
-        _check(self._lib, self._lib.vatom_render_indices(self._live(), idx.ctypes.data_as(_i64p), idx.size, ptr, size))
+        else:
+            _check_out(out, idx.size, self.image_bytes)
+        _check(self._lib, self._lib.vatom_render_indices(
+            self._live(), idx.ctypes.data_as(_i64p), idx.size, out.ctypes.data_as(_u8p), out.nbytes))
         return out
 
     def render_into(self, indices: np.ndarray, address: int, nbytes: int) -> None:
