@@ -57,29 +57,25 @@ def cli_build(out: Path, args) -> Path:
 
 @pytest.fixture(scope="session")
 def builds(tmp_path_factory):
-    """CLI builds, made on first use and kept for the session."""
+    """CLI builds, made on first use and kept for the session; ``manifest=True``: `vatom-fast build
+    --format manifest` of the config (manifest.json only, no shards)."""
     made = {}
 
-    def get(name: str) -> Path:
-        if name not in made:
-            made[name] = cli_build(tmp_path_factory.mktemp(name) / "ds", CONFIGS[name])
-        return made[name]
+    def get(name: str, manifest: bool = False) -> Path:
+        if (name, manifest) not in made:
+            tag, extra = ("-manifest", ["--format", "manifest"]) if manifest else ("", [])
+            out = cli_build(tmp_path_factory.mktemp(name + tag) / "ds", [*CONFIGS[name], *extra])
+            if manifest:
+                assert [p.name for p in out.iterdir()] == ["manifest.json"]
+            made[name, manifest] = out
+        return made[name, manifest]
 
     return get
 
 
 @pytest.fixture(scope="session")
-def manifest_builds(tmp_path_factory):
-    """`vatom-fast build --format manifest` of a config: manifest.json only, no shards."""
-    made = {}
-
-    def get(name: str) -> Path:
-        if name not in made:
-            made[name] = cli_build(tmp_path_factory.mktemp(name + "-manifest") / "ds", [*CONFIGS[name], "--format", "manifest"])
-            assert [p.name for p in made[name].iterdir()] == ["manifest.json"]
-        return made[name]
-
-    return get
+def manifest_builds(builds):
+    return lambda name: builds(name, manifest=True)
 
 
 def stored_images(root: Path) -> np.ndarray:
