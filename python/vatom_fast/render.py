@@ -118,7 +118,7 @@ class RenderSpec:
             start_class=m["startClass"], classes=m["classes"], instances=m["instances"],
             reference_threads=m.get("referenceThreads", 1),
         )
-        spec.class_params = params_from_manifest(m["classParams"], spec.start_class, spec.classes)
+        spec.class_params = params_from_manifest(m["classParams"], spec.classes)
         return spec
 
     @classmethod
@@ -140,7 +140,7 @@ class RenderSpec:
         )
 
 
-def params_from_manifest(raw: List[Dict[str, Any]], start_class: int, classes: int) -> np.ndarray:
+def params_from_manifest(raw: List[Dict[str, Any]], classes: int) -> np.ndarray:
     """A checked manifest's classParams (one entry per class, in order) as a native array."""
     out = np.zeros(classes, dtype=native.CLASS_PARAMS_DTYPE)
     for i, entry in enumerate(raw):

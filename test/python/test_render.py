@@ -179,7 +179,7 @@ def test_preset_equals_a_cli_build_of_the_preset(tmp_path):
     # The manifest's class parameters are the ones the library draws for the preset.
     m = json.loads((root / "manifest.json").read_text())
     drawn = vatom_fast.RenderSpec.preset("visualatom-1k", seed=0, classes=2).drawn_class_params()
-    from_manifest = vatom_fast.render.params_from_manifest(m["classParams"], 0, 2)
+    from_manifest = vatom_fast.render.params_from_manifest(m["classParams"], 2)
     assert drawn.tobytes() == from_manifest.tobytes()
     small = VisualAtomDataset.preset("visualatom-21k", seed=0, classes=3, instances=2, start_class=20997, output="numpy")
     assert len(small) == 6 and small.classes == [20997, 20998, 20999]
