@@ -57,6 +57,13 @@ int main(void) {
         "unknown device is refused");
 
   small_spec(&s);
+  s.start_class = INT64_MIN; /* the classes bound is computed from it: it must not overflow */
+  st = vatom_renderer_create(&s, 1, "cpu", &r);
+  check(st == VATOM_ERROR_INVALID_ARGUMENT && r == NULL &&
+            strstr(vatom_last_error(), "startClass is -9223372036854775808") != NULL,
+        "start class far below 0 is refused");
+
+  small_spec(&s);
   st = vatom_renderer_create(&s, 2, "cpu", &r);
   check(st == VATOM_OK && r != NULL && vatom_last_error()[0] == '\0', "good spec: a renderer");
   if (st != VATOM_OK) return 1;

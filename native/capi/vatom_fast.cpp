@@ -66,8 +66,10 @@ void require(bool ok, const std::string& message) {
   if (!ok) throw BadArgument(message);
 }
 
-vatom::GeneratorConfig to_config(const vatom_config& c) {
-  vatom::GeneratorConfig g;
+// vatom_config and vatom::GeneratorConfig have the same fields: one copy for both directions.
+template <typename To, typename From>
+To copy_config(const From& c) {
+  To g{};
   g.image_size = c.image_size;
   g.vertices_min = c.vertices_min;
   g.vertices_max = c.vertices_max;
@@ -110,7 +112,7 @@ vatom::DatasetSpec to_spec(const vatom_spec* s) {
   require(s->stream == VATOM_STREAM_PHILOX || s->stream == VATOM_STREAM_REFERENCE,
           "spec stream is " + std::to_string(s->stream) + ", expected 0 (philox) or 1 (reference)");
   vatom::DatasetSpec spec;
-  spec.config = to_config(s->config);
+  spec.config = copy_config<vatom::GeneratorConfig>(s->config);
   spec.stream = s->stream == VATOM_STREAM_REFERENCE ? vatom::StreamKind::Reference : vatom::StreamKind::Philox;
   spec.seed = s->seed;
   spec.start_class = s->start_class;
@@ -138,6 +140,16 @@ void check_output(const vatom_renderer* r, int64_t images, const uint8_t* out, s
               " images need " + std::to_string(need));
 }
 
+// Images [begin, end) of the dataset, and an output buffer that holds them.
+void check_range(const vatom_renderer* r, int64_t begin, int64_t end, const uint8_t* out, size_t out_bytes) {
+  const int64_t n = r->spec.image_count();
+  if (begin < 0 || end > n || begin > end) {
+    throw std::out_of_range("images [" + std::to_string(begin) + ", " + std::to_string(end) +
+                            ") are outside the dataset's [0, " + std::to_string(n) + ")");
+  }
+  check_output(r, end - begin, out, out_bytes);
+}
+
 }  // namespace
 
 extern "C" {
@@ -148,13 +160,10 @@ const char* vatom_last_error(void) { return last_error.c_str(); }
 
 void vatom_spec_init(vatom_spec* spec) {
   if (spec == nullptr) return;
-  const vatom::GeneratorConfig g;  // the paper's parameters
   *spec = vatom_spec{};
   spec->abi_version = VATOM_ABI_VERSION;
   spec->stream = VATOM_STREAM_PHILOX;
-  spec->config = vatom_config{g.image_size, g.vertices_min, g.vertices_max, g.orbits_min, g.orbits_max,
-                              g.noise_min,  g.line_width,   g.radius_min,   g.oval_rate,  g.start_pos,
-                              g.freq1_min,  g.freq1_max,    g.freq2_min,    g.freq2_max};
+  spec->config = copy_config<vatom_config>(vatom::GeneratorConfig{});  // the paper's parameters
   spec->reference_threads = 1;
   spec->class_params = nullptr;
 }
@@ -219,12 +228,7 @@ vatom_status vatom_draw_class_params(const vatom_spec* spec, vatom_class_params*
 vatom_status vatom_render_range(vatom_renderer* r, int64_t begin, int64_t end, uint8_t* out, size_t out_bytes) {
   return guarded([&] {
     require(r != nullptr, "renderer is NULL");
-    const int64_t n = r->spec.image_count();
-    if (begin < 0 || end > n || begin > end) {
-      throw std::out_of_range("images [" + std::to_string(begin) + ", " + std::to_string(end) +
-                              ") are outside the dataset's [0, " + std::to_string(n) + ")");
-    }
-    check_output(r, end - begin, out, out_bytes);
+    check_range(r, begin, end, out, out_bytes);
     std::lock_guard<std::mutex> lock(r->busy);
     if (r->renderer->cancel_requested()) throw vatom::Cancelled();
     if (end > begin) r->renderer->render(begin, end, out, *r->pool);
@@ -242,12 +246,7 @@ vatom_status vatom_render_range_device(vatom_renderer* r, int64_t begin, int64_t
           "rendering into GPU memory needs a renderer made with device \"cuda\"; this one renders on the CPU" +
           (cuda.compiled ? std::string() : ", and " + cuda.error));
     }
-    const int64_t n = r->spec.image_count();
-    if (begin < 0 || end > n || begin > end) {
-      throw std::out_of_range("images [" + std::to_string(begin) + ", " + std::to_string(end) +
-                              ") are outside the dataset's [0, " + std::to_string(n) + ")");
-    }
-    check_output(r, end - begin, static_cast<const uint8_t*>(device_out), out_bytes);
+    check_range(r, begin, end, static_cast<const uint8_t*>(device_out), out_bytes);
     std::lock_guard<std::mutex> lock(r->busy);
     if (r->renderer->cancel_requested()) throw vatom::Cancelled();
     if (end > begin) gpu->render_to_device(begin, end, static_cast<uint8_t*>(device_out), cuda_stream);

@@ -1,5 +1,6 @@
 #include "renderer_factory.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -72,7 +73,8 @@ std::string spec_problem(const DatasetSpec& spec) {
   }
   if (spec.stream != StreamKind::Philox && spec.stream != StreamKind::Reference) c.fail("stream is not philox or reference");
   c.integer("startClass", spec.start_class, 0, kClassIndexEnd - 1);
-  c.integer("classes", spec.classes, 1, kClassIndexEnd - spec.start_class);
+  // Clamped: a start_class far out of range (reported above) must not overflow the bound.
+  c.integer("classes", spec.classes, 1, kClassIndexEnd - std::clamp<int64_t>(spec.start_class, 0, kClassIndexEnd - 1));
   c.integer("instances", spec.instances, 1, kClassIndexEnd - 1);
   if (!c.failed && spec.classes > kImageCountMax / spec.instances) {
     c.fail("classes * instances is more than 2^53 images");
