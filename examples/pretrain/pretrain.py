@@ -35,6 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision.transforms as T
 from torchvision.models.vision_transformer import EncoderBlock, VisionTransformer
+from torchvision.ops import stochastic_depth
 
 try:
     import vatom_fast
@@ -301,15 +302,6 @@ class OneShard:
 
 # ---------------------------------------------------------------------------------------- model
 
-def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Stochastic depth: zero a residual branch for a random part of the batch, rescale the rest."""
-    if p == 0.0 or not training:
-        return x
-    keep = 1.0 - p
-    mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-    return x * mask.div_(keep)
-
-
 class DropPathEncoderBlock(EncoderBlock):
     """torchvision's EncoderBlock with stochastic depth on both residual branches (as timm's ViT).
 
@@ -322,9 +314,9 @@ class DropPathEncoderBlock(EncoderBlock):
     def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 - torchvision's name
         x = self.ln_1(input)
         x, _ = self.self_attention(query=x, key=x, value=x, need_weights=False)
-        x = input + drop_path(self.dropout(x), self.drop_prob, self.training)
+        x = input + stochastic_depth(self.dropout(x), self.drop_prob, "row", self.training)
         y = self.mlp(self.ln_2(x))
-        return x + drop_path(y, self.drop_prob, self.training)
+        return x + stochastic_depth(y, self.drop_prob, "row", self.training)
 
 
 def build_model(cfg: Dict[str, Any], num_classes: int) -> Tuple[nn.Module, str]:
