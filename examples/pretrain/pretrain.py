@@ -288,18 +288,6 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-class OneShard:
-    """Stands in for a dataset without shard files (rendered on the fly): one 'shard' of everything,
-    since reads have no locality to keep."""
-
-    def __init__(self, n: int) -> None:
-        self.shard_sizes = (n,)
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-
 # ---------------------------------------------------------------------------------------- model
 
 class DropPathEncoderBlock(EncoderBlock):
@@ -593,12 +581,10 @@ class Trainer:
                              f"got {cfg['batch_size']}")
         self.micro = cfg["batch_size"] // (world * accum)  # images per forward pass on one rank
         self.per_rank_step = self.micro * accum
-        sizes = tuple(getattr(ds, "shard_sizes", ()) or ())
-        layout = ds if sizes and sum(sizes) == len(ds) else OneShard(len(ds))
         # A window of few classes gives batches of few classes, which stalls training (batches drawn from
         # 4 classes of 10 keep a small ViT at chance for 200 steps); 32 classes' worth mixes well.
-        window = cfg["window_images"] or max(4 * max(layout.shard_sizes), 32 * ds.instances)
-        self.sampler = ShardWindowSampler(layout, window_images=window, seed=cfg["seed"], num_replicas=world,
+        window = cfg["window_images"] or max(4 * max(ds.shard_sizes), 32 * ds.instances)
+        self.sampler = ShardWindowSampler(ds, window_images=window, seed=cfg["seed"], num_replicas=world,
                                           rank=self.rank, indices=train_idx)
         self.steps_per_epoch = self.sampler.num_samples // self.per_rank_step
         if self.steps_per_epoch == 0:
