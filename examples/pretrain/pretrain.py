@@ -264,11 +264,26 @@ def derive_seed(*parts: Any) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save through a temporary file, fsync and rename: a kill leaves the old file or the new one."""
+def _create(path: Path, append: bool = False) -> int:
+    """A write fd on ``path`` that never follows a symlink planted in the run directory."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+    return os.open(path, flags | (os.O_APPEND if append else os.O_EXCL), 0o644)
+
+
+def open_append(path: Path) -> Any:
+    """The log files: appended to, never through a symlink (one raises OSError)."""
+    return os.fdopen(_create(path, append=True), "a")
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """``write(file)`` into a temporary file created exclusively (a stale one from a killed run, or a
+    planted symlink, is removed first, never followed), fsync and rename: a kill leaves the old file
+    or the new one."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    with os.fdopen(_create(tmp), "wb") as f:
+        write(f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -279,13 +294,8 @@ def atomic_save(obj: Any, path: Path) -> None:
         os.close(dir_fd)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def atomic_save(obj: Any, path: Path) -> None:
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 # ---------------------------------------------------------------------------------------- model
@@ -552,7 +562,7 @@ def set_rng_states(states: Dict[str, Any], device: torch.device) -> None:
 def emit(line: Dict[str, Any], log_path: Path) -> None:
     text = json.dumps(line)
     print(text, flush=True)
-    with open(log_path, "a") as f:
+    with open_append(log_path) as f:
         f.write(text + "\n")
 
 
@@ -789,10 +799,11 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)  # every rank: the trace files are per rank
         if self.rank == 0:
             print(json.dumps({"config": self.resolved}), flush=True)  # every stdout line is one JSON object
-            atomic_write_text(self.out / "config.json", json.dumps(self.resolved, indent=2) + "\n")
+            text = json.dumps(self.resolved, indent=2) + "\n"
+            atomic_write(self.out / "config.json", lambda f: f.write(text.encode()))
         # SIGTERM (Slurm or Kubernetes preemption; torchrun passes it on): finish the step, checkpoint, exit
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stop_requested", True))
-        trace = open(self.out / f"samples-rank{self.rank}.jsonl", "a") if self.cfg["trace_samples"] else None
+        trace = open_append(self.out / f"samples-rank{self.rank}.jsonl") if self.cfg["trace_samples"] else None
         try:
             self.model.train()
             while self.epoch < self.cfg["epochs"]:
