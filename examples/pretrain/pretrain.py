@@ -35,6 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision.transforms as T
 from torchvision.models.vision_transformer import EncoderBlock, VisionTransformer
+from torchvision.ops import stochastic_depth
 
 try:
     import vatom_fast
@@ -263,11 +264,26 @@ def derive_seed(*parts: Any) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save through a temporary file, fsync and rename: a kill leaves the old file or the new one."""
+def _create(path: Path, append: bool = False) -> int:
+    """A write fd on ``path`` that never follows a symlink planted in the run directory."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+    return os.open(path, flags | (os.O_APPEND if append else os.O_EXCL), 0o644)
+
+
+def open_append(path: Path) -> Any:
+    """The log files: appended to, never through a symlink (one raises OSError)."""
+    return os.fdopen(_create(path, append=True), "a")
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """``write(file)`` into a temporary file created exclusively (a stale one from a killed run, or a
+    planted symlink, is removed first, never followed), fsync and rename: a kill leaves the old file
+    or the new one."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    with os.fdopen(_create(tmp), "wb") as f:
+        write(f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -278,37 +294,11 @@ def atomic_save(obj: Any, path: Path) -> None:
         os.close(dir_fd)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-class OneShard:
-    """Stands in for a dataset without shard files (rendered on the fly): one 'shard' of everything,
-    since reads have no locality to keep."""
-
-    def __init__(self, n: int) -> None:
-        self.shard_sizes = (n,)
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
+def atomic_save(obj: Any, path: Path) -> None:
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 # ---------------------------------------------------------------------------------------- model
-
-def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """Stochastic depth: zero a residual branch for a random part of the batch, rescale the rest."""
-    if p == 0.0 or not training:
-        return x
-    keep = 1.0 - p
-    mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
-    return x * mask.div_(keep)
-
 
 class DropPathEncoderBlock(EncoderBlock):
     """torchvision's EncoderBlock with stochastic depth on both residual branches (as timm's ViT).
@@ -322,9 +312,9 @@ class DropPathEncoderBlock(EncoderBlock):
     def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 - torchvision's name
         x = self.ln_1(input)
         x, _ = self.self_attention(query=x, key=x, value=x, need_weights=False)
-        x = input + drop_path(self.dropout(x), self.drop_prob, self.training)
+        x = input + stochastic_depth(self.dropout(x), self.drop_prob, "row", self.training)
         y = self.mlp(self.ln_2(x))
-        return x + drop_path(y, self.drop_prob, self.training)
+        return x + stochastic_depth(y, self.drop_prob, "row", self.training)
 
 
 def build_model(cfg: Dict[str, Any], num_classes: int) -> Tuple[nn.Module, str]:
@@ -572,7 +562,7 @@ def set_rng_states(states: Dict[str, Any], device: torch.device) -> None:
 def emit(line: Dict[str, Any], log_path: Path) -> None:
     text = json.dumps(line)
     print(text, flush=True)
-    with open(log_path, "a") as f:
+    with open_append(log_path) as f:
         f.write(text + "\n")
 
 
@@ -601,12 +591,10 @@ class Trainer:
                              f"got {cfg['batch_size']}")
         self.micro = cfg["batch_size"] // (world * accum)  # images per forward pass on one rank
         self.per_rank_step = self.micro * accum
-        sizes = tuple(getattr(ds, "shard_sizes", ()) or ())
-        layout = ds if sizes and sum(sizes) == len(ds) else OneShard(len(ds))
         # A window of few classes gives batches of few classes, which stalls training (batches drawn from
         # 4 classes of 10 keep a small ViT at chance for 200 steps); 32 classes' worth mixes well.
-        window = cfg["window_images"] or max(4 * max(layout.shard_sizes), 32 * ds.instances)
-        self.sampler = ShardWindowSampler(layout, window_images=window, seed=cfg["seed"], num_replicas=world,
+        window = cfg["window_images"] or max(4 * max(ds.shard_sizes), 32 * ds.instances)
+        self.sampler = ShardWindowSampler(ds, window_images=window, seed=cfg["seed"], num_replicas=world,
                                           rank=self.rank, indices=train_idx)
         self.steps_per_epoch = self.sampler.num_samples // self.per_rank_step
         if self.steps_per_epoch == 0:
@@ -811,10 +799,11 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)  # every rank: the trace files are per rank
         if self.rank == 0:
             print(json.dumps({"config": self.resolved}), flush=True)  # every stdout line is one JSON object
-            atomic_write_text(self.out / "config.json", json.dumps(self.resolved, indent=2) + "\n")
+            text = json.dumps(self.resolved, indent=2) + "\n"
+            atomic_write(self.out / "config.json", lambda f: f.write(text.encode()))
         # SIGTERM (Slurm or Kubernetes preemption; torchrun passes it on): finish the step, checkpoint, exit
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stop_requested", True))
-        trace = open(self.out / f"samples-rank{self.rank}.jsonl", "a") if self.cfg["trace_samples"] else None
+        trace = open_append(self.out / f"samples-rank{self.rank}.jsonl") if self.cfg["trace_samples"] else None
         try:
             self.model.train()
             while self.epoch < self.cfg["epochs"]:

@@ -77,8 +77,17 @@ def test_rendered_on_the_fly_trains_exactly_like_stored(dataset, tmp_path):
 
 def test_smoke_run_learns(dataset, tmp_path):
     out = tmp_path / "run"
+    # symlinks planted where the run writes its temporary files: removed, never written through
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"untouched")
+    out.mkdir()
+    for name in ("config.json.tmp", "checkpoint.pt.tmp", "model.pt.tmp"):
+        (out / name).symlink_to(victim)
     r = run(["--data", str(dataset), "--out", str(out), "--smoke"])
     assert r.returncode == 0, r.stderr
+    assert victim.read_bytes() == b"untouched"
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.json", "log.jsonl", "model.pt"]
+    assert not any((out / p).is_symlink() for p in os.listdir(out))
     config = json.loads((out / "config.json").read_text())
     assert config["model"] == "vit_micro" and config["image_size"] == 32 and config["device"] == "cpu"
     assert config["train_images"] == CLASSES * (INSTANCES - HOLDOUT) and config["heldout_images"] == CLASSES * HOLDOUT
@@ -230,6 +239,19 @@ def _script_module():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def test_logs_are_never_appended_through_a_symlink(tmp_path):
+    P = _script_module()
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    (tmp_path / "log.jsonl").symlink_to(victim)
+    with pytest.raises(OSError):
+        P.emit({"epoch": 0}, tmp_path / "log.jsonl")
+    assert victim.read_text() == "untouched\n"
+    P.emit({"epoch": 0}, tmp_path / "fresh.jsonl")
+    P.emit({"epoch": 1}, tmp_path / "fresh.jsonl")
+    assert (tmp_path / "fresh.jsonl").read_text() == '{"epoch": 0}\n{"epoch": 1}\n'
 
 
 def test_drop_path_blocks_keep_torchvision_behaviour_and_names():
