@@ -225,13 +225,21 @@ function warnOfReferenceSplit(options: BuildOptions, identity: DatasetIdentity, 
   }
 }
 
-/** The dataset identity of options; refuses a reference split that makes no class, and more classes than a manifest may list. */
+/** The dataset identity of options; refuses a reference split that makes no class, more classes than a manifest may list and more shards than it may have. */
 function nonEmptyIdentity(options: BuildOptions): DatasetIdentity {
   const identity = datasetIdentity(options);
   if (identity.classes === 0) {
     throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
   }
   checkClassCount(options.classes, identity.classes);
+  // Sized before anything is spent on it: the plan holds one entry per shard, and a manifest (even a
+  // manifest-only one) whose layout has more shards than the format allows is refused when read.
+  const layoutShards = Math.ceil(identity.imageCount / identity.shardSize);
+  if (layoutShards > MAX_SHARDS) {
+    throw new VatomError('BAD_OPTION',
+      `Invalid value for --shard-size: ${identity.shardSize}; ${identity.imageCount} images make ${layoutShards} shards of it, at most ${MAX_SHARDS} are allowed ` +
+      `(use --shard-size ${Math.ceil(identity.imageCount / MAX_SHARDS)} or more)`, EXIT_BAD_INPUT);
+  }
   return identity;
 }
 
@@ -298,13 +306,6 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
   const native = loadNative();
   const device = resolveDevice(options, native);
   const identity = nonEmptyIdentity(options);
-  // Sized before anything is spent on it: the plan holds one entry per shard.
-  const layoutShards = Math.ceil(identity.imageCount / identity.shardSize);
-  if (layoutShards > MAX_SHARDS) {
-    throw new VatomError('BAD_OPTION',
-      `Invalid value for --shard-size: ${identity.shardSize}; ${identity.imageCount} images make ${layoutShards} shards of it, at most ${MAX_SHARDS} are allowed ` +
-      `(use --shard-size ${Math.ceil(identity.imageCount / MAX_SHARDS)} or more)`, EXIT_BAD_INPUT);
-  }
   const layout = planShards(identity);
   const worker = options.worker;
   const [firstShard, endShard] = worker ? workerShardRange(layout.length, worker.index, worker.count) : [0, layout.length];
