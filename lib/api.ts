@@ -5,11 +5,11 @@
  */
 import { build as buildDataset, buildManifest, BuildSummary, ManifestBuildSummary } from './build';
 import { EXIT_BAD_INPUT, VatomError } from './errors';
-import { buildExport, configureEncoders, exportDataset as exportNpyDataset, ExportSummary, parseBuildFormat, parseExportOptions } from './export';
-import { refuseShardOptions } from './export/options';
+import { buildExport, configureEncoders, exportDataset as exportNpyDataset, ExportSummary, parseExportOptions } from './export';
+import { parseBuildCommand } from './export/options';
 import { makeContactSheet, parsePreviewOptions, SheetSummary } from './export/preview';
 import { mergeDataset as mergeParts, MergeReport } from './merge';
-import { BuildOptions as ValidatedBuildOptions, parseBuildOptions, RawOptions } from './options';
+import { BuildOptions as ValidatedBuildOptions, RawOptions } from './options';
 import { createReporter, Reporter } from './progress';
 
 /** A `MIN:MAX` range of integers: `[min, max]`, one number (= `[n, n]`) or the text `"min:max"`. */
@@ -157,17 +157,13 @@ function inApiTerms(err: unknown, known: readonly string[]): unknown {
 
 /** The options of {@link build} checked as the command line checks its flags, with the output format. */
 function checkBuild(options: BuildOptions) {
-  const raw = toRaw(options, BUILD_KEYS, 'build()');
-  const validated = parseBuildOptions(raw, true, {});
-  const format = parseBuildFormat(raw);
-  refuseShardOptions(raw, format.format, validated.worker !== undefined);
-  return { validated, format };
+  return parseBuildCommand(toRaw(options, BUILD_KEYS, 'build()'), {});
 }
 
 /** Validates the options of {@link build} and fills in the defaults (the preset's, scaled to the image size). */
 export function validateBuildOptions(options: BuildOptions): ValidatedBuildOptions {
   try {
-    return checkBuild(options).validated;
+    return checkBuild(options).options;
   } catch (err) {
     throw inApiTerms(err, BUILD_KEYS);
   }
@@ -180,7 +176,7 @@ export function validateBuildOptions(options: BuildOptions): ValidatedBuildOptio
  */
 export function build(options: BuildOptions, run: RunOptions = {}): Promise<BuildSummary | ManifestBuildSummary | ExportSummary> {
   return speakingApi<BuildSummary | ManifestBuildSummary | ExportSummary>(BUILD_KEYS, () => {
-    const { validated, format } = checkBuild(options);
+    const { options: validated, format } = checkBuild(options);
     const reporter = run.reporter ?? createReporter({ quiet: true });
     if ('settings' in format) return buildExport(validated, format.settings, { reporter, signal: run.signal });
     return format.format === 'manifest' ? buildManifest(validated, reporter) : buildDataset(validated, reporter, run.signal);

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { DEFAULT_SHARD_BYTES, drawingWarnings } from './config';
 import { chooseDevice, DeviceChoice } from './device';
 import { badOption, EXIT_BAD_INPUT, VatomError } from './errors';
-import { checkClassCount, MAX_SHARDS } from './format';
+import { checkClassCount, MAX_SHARDS, shardFileBytes } from './format';
 import { DirectoryLock, LOCK_FILE } from './lock';
 import { checkWritableOutput, nearestExisting } from './output';
 import {
@@ -17,7 +17,6 @@ import { Reporter } from './progress';
 import { checkShard } from './verify';
 
 const GENERATOR = `vatom-fast ${require('../package.json').version as string}`;
-const LABELS_HEADER_BYTES = 128;
 
 /** What a finished build reports (`--json` prints it). */
 export interface BuildSummary {
@@ -94,16 +93,17 @@ export function planShards(identity: Pick<DatasetIdentity, 'imageCount' | 'shard
   return shards;
 }
 
-/** Bytes a shard of `count` images takes on disk (labels header rounded up). */
-function shardBytes(identity: DatasetIdentity, count: number, imagesDataOffset: number): number {
-  return imagesDataOffset + count * identity.imageSize ** 2 + LABELS_HEADER_BYTES + 4 * count;
+/** Bytes a shard of `count` images takes on disk, images and labels (lib/format.ts). */
+function shardBytes(identity: DatasetIdentity, count: number): number {
+  const bytes = shardFileBytes(identity.imageSize, count);
+  return bytes.images + bytes.labels;
 }
 
 /** Bytes the .npy shards of a dataset take: what a manifest-only dataset would take stored. */
-export function storedBytes(identity: DatasetIdentity, imagesDataOffset: number): number {
+export function storedBytes(identity: DatasetIdentity): number {
   const full = Math.floor(identity.imageCount / identity.shardSize);
   const rest = identity.imageCount % identity.shardSize;
-  return full * shardBytes(identity, identity.shardSize, imagesDataOffset) + (rest > 0 ? shardBytes(identity, rest, imagesDataOffset) : 0);
+  return full * shardBytes(identity, identity.shardSize) + (rest > 0 ? shardBytes(identity, rest) : 0);
 }
 
 /** Human-readable size, decimal units as disks are sold. */
@@ -217,21 +217,31 @@ export function resolveDevice(options: BuildOptions, native: NativeAddon): Devic
   return chooseDevice(options.device, { cuda: c.compiled, cudaDevices: c.devices, names: c.names, error: c.error }, options.rng);
 }
 
-function warnOfReferenceSplit(options: BuildOptions, identity: DatasetIdentity, reporter: Reporter): void {
+/** Warns of classes a reference split does not produce and of parameters that draw degenerate images. */
+function warnOfOptions(options: BuildOptions, identity: DatasetIdentity, reporter: Reporter): void {
   if (options.rng === 'reference' && identity.classes !== options.classes) {
     reporter.log(`warning: the reference with ${options.referenceThreads} processes makes ${identity.classes} of ` +
       `${options.classes} classes (each process makes floor(classes / processes)); the last ` +
       `${options.classes - identity.classes} are not produced`);
   }
+  for (const warning of drawingWarnings(options.config)) reporter.log(`warning: ${warning}`);
 }
 
-/** The dataset identity of options; refuses a reference split that makes no class, and more classes than a manifest may list. */
+/** The dataset identity of options; refuses a reference split that makes no class, more classes than a manifest may list and more shards than it may have. */
 function nonEmptyIdentity(options: BuildOptions): DatasetIdentity {
   const identity = datasetIdentity(options);
   if (identity.classes === 0) {
     throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
   }
   checkClassCount(options.classes, identity.classes);
+  // Sized before anything is spent on it: the plan holds one entry per shard, and a manifest (even a
+  // manifest-only one) whose layout has more shards than the format allows is refused when read.
+  const layoutShards = Math.ceil(identity.imageCount / identity.shardSize);
+  if (layoutShards > MAX_SHARDS) {
+    throw new VatomError('BAD_OPTION',
+      `Invalid value for --shard-size: ${identity.shardSize}; ${identity.imageCount} images make ${layoutShards} shards of it, at most ${MAX_SHARDS} are allowed ` +
+      `(use --shard-size ${Math.ceil(identity.imageCount / MAX_SHARDS)} or more)`, EXIT_BAD_INPUT);
+  }
   return identity;
 }
 
@@ -249,8 +259,7 @@ export async function buildManifest(options: BuildOptions, reporter?: Reporter):
   const identity = nonEmptyIdentity(options);
   checkOutput(options, identity, []);
   if (reporter) {
-    warnOfReferenceSplit(options, identity, reporter);
-    for (const warning of drawingWarnings(options.config)) reporter.log(`warning: ${warning}`);
+    warnOfOptions(options, identity, reporter);
   }
   const classParams = await native.drawClassParams(nativeSpec(options));
   const manifest: Manifest = { ...makeManifest(identity, classParams, [], native.imageDataOffset, true), storage: 'manifest' };
@@ -273,7 +282,7 @@ export async function buildManifest(options: BuildOptions, reporter?: Reporter):
     instances: identity.instances,
     images: identity.imageCount,
     manifestBytes,
-    storedBytes: storedBytes(identity, native.imageDataOffset),
+    storedBytes: storedBytes(identity),
     seconds: Number(process.hrtime.bigint() - startedAt) / 1e9,
   };
 }
@@ -298,25 +307,16 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
   const native = loadNative();
   const device = resolveDevice(options, native);
   const identity = nonEmptyIdentity(options);
-  // Sized before anything is spent on it: the plan holds one entry per shard.
-  const layoutShards = Math.ceil(identity.imageCount / identity.shardSize);
-  if (layoutShards > MAX_SHARDS) {
-    throw new VatomError('BAD_OPTION',
-      `Invalid value for --shard-size: ${identity.shardSize}; ${identity.imageCount} images make ${layoutShards} shards of it, at most ${MAX_SHARDS} are allowed ` +
-      `(use --shard-size ${Math.ceil(identity.imageCount / MAX_SHARDS)} or more)`, EXIT_BAD_INPUT);
-  }
   const layout = planShards(identity);
   const worker = options.worker;
   const [firstShard, endShard] = worker ? workerShardRange(layout.length, worker.index, worker.count) : [0, layout.length];
   const plan = layout.slice(firstShard, endShard);
   const recorded = checkOutput(options, identity, plan);
   const shards = recorded ?? plan;
-  const dataOffset = native.imageDataOffset;
   const pending = shards.filter((s) => s.imagesSha256 === null);
-  checkFreeSpace(options.out, pending.reduce((sum, s) => sum + shardBytes(identity, s.count, dataOffset), 0));
+  checkFreeSpace(options.out, pending.reduce((sum, s) => sum + shardBytes(identity, s.count), 0));
 
-  warnOfReferenceSplit(options, identity, reporter);
-  for (const warning of drawingWarnings(options.config)) reporter.log(`warning: ${warning}`);
+  warnOfOptions(options, identity, reporter);
   if (!options.json) reporter.log(`device: ${device.device}, ${options.threads} threads (${device.reason})`);
   if (worker && !options.json) {
     reporter.log(`worker ${worker.index} of ${worker.count} (${worker.source}): shards ${firstShard}..${endShard - 1} of ${layout.length}`);

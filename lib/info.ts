@@ -43,7 +43,7 @@ export function datasetInfo(dir: string, manifest: Manifest = readDataset(dir)):
     dir,
     complete: m.complete,
     storage: m.storage ?? 'npy',
-    ...(isManifestOnly(m) ? { rendersOnAccess: true as const, storedBytes: storedBytes(m, m.imagesDataOffset) } : {}),
+    ...(isManifestOnly(m) ? { rendersOnAccess: true as const, storedBytes: storedBytes(m) } : {}),
     rng: m.rng,
     stream: m.stream,
     seed: m.seed,

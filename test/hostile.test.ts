@@ -332,6 +332,10 @@ describe('hangs and unbounded work', () => {
       2, 'Invalid value for --shard-size: 1; 1000000000 images make 1000000000 shards of it, at most 100000 are allowed');
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(fs.existsSync(path.join(T, 'huge'))).toBe(false);
+    // A manifest-only build too: its manifest would be refused when read.
+    expectOneLine(cli(['build', '--format', 'manifest', '--out', path.join(T, 'huge'), '--classes', '10', '--instances', '100000', '--image-size', '16', '--shard-size', '1']),
+      2, 'Invalid value for --shard-size: 1; 1000000 images make 1000000 shards of it, at most 100000 are allowed');
+    expect(fs.existsSync(path.join(T, 'huge'))).toBe(false);
     // merge: a worker count from a file name.
     const split = path.join(T, `split-${++counter}`);
     fs.mkdirSync(split);

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { badOption, EXIT_BAD_INPUT, VatomError } from '../errors';
-import { defaultThreads, LIMITS, parseInteger, RawOptions } from '../options';
+import { BuildOptions, defaultThreads, LIMITS, parseBuildOptions, parseInteger, RawOptions } from '../options';
 import type { ExportSettings } from './marker';
 
 /** Default images per WebDataset shard (the paper's 21k run: 2,100 shards of 10,000). */
@@ -93,7 +93,7 @@ export function parseExportOptions(raw: RawOptions): ExportCommandOptions {
  * Refuses the sharding options where `build --format` does not write .npy shards (exit 2). A
  * manifest-only build keeps --shard-size: it is part of the identity, the layout a later fill-in writes.
  */
-export function refuseShardOptions(raw: RawOptions, format: 'npy' | 'manifest' | 'png' | 'wds', sharded: boolean): void {
+function refuseShardOptions(raw: RawOptions, format: 'npy' | 'manifest' | 'png' | 'wds', sharded: boolean): void {
   if (format === 'npy') return;
   if (format === 'manifest') {
     for (const name of ['shard-index', 'shard-count']) {
@@ -105,4 +105,16 @@ export function refuseShardOptions(raw: RawOptions, format: 'npy' | 'manifest' |
     if (raw[name] !== undefined) throw badOption(name, raw[name], `no --${name} with --format ${format} (it applies to .npy shards)`);
   }
   if (sharded) throw badOption('format', format, 'npy for a sharded build (a scheduler array index is set in the environment)');
+}
+
+/**
+ * The options of `build` checked, for the command line and the library alike: the generator's
+ * (parseBuildOptions; `env` gives the scheduler's worker index), the output format, and the sharding
+ * options that format allows.
+ */
+export function parseBuildCommand(raw: RawOptions, env: NodeJS.ProcessEnv = process.env): { options: BuildOptions; format: ReturnType<typeof parseBuildFormat> } {
+  const options = parseBuildOptions(raw, true, env);
+  const format = parseBuildFormat(raw);
+  refuseShardOptions(raw, format.format, options.worker !== undefined);
+  return { options, format };
 }

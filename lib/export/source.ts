@@ -294,8 +294,3 @@ export class RenderSource implements ImageSource {
 
   async close(): Promise<void> {}
 }
-
-/** The absolute path of p, for comparing directories. */
-export function samePath(a: string, b: string): boolean {
-  return path.resolve(a) === path.resolve(b);
-}

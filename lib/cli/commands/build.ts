@@ -1,9 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { whileInterruptible } from '../interrupt';
 import { build, buildManifest, formatBytes } from '../../build';
-import { buildExport, configureEncoders, exportFormatOptions, parseBuildFormat } from '../../export';
-import { refuseShardOptions } from '../../export/options';
-import { parseBuildOptions } from '../../options';
+import { buildExport, configureEncoders, exportFormatOptions } from '../../export';
+import { parseBuildCommand } from '../../export/options';
 import { createReporter } from '../../progress';
 import { generatorOptions, wholePresetNote } from '../generator-options';
 
@@ -26,9 +25,7 @@ export default function buildCommand(setExit: (code: number) => void): CommandMo
       .example('$0 build --classes 10 --instances 100 --format png --out data/png', 'the reference\'s PNG tree')
       .epilog(wholePresetNote()),
     handler: async (argv) => {
-      const options = parseBuildOptions(argv);
-      const format = parseBuildFormat(argv);
-      refuseShardOptions(argv, format.format, options.worker !== undefined);
+      const { options, format } = parseBuildCommand(argv);
       if (format.format === 'manifest') {
         const summary = await buildManifest(options, createReporter({ quiet: options.quiet }));
         if (options.json) {
