@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "cuda_api.hpp"
-#include "reference.hpp"
+#include "generators/visualatom/reference.hpp"
 
 namespace vatom {
 
