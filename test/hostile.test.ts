@@ -1,4 +1,4 @@
-// Every file in a dataset directory is untrusted input (issue 11): one case per class of problem
+// Every file in a dataset directory is untrusted input: one case per class of problem
 // found by the adversarial run. Nothing written or read outside the directory, no wrong data
 // accepted, no hang, and every failure is one line with exit 1 or 2.
 import { spawn, spawnSync, SpawnSyncReturns } from 'child_process';

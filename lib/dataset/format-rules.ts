@@ -126,7 +126,7 @@ export function identityProblem(m: Omit<Checked, 'shardSize' | 'complete' | 'cla
   if (!philox && m.instances > REFERENCE_MAX_INSTANCES) {
     return `instances ${m.instances} is more than the ${REFERENCE_MAX_INSTANCES} the reference stream allows (it replays a class from its first image)`;
   }
-  const produced = producedClasses(m);
+  const produced = producedClasses({ classes: m.requestedClasses, rng: m.rng, referenceThreads: m.referenceThreads });
   if (m.classes !== produced) return `classes ${m.classes} is not what requestedClasses ${m.requestedClasses} makes with rng ${m.rng} (${produced})`;
   return undefined;
 }
