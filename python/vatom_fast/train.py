@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-import queue
+import os
 import re
+import sys
 import threading
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -436,18 +437,20 @@ def affine(x: torch.Tensor, matrices: torch.Tensor, fill: int) -> torch.Tensor:
     mapped by its sample's (2, 3) matrix; a source position outside the image takes ``fill``, one
     inside is interpolated with edge clamping and truncated to 8 bits."""
     n, _, h, w = x.shape
-    m = matrices.view(n, 6, 1, 1)
-    xs = torch.arange(w, dtype=torch.float64).view(1, 1, w) + 0.5
-    ys = torch.arange(h, dtype=torch.float64).view(1, h, 1) + 0.5
-    sx = m[:, 0] * xs + m[:, 1] * ys + m[:, 2]  # (n, h, w) source positions in pixels
-    sy = m[:, 3] * xs + m[:, 4] * ys + m[:, 5]
+    m = matrices.to(torch.float32).view(n, 6, 1, 1).to(x.device)
+    xs = torch.arange(w, dtype=torch.float32, device=x.device).view(1, 1, w) + 0.5
+    ys = torch.arange(h, dtype=torch.float32, device=x.device).view(1, h, 1) + 0.5
+    grid = torch.empty((n, h, w, 2), dtype=torch.float32, device=x.device)
+    sx, sy = grid[..., 0], grid[..., 1]  # source positions in pixels, then in grid_sample's -1..1
+    torch.add(m[:, 0] * xs + m[:, 2], m[:, 1] * ys, out=sx)
+    torch.add(m[:, 3] * xs + m[:, 5], m[:, 4] * ys, out=sy)
     outside = (sx < 0) | (sx >= w) | (sy < 0) | (sy >= h)
-    grid = torch.stack([sx.mul_(2.0 / w).sub_(1), sy.mul_(2.0 / h).sub_(1)], -1).to(torch.float32)
-    grid = grid.to(x.device, non_blocking=True)
+    sx.mul_(2.0 / w).sub_(1)
+    sy.mul_(2.0 / h).sub_(1)
     v = F.grid_sample(x.to(torch.float32), grid, mode="bilinear", padding_mode="border", align_corners=False)
     # PIL truncates; a hair of slack keeps exact source values from falling to the integer below
     v = v.add_(1e-3).clamp_(0, 255).floor_()
-    v.masked_fill_(outside.view(n, 1, h, w).to(x.device), float(fill))
+    v.masked_fill_(outside.view(n, 1, h, w), float(fill))
     return v.to(torch.uint8)
 
 
@@ -521,12 +524,16 @@ def soft_targets(labels: torch.Tensor, num_classes: int, lam: float, smoothing: 
     return t * lam + t.flip(0) * (1.0 - lam)
 
 
-def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float], out: Optional[torch.Tensor] = None
+              ) -> torch.Tensor:
     """uint8 ``(B, 1, s, s)`` gray to float ``(B, 3, s, s)`` normalised per channel (the expand to
-    three channels happens in this one arithmetic pass)."""
+    three channels happens in this one arithmetic pass), into ``out`` when given."""
     m = torch.tensor([255.0 * v for v in mean], device=x.device).view(1, 3, 1, 1)
     sd = torch.tensor([255.0 * v for v in std], device=x.device).view(1, 3, 1, 1)
-    return (x.to(torch.float32) - m).div_(sd)
+    if out is None:
+        out = torch.empty((x.shape[0], 3, x.shape[2], x.shape[3]), dtype=torch.float32, device=x.device)
+    torch.sub(x.to(torch.float32), m, out=out)
+    return out.div_(sd)
 
 
 def erase(x: torch.Tensor, draws: BatchDraws) -> torch.Tensor:
@@ -542,11 +549,11 @@ def erase(x: torch.Tensor, draws: BatchDraws) -> torch.Tensor:
     return x
 
 
-def augment_batch(images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, num_classes: int, seed: int
-                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+def augment_batch(images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, num_classes: int, seed: int,
+                  out: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """The whole recipe on one batch: uint8 ``(B, 1, S, S)`` (any device) and int64 labels in
     ``[0, num_classes)`` -> float ``(B, 3, s, s)`` normalised images and float ``(B, num_classes)``
-    soft targets, every draw from ``seed``."""
+    soft targets, every draw from ``seed`` (the images written into ``out`` when given)."""
     if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 1 or images.shape[2] != images.shape[3]:
         raise ValueError(f"images must be a uint8 (B, 1, S, S) tensor, got {images.dtype} {tuple(images.shape)}")
     B, S = images.shape[0], images.shape[2]
@@ -555,7 +562,7 @@ def augment_batch(images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, nu
     if recipe.randaug_config is not None and recipe.randaug_config.num_ops > 0:
         x = rand_augment(x, draws, recipe.randaug_config, recipe.fill)
     x = mix_images(x, draws)
-    out = erase(normalize(x, recipe.mean, recipe.std), draws)
+    out = erase(normalize(x, recipe.mean, recipe.std, out), draws)
     targets = soft_targets(labels.to(images.device), num_classes, draws.lam, recipe.smoothing)
     return out, targets
 
@@ -579,6 +586,31 @@ def epoch_order(indices: np.ndarray, seed: int, epoch: int, rank: int, world_siz
 
 
 # ------------------------------------------------------------------------------------------ loader
+
+class _BufferPool:
+    """Output batches recycled once the consumer has dropped them: a fresh 40 MB tensor per batch
+    costs its page faults every time (a large allocation goes straight back to the system when freed),
+    which on a virtual machine can cost more than the whole recipe."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.arrays: List[np.ndarray] = []
+        self.lock = threading.Lock()
+
+    def get(self, shape: Tuple[int, ...]) -> torch.Tensor:
+        with self.lock:
+            return self._get(shape)
+
+    def _get(self, shape: Tuple[int, ...]) -> torch.Tensor:
+        for a in self.arrays:
+            # the list, the loop variable and getrefcount's argument: nothing else holds it
+            if a.shape == shape and sys.getrefcount(a) <= 3:
+                return torch.from_numpy(a)
+        a = np.empty(shape, dtype=np.float32)
+        if len(self.arrays) < self.size:
+            self.arrays.append(a)
+        return torch.from_numpy(a)
+
 
 class TrainLoader:
     """Batches of the training recipe from a dataset: ``for images, targets in loader`` gives float
@@ -631,8 +663,9 @@ class TrainLoader:
         self.recipe = make_recipe(recipe, image_size=image_size, **recipe_overrides)
         self.dataset = dataset
         self.batch_size, self.seed, self.rank, self.world_size = batch_size, seed, rank, world_size
-        self.threads = threads or torch.get_num_threads()
+        self.threads = threads or len(os.sched_getaffinity(0))
         self.prefetch = prefetch
+        self._pool = _BufferPool(prefetch + 4)
         self.num_classes = int(dataset.num_classes)
         labels = np.asarray(dataset.labels(), dtype=np.int64) - int(dataset.classes[0])
         n = len(dataset)
@@ -705,80 +738,97 @@ class TrainLoader:
 
     # -------------------------------------------------------------- batches
 
-    def _load(self, idx: np.ndarray) -> torch.Tensor:
+    def _load(self, idx: np.ndarray, threads: int) -> torch.Tensor:
         """uint8 (B, 1, S, S) images of dataset indices ``idx`` (pinned for a CUDA device)."""
         S = self.source_size
         pin = self.device.type == "cuda"
         out = torch.empty((idx.size, 1, S, S), dtype=torch.uint8, pin_memory=pin)
         if getattr(self.dataset, "rendering", True):
-            self.dataset.render_batch(idx, out=out, threads=self.threads, output="tensor")
+            self.dataset.render_batch(idx, out=out, threads=threads, output="tensor")
         else:  # stored shards: pread into the batch (the GIL is released while reading)
             arr = out.numpy()
             for k, i in enumerate(idx.tolist()):
                 arr[k, 0] = self.dataset.read(i)[0]
         return out
 
-    def _make(self, step: int, epoch: int, on_device: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _make(self, step: int, epoch: int, on_device: bool, threads: int) -> Tuple[torch.Tensor, torch.Tensor]:
         idx = self.batch_indices(step, epoch)
-        images = self._load(idx)
+        images = self._load(idx, threads)
         labels = self.labels[torch.from_numpy(idx)]
         if not on_device:
             return images, labels
         images = images.to(self.device, non_blocking=True)
-        return augment_batch(images, labels, self.recipe, self.num_classes, self.batch_seed(step, epoch))
+        out = None
+        if self.device.type == "cpu":
+            s = self.recipe.image_size
+            out = self._pool.get((idx.size, 3, s, s))
+        return augment_batch(images, labels, self.recipe, self.num_classes, self.batch_seed(step, epoch), out)
 
     def batch(self, step: int, epoch: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Batch ``step`` of an epoch, made now in this thread (the same bytes iteration yields)."""
-        return self._make(step, self.epoch if epoch is None else epoch, True)
+        return self._make(step, self.epoch if epoch is None else epoch, True, self.threads)
 
     def __iter__(self) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
-        epoch, first = self.epoch, self.start_step
+        """On the CPU, ``threads`` worker threads make whole batches (render and recipe, one torch
+        thread each: parallel over batches, which a shared machine disturbs far less than parallel
+        regions inside every small op); on CUDA, one thread renders ahead with ``threads`` native
+        threads and the recipe runs on the device in the consuming thread."""
+        epoch, first, steps = self.epoch, self.start_step, self._steps
         self.start_step = 0
         self._yielded = first
         cpu = self.device.type == "cpu"
-        q: "queue.Queue[Any]" = queue.Queue(maxsize=self.prefetch)
-        stop = threading.Event()
+        workers = self.threads if cpu else 1
+        render_threads = 1 if cpu else self.threads
+        ahead = self.prefetch + workers
+        ready: Dict[int, Any] = {}
+        cond = threading.Condition()
+        stop = [False]
 
-        def work() -> None:
-            try:
-                for step in range(first, self._steps):
-                    if stop.is_set():
+        def work(w: int) -> None:
+            if cpu:
+                torch.set_num_threads(1)  # this thread's own parallel regions only
+            for step in range(first + w, steps, workers):
+                with cond:
+                    while not stop[0] and step >= self._yielded + ahead:
+                        cond.wait(0.1)
+                    if stop[0]:
                         return
-                    item = self._make(step, epoch, cpu)
-                    while not stop.is_set():
-                        try:
-                            q.put(item, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-            except BaseException as e:  # handed to the consumer, raised there
-                q.put(e)
-            q.put(None)
-
-        worker = threading.Thread(target=work, name="vatom-train-input", daemon=True)
-        worker.start()
-        try:
-            while True:
-                item = q.get()
-                if item is None:
+                try:
+                    item: Any = self._make(step, epoch, cpu, render_threads)
+                except BaseException as e:  # handed to the consumer, raised there
+                    item = e
+                with cond:
+                    ready[step] = item
+                    cond.notify_all()
+                if isinstance(item, BaseException):
                     return
+
+        pool = [threading.Thread(target=work, args=(w,), name=f"vatom-train-input-{w}", daemon=True)
+                for w in range(min(workers, steps - first))]
+        for t in pool:
+            t.start()
+        try:
+            for step in range(first, steps):
+                with cond:
+                    while step not in ready:
+                        cond.wait(0.1)
+                    item = ready.pop(step)
                 if isinstance(item, BaseException):
                     raise item
                 if not cpu:
                     images, labels = item
-                    step = self._yielded
                     images = images.to(self.device, non_blocking=True)
                     item = augment_batch(images, labels, self.recipe, self.num_classes, self.batch_seed(step, epoch))
-                self._yielded += 1
+                with cond:
+                    self._yielded = step + 1
+                    cond.notify_all()
                 yield item
         finally:
-            stop.set()
-            while worker.is_alive():
-                try:
-                    q.get(timeout=0.05)
-                except queue.Empty:
-                    pass
-            worker.join()
+            with cond:
+                stop[0] = True
+                cond.notify_all()
+            for t in pool:
+                t.join()
 
 
 def eval_batch(images: torch.Tensor, size: int, mean: Sequence[float] = IMAGENET_MEAN,
