@@ -363,10 +363,10 @@ def atomic_write(path: Path, write: Any) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    except (OSError, RuntimeError) as e:  # torch.save reports a failed write as RuntimeError
+    except OSError as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0]
+        reason = e.strerror or str(e)
         kept = "the previous one is kept" if path.exists() else "nothing was written"
         raise RunError(f"cannot write {path}: {reason}; {kept}: free space (or fix the directory) and rerun "
                        "the same command to resume") from None
@@ -398,7 +398,11 @@ FLOAT_TAG = "__float__"
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    atomic_write(path, lambda f: torch.save(to_plain(obj), f))
+    # serialised in memory first: torch's zip writer aborts the process (an exception from a
+    # destructor) when a write fails, where a plain write gives a clean OSError
+    buf = io.BytesIO()
+    torch.save(to_plain(obj), buf)
+    atomic_write(path, lambda f: f.write(buf.getbuffer()))
 
 
 # What the run directory may hold, checked before any work: a planted FIFO would hang the run, a
@@ -818,6 +822,9 @@ class Trainer:
         window = cfg["window_images"] or max(4 * max(ds.shard_sizes), 32 * ds.instances)
         self.on_device = cfg["input"] == "device"
         if self.on_device:
+            if self.per_rank_step > len(train_idx) // world:
+                raise UsageError(f"--batch-size {cfg['batch_size']} is larger than an epoch "
+                                 f"({len(train_idx)} training images)")
             self.loader = device_loader(cfg, ds, self.micro, train_idx, self.rank, world, self.device)
             self.steps_per_epoch = len(self.loader) // accum
             window = None
