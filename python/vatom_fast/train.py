@@ -510,9 +510,10 @@ def mix_images(x: torch.Tensor, draws: BatchDraws) -> torch.Tensor:
         x = x.clone()
         x[:, :, y0:y1, x0:x1] = other[:, :, y0:y1, x0:x1]
         return x
-    lam = torch.tensor(draws.lam, dtype=torch.float32)
-    v = x.to(torch.float32) * lam + other.to(torch.float32) * (1 - lam)
-    return torch.round(v).to(torch.uint8)  # round half to even, as np.rint
+    # NumPy's float32 arithmetic in timm: each factor rounded to single precision, two products, one sum
+    v = x.to(torch.float32).mul_(float(np.float32(draws.lam)))
+    w = other.to(torch.float32).mul_(float(np.float32(1.0 - draws.lam)))
+    return v.add_(w).round_().to(torch.uint8)  # round half to even, as np.rint
 
 
 def soft_targets(labels: torch.Tensor, num_classes: int, lam: float, smoothing: float) -> torch.Tensor:
