@@ -249,7 +249,7 @@ def test_logs_are_never_appended_through_a_symlink(tmp_path):
     victim = tmp_path / "victim"
     victim.write_text("untouched\n")
     (tmp_path / "log.jsonl").symlink_to(victim)
-    with pytest.raises(OSError):
+    with pytest.raises(P.RunError, match="cannot append to .*log.jsonl"):
         P.emit({"epoch": 0}, tmp_path / "log.jsonl")
     assert victim.read_text() == "untouched\n"
     P.emit({"epoch": 0}, tmp_path / "fresh.jsonl")
@@ -349,7 +349,8 @@ def test_two_gloo_processes_share_repeated_augmentation(dataset, tmp_path):
               for r in (0, 1)]
     assert len(traces[0]) == len(traces[1]) == 160  # 320 training images over 2 ranks, 5 steps of 16 each
     dealt = [i for pair in zip(*traces) for i in pair]
-    assert dealt == [i for i in dealt[::3] for _ in range(3)]  # each image three times in a row
+    whole = len(dealt) // 3 * 3  # 320 is not a multiple of 3: the epoch ends inside a group
+    assert dealt[:whole] == [i for i in dealt[:whole:3] for _ in range(3)]  # each image three times in a row
     held = {i for i in range(CLASSES * INSTANCES) if i % INSTANCES >= INSTANCES - HOLDOUT}
     assert not held & set(dealt)
 
