@@ -589,7 +589,7 @@ def epoch_order(indices: np.ndarray, seed: int, epoch: int, rank: int, world_siz
 # ------------------------------------------------------------------------------------------ loader
 
 class _BufferPool:
-    """Output batches recycled once the consumer has dropped them: a fresh 40 MB tensor per batch
+    """Batch buffers recycled once nothing holds them any more: a fresh 40 MB tensor per batch
     costs its page faults every time (a large allocation goes straight back to the system when freed),
     which on a virtual machine can cost more than the whole recipe."""
 
@@ -598,16 +598,16 @@ class _BufferPool:
         self.arrays: List[np.ndarray] = []
         self.lock = threading.Lock()
 
-    def get(self, shape: Tuple[int, ...]) -> torch.Tensor:
+    def get(self, shape: Tuple[int, ...], dtype: Any = np.float32) -> torch.Tensor:
         with self.lock:
-            return self._get(shape)
+            return self._get(shape, np.dtype(dtype))
 
-    def _get(self, shape: Tuple[int, ...]) -> torch.Tensor:
+    def _get(self, shape: Tuple[int, ...], dtype: np.dtype) -> torch.Tensor:
         for a in self.arrays:
             # the list, the loop variable and getrefcount's argument: nothing else holds it
-            if a.shape == shape and sys.getrefcount(a) <= 3:
+            if a.shape == shape and a.dtype == dtype and sys.getrefcount(a) <= 3:
                 return torch.from_numpy(a)
-        a = np.empty(shape, dtype=np.float32)
+        a = np.empty(shape, dtype=dtype)
         if len(self.arrays) < self.size:
             self.arrays.append(a)
         return torch.from_numpy(a)
@@ -666,7 +666,7 @@ class TrainLoader:
         self.batch_size, self.seed, self.rank, self.world_size = batch_size, seed, rank, world_size
         self.threads = threads or len(os.sched_getaffinity(0))
         self.prefetch = prefetch
-        self._pool = _BufferPool(prefetch + 4)
+        self._pool = _BufferPool(2 * (prefetch + self.threads + 2))
         self.num_classes = int(dataset.num_classes)
         labels = np.asarray(dataset.labels(), dtype=np.int64) - int(dataset.classes[0])
         n = len(dataset)
@@ -742,8 +742,10 @@ class TrainLoader:
     def _load(self, idx: np.ndarray, threads: int) -> torch.Tensor:
         """uint8 (B, 1, S, S) images of dataset indices ``idx`` (pinned for a CUDA device)."""
         S = self.source_size
-        pin = self.device.type == "cuda"
-        out = torch.empty((idx.size, 1, S, S), dtype=torch.uint8, pin_memory=pin)
+        if self.device.type == "cuda":
+            out = torch.empty((idx.size, 1, S, S), dtype=torch.uint8, pin_memory=True)
+        else:
+            out = self._pool.get((idx.size, 1, S, S), np.uint8)
         if getattr(self.dataset, "rendering", True):
             self.dataset.render_batch(idx, out=out, threads=threads, output="tensor")
         else:  # stored shards: pread into the batch (the GIL is released while reading)
