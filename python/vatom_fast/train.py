@@ -100,7 +100,11 @@ class RandAugmentConfig:
 
 @dataclass(frozen=True)
 class Recipe:
-    """Every step of the training input; ``None`` or 0 switches a step off."""
+    """Every step of the training input; ``None`` or 0 switches a step off.
+
+    Interpolation: the crop is resized with bicubic (the papers' ``--interpolation bicubic``); the
+    geometric RandAugment ops use bilinear, one of the two filters timm picks between at random when
+    no training interpolation is given (its default)."""
     image_size: int = 224
     scale: Tuple[float, float] = (0.08, 1.0)
     ratio: Tuple[float, float] = (3 / 4, 4 / 3)
@@ -682,6 +686,7 @@ class TrainLoader:
         self.source_size = int(dataset.image_size)
         self.epoch = 0
         self.start_step = 0
+        self._yielded = 0  # batches of the current epoch handed out (what state_dict saves)
         self._steps = len(self._order()) // batch_size
         if self._steps == 0:
             raise ValueError(f"batch_size={batch_size}: larger than an epoch on this rank "
@@ -701,7 +706,7 @@ class TrainLoader:
         if not (type(epoch) is int and epoch >= 0):
             raise ValueError(f"epoch={epoch!r}: expected an integer >= 0")
         if epoch != self.epoch:
-            self.start_step = 0
+            self.start_step = self._yielded = 0
         self.epoch = epoch
 
     def batch_indices(self, step: int, epoch: Optional[int] = None) -> np.ndarray:
@@ -719,8 +724,9 @@ class TrainLoader:
     def state_dict(self, step: Optional[int] = None) -> Dict[str, Any]:
         """Where training stands: ``epoch`` and ``step`` (batches of it already consumed; default: the
         ones this loader has yielded)."""
-        s = self._yielded if step is None and hasattr(self, "_yielded") else (step or self.start_step)
-        return dict(self._identity(), epoch=self.epoch, step=int(s))
+        if step is None:
+            step = self._yielded
+        return dict(self._identity(), epoch=self.epoch, step=int(step))
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         """Continue from a saved position: the next iteration yields the batches after ``step`` of
@@ -735,7 +741,7 @@ class TrainLoader:
             raise ValueError(f"loader state has epoch={epoch!r}: expected an integer >= 0")
         if not (type(step) is int and 0 <= step <= self._steps):
             raise ValueError(f"loader state has step={step!r}: expected an integer from 0 to {self._steps}")
-        self.epoch, self.start_step = epoch, step
+        self.epoch, self.start_step, self._yielded = epoch, step, step
 
     # -------------------------------------------------------------- batches
 
@@ -772,16 +778,15 @@ class TrainLoader:
         return self._make(step, self.epoch if epoch is None else epoch, True, self.threads)
 
     def __iter__(self) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
-        """On the CPU, ``threads`` worker threads make whole batches (render and recipe, one torch
-        thread each: parallel over batches, which a shared machine disturbs far less than parallel
-        regions inside every small op); on CUDA, one thread renders ahead with ``threads`` native
-        threads and the recipe runs on the device in the consuming thread."""
+        """On the CPU, ``threads`` worker threads make whole batches (the recipe on one torch thread
+        each: parallel over batches, which a shared machine disturbs far less than parallel regions
+        inside every small op; a dataset renders one batch at a time, on ``threads`` native threads);
+        on CUDA, one thread renders ahead and the recipe runs on the device in the consuming thread."""
         epoch, first, steps = self.epoch, self.start_step, self._steps
         self.start_step = 0
         self._yielded = first
         cpu = self.device.type == "cpu"
         workers = self.threads if cpu else 1
-        render_threads = 1 if cpu else self.threads
         ahead = self.prefetch + workers
         ready: Dict[int, Any] = {}
         cond = threading.Condition()
@@ -797,7 +802,7 @@ class TrainLoader:
                     if stop[0]:
                         return
                 try:
-                    item: Any = self._make(step, epoch, cpu, render_threads)
+                    item: Any = self._make(step, epoch, cpu, self.threads)
                 except BaseException as e:  # handed to the consumer, raised there
                     item = e
                 with cond:
