@@ -54,7 +54,7 @@ except ImportError:  # running from a source checkout without the package instal
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
     import vatom_fast
 
-from vatom_fast import ShardWindowSampler, VisualAtomDataset, holdout_split
+from vatom_fast import NativeError, NativeUnavailable, ShardWindowSampler, VisualAtomDataset, holdout_split
 from vatom_fast.train import TrainLoader, eval_batch
 
 PROG = "pretrain.py"
@@ -603,7 +603,7 @@ def open_dataset(cfg: Dict[str, Any]) -> Tuple[VisualAtomDataset, Dict[str, Any]
                                           relative_labels=True, **cfg["data_options"])
             return ds, {"preset": name, "dataset_seed": cfg["data_seed"], "options": cfg["data_options"]}
         ds = VisualAtomDataset(data, output="tensor", channels=1, relative_labels=True)
-    except (ValueError, TypeError, OSError, KeyError) as e:
+    except (ValueError, TypeError, OSError, KeyError, NativeError, NativeUnavailable) as e:
         raise UsageError(f"--data {data}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     return ds, {"images": len(ds), "classes": ds.num_classes, "instances": ds.instances,
                 "image_source": ds.image_size, "dataset_seed": ds.manifest.get("seed")}
