@@ -12,7 +12,7 @@ import { configureEncoders } from './export/encode';
 import { buildExport, exportDataset as exportStored, ExportSummary } from './export';
 import { datasetInfo as infoOf, DatasetInfo, readDataset } from './info';
 import { mergeDataset as mergeParts, MergeReport } from './merge';
-import { PRESETS } from './generators/presets';
+import { GENERATOR_PARAMETERS } from './generators/presets';
 import type { ValidatedBuildOptions } from './options/build';
 import { parseBuildCommand, parseExportOptions } from './options/export';
 import { parsePreviewOptions } from './options/preview';
@@ -130,8 +130,7 @@ export interface RunOptions {
 const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const camel = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-const FAMILY_PARAMETERS = [...new Map(Object.values(PRESETS).flatMap((p) => p.family.parameters.map((q) => [camel(q.option), q] as const)))];
-const FAMILY_KEYS = FAMILY_PARAMETERS.map(([key]) => key);
+const FAMILY_KEYS = GENERATOR_PARAMETERS.map((p) => camel(p.option));
 const GENERATOR_KEYS = ['preset', 'classes', 'instances', 'startClass', ...FAMILY_KEYS, 'seed', 'rng', 'referenceThreads', 'device', 'threads'];
 const IMAGE_FORMAT_KEYS = ['gray', 'pngLevel', 'shardImages', 'prefix'];
 const BUILD_KEYS = ['out', 'format', 'shardSize', 'workerIndex', 'workerCount', ...GENERATOR_KEYS, ...IMAGE_FORMAT_KEYS, 'shardIndex', 'shardCount'];
@@ -156,7 +155,7 @@ function kindOf(key: string): Kind {
   if (STRING_KEYS.includes(key)) return 'string';
   if (BOOLEAN_KEYS.includes(key)) return 'boolean';
   if (key === 'seed') return 'seed';
-  if (FAMILY_PARAMETERS.some(([name, p]) => name === key && p.keys.length === 2)) return 'range';
+  if (GENERATOR_PARAMETERS.some((p) => camel(p.option) === key && p.keys.length === 2)) return 'range';
   return 'number';
 }
 

@@ -1,6 +1,6 @@
 import * as os from 'os';
 import { badOption, VatomError, EXIT_BAD_INPUT } from '../errors';
-import { DEFAULT_PRESET, PRESETS } from '../generators/presets';
+import { DEFAULT_PRESET, familyOf, PRESETS } from '../generators/presets';
 import { GeneratorConfig, parameterBound, PIXEL_VALUED } from '../generators/visualatom';
 import { renamedFlagsWarning, workerSlice, WorkerSlice } from './cluster-worker';
 import { LIMITS } from './limits';
@@ -40,7 +40,7 @@ export function parseBuildOptions(raw: RawOptions, requireOut = true, env: NodeJ
   const given = (name: string): boolean => raw[name] !== undefined;
   const preset = given('preset') ? parseChoice('preset', raw.preset, Object.keys(PRESETS)) : DEFAULT_PRESET;
   const base = PRESETS[preset];
-  const family = base.family;
+  const family = familyOf(preset);
   const config: GeneratorConfig = { ...base.config };
 
   if (requireOut && (!given('out') || text(raw.out) === '')) {
