@@ -9,7 +9,7 @@ import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import { VatomError } from '../errors';
 import type { GeneratorConfig } from '../generators/visualatom';
 import type { ClassParams } from '../native';
-import { producedClasses, REFERENCE_MAX_INSTANCES } from '../options/build';
+import { producedClasses } from '../options/build';
 import { LIMITS } from '../options/limits';
 import { formatSchema, SCHEMA_FILE } from '../shared-format';
 import { STREAMS } from './identity';
@@ -123,8 +123,8 @@ export function identityProblem(m: Omit<Checked, 'shardSize' | 'complete' | 'cla
   if (philox !== /^\d+$/.test(m.seed)) return `seed ${JSON.stringify(m.seed)} is not that of rng ${m.rng}`;
   if (philox !== (m.referenceThreads === undefined)) return `referenceThreads is ${philox ? 'set' : 'missing'} with rng ${m.rng}`;
   if (philox && BigInt(m.seed) >= LIMITS.seed) return `seed ${m.seed} is not below 2^64`;
-  if (!philox && m.instances > REFERENCE_MAX_INSTANCES) {
-    return `instances ${m.instances} is more than the ${REFERENCE_MAX_INSTANCES} the reference stream allows (it replays a class from its first image)`;
+  if (!philox && m.instances > LIMITS.referenceInstances) {
+    return `instances ${m.instances} is more than the ${LIMITS.referenceInstances} the reference stream allows (it replays a class from its first image)`;
   }
   const produced = producedClasses({ classes: m.requestedClasses, rng: m.rng, referenceThreads: m.referenceThreads });
   if (m.classes !== produced) return `classes ${m.classes} is not what requestedClasses ${m.requestedClasses} makes with rng ${m.rng} (${produced})`;

@@ -1,6 +1,6 @@
 /** What decides a dataset's bytes, from validated options, and the options that a dataset's identity stands for. */
 import { badOption, VatomError, EXIT_BAD_INPUT } from '../errors';
-import { DEFAULT_PRESET, PRESETS } from '../generators/presets';
+import { DEFAULT_PRESET, familyOf } from '../generators/presets';
 import type { GeneratorConfig } from '../generators/visualatom';
 import type { NativeSpec } from '../native';
 import { parseBuildOptions, producedClasses, ValidatedBuildOptions } from '../options/build';
@@ -138,7 +138,7 @@ export function optionsOfIdentity(m: DatasetIdentity, threads?: number): Validat
   };
   if (threads !== undefined) raw.threads = threads;
   // A manifest records no family: its config is the default preset's family's (the one family today).
-  for (const { option, keys } of PRESETS[DEFAULT_PRESET].family.parameters) {
+  for (const { option, keys } of familyOf(DEFAULT_PRESET).parameters) {
     raw[option] = keys.length === 2 ? `${c[keys[0]]}:${c[keys[1]]}` : c[keys[0]];
   }
   if (m.rng === 'reference') raw['reference-threads'] = m.referenceThreads;

@@ -3,7 +3,7 @@ import * as path from 'path';
 import { GENERATOR } from '../dataset/manifest';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
 import type { ExportSettings } from '../options/export';
-import { createExclusiveAsync, describeError, openRegularInsideAsync } from '../safe-fs';
+import { createExclusiveAsync, describeError, entryExists, openRegularInsideAsync, removeLeftover } from '../safe-fs';
 import { BatchReader, pipelineSizes } from './batches';
 import { encodePng, PngSettings, pngMatches } from './encode';
 import type { ExportRun, ExportSummary } from './export-run';
@@ -67,12 +67,14 @@ export async function exportPngTree(source: ImageSource, out: string, settings: 
     const p = source.classParams[c];
     if (run.signal?.aborted) break;
     const dir = path.join(out, classFolder(p.class));
-    fs.mkdirSync(dir, { recursive: true });
-    if (!fs.lstatSync(dir).isDirectory()) {
-      throw new VatomError('OUTPUT_CONFLICT', `--out ${out}: ${dir} is not a directory (a symlink or file where a class folder goes)`, EXIT_BAD_INPUT);
+    const folder = classFolder(p.class);
+    if (entryExists(out, folder) && !fs.lstatSync(dir).isDirectory()) {
+      throw new VatomError('OUTPUT_CONFLICT', `--out ${out}: ${dir} is not a directory (a symlink or file where a class folder goes); ` +
+        'remove it and rerun the same command', EXIT_BAD_INPUT);
     }
+    fs.mkdirSync(dir, { recursive: true });
     const names = new Set(fs.readdirSync(dir));
-    for (const name of names) if (name.endsWith('.tmp')) fs.rmSync(path.join(dir, name), { force: true });
+    for (const name of names) if (name.endsWith('.tmp')) removeLeftover(dir, name);
     for (let j = 0; j < source.instances; ++j) {
       const i = c * source.instances + j;
       if (names.has(pngFileName(p.vertices, j))) status[i] = i < marker.doneThrough ? DONE : UNCHECKED;
