@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "cuda_api.hpp"
@@ -95,6 +96,8 @@ class DrawParamsWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       params_ = vatom::draw_class_params(spec_);
+    } catch (const std::bad_alloc&) {
+      SetError(vatom::kOutOfMemory);
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -136,9 +139,11 @@ class Generator : public Napi::ObjectWrap<Generator> {
     spec_ = spec_from_js(info[0].As<Napi::Object>());
     const int threads = info[1].As<Napi::Number>().Int32Value();
     const std::string device = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "cpu";
-    pool_ = std::make_unique<vatom::ThreadPool>(threads);
     try {
+      pool_ = std::make_unique<vatom::ThreadPool>(threads);
       renderer_ = vatom::make_renderer(spec_, vatom::parse_device(device));
+    } catch (const std::bad_alloc&) {
+      throw Napi::Error::New(info.Env(), vatom::kOutOfMemory);
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), e.what());
     }
@@ -156,6 +161,8 @@ class Generator : public Napi::ObjectWrap<Generator> {
         job_();
       } catch (const vatom::Cancelled&) {
         SetError("cancelled");
+      } catch (const std::bad_alloc&) {
+        SetError(vatom::kOutOfMemory);
       } catch (const std::exception& e) {
         SetError(e.what());
       }

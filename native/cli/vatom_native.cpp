@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -217,7 +218,8 @@ static int run(int argc, char** argv) {
   vatom::DatasetSpec spec;
   spec.classes = 10;
   spec.instances = 10;
-  int threads = static_cast<int>(std::thread::hardware_concurrency());
+  int threads = static_cast<int>(
+      std::clamp(std::thread::hardware_concurrency(), 1u, static_cast<unsigned>(vatom::kMaxPoolThreads)));
   int64_t shard_size = 0;
   std::string out;
   std::string device = "cpu", measure = "e2e";
@@ -268,7 +270,9 @@ static int run(int argc, char** argv) {
     if (defaulted("--line-width")) spec.config.line_width = scale(paper.line_width);
     if (defaulted("--noise-min")) spec.config.noise_min = scale(paper.noise_min);
   }
-  if (threads < 1) threads = 1;
+  if (threads < 1 || threads > vatom::kMaxPoolThreads) {
+    usage("--threads must be from 1 to " + std::to_string(vatom::kMaxPoolThreads) + ", not " + std::to_string(threads));
+  }
   if (device != "cpu" && device != "cuda" && device != "both") usage("--device must be cpu, cuda or both, not " + device);
   if (measure != "e2e" && measure != "device" && measure != "both") {
     usage("--cuda-measure must be e2e, device or both, not " + measure);
@@ -370,6 +374,10 @@ static int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "vatom-native: %s\n", vatom::kOutOfMemory);
+    return 1;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "vatom-native: %s\n", e.what());

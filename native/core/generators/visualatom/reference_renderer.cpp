@@ -477,19 +477,25 @@ std::vector<ClassParams> reference_class_params(const GeneratorConfig& config, i
   std::atomic<int32_t> next{0};
   std::exception_ptr error;
   std::mutex error_mutex;
-  std::vector<std::thread> threads;
-  for (int32_t i = 0; i < nthreads; ++i) {
-    threads.emplace_back([&] {
-      for (int32_t t = next++; t < reference_threads; t = next++) {
-        try {
-          process(t);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!error) error = std::current_exception();
-        }
+  const auto work = [&] {
+    for (int32_t t = next++; t < reference_threads; t = next++) {
+      try {
+        process(t);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
       }
-    });
+    }
+  };
+  // The threads only speed the replay up: where the system gives fewer, the calling thread and the
+  // ones it has do the work.
+  std::vector<std::thread> threads;
+  try {
+    threads.reserve(static_cast<size_t>(nthreads - 1));
+    for (int32_t i = 1; i < nthreads; ++i) threads.emplace_back(work);
+  } catch (const std::exception&) {
   }
+  work();
   for (auto& th : threads) th.join();
   if (error) std::rethrow_exception(error);
   return out;
