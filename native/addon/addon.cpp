@@ -122,8 +122,9 @@ Napi::Value DrawClassParams(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-// A dataset's renderer and thread pool, kept across shards so that a sequential stream (reference)
-// continues where the previous shard ended instead of replaying from its start.
+// A dataset's renderer, thread pool and shard writer, kept across shards so that a sequential stream
+// (reference) continues where the previous shard ended instead of replaying from its start, and the
+// chunk buffers are allocated once.
 class Generator : public Napi::ObjectWrap<Generator> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -213,7 +214,7 @@ class Generator : public Napi::ObjectWrap<Generator> {
         std::shared_ptr<Napi::ThreadSafeFunction> tsfn;
         ~Release() { if (tsfn) tsfn->Release(); }
       } release{progress};
-      *result = vatom::write_shard(spec_, *renderer_, *pool_, task, options);
+      *result = writer_.write(spec_, *renderer_, *pool_, task, options);
     };
     auto done = [result](Napi::Env env) -> Napi::Value {
       Napi::Object o = Napi::Object::New(env);
@@ -260,6 +261,7 @@ class Generator : public Napi::ObjectWrap<Generator> {
   DatasetSpec spec_;
   std::unique_ptr<vatom::ThreadPool> pool_;
   std::unique_ptr<vatom::ImageRenderer> renderer_;
+  vatom::ShardWriter writer_;
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -314,6 +314,7 @@ static int run(int argc, char** argv) {
   vatom::WriteOptions write_options;
   write_options.threads = threads;
   if (gpu) write_options.chunk_images = gpu->preferred_chunk_images();
+  vatom::ShardWriter writer;
   const auto started = std::chrono::steady_clock::now();
   std::vector<uint8_t> pixels;
   double render_s = 0;
@@ -325,7 +326,7 @@ static int run(int argc, char** argv) {
       char name[64];
       std::snprintf(name, sizeof name, "/images-%05d.npy", shard);
       vatom::ShardTask task{first, count, out + name, out + "/labels-" + std::string(name + 8)};
-      digest = vatom::write_shard(spec, *renderer, pool, task, write_options).images_sha256;
+      digest = writer.write(spec, *renderer, pool, task, write_options).images_sha256;
     } else {
       const int64_t size = spec.config.image_size;
       const std::string header = vatom::npy_header("|u1", {count, size, size}, vatom::kImageDataOffset);

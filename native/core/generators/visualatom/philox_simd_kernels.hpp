@@ -96,7 +96,10 @@ struct PhiloxVectorKernels {
       blocks_to_words(L{}, c0[1], c1[1], c2[1], c3[1], wx[2], wx[3]);
       blocks_to_words(L{}, c0[2], c1[2], c2[2], c3[2], wy[0], wy[1]);
       blocks_to_words(L{}, c0[3], c1[3], c2[3], c3[3], wy[2], wy[3]);
-      for (int k = 0; k < 4; ++k) step(j, v + k * kLanes, wx[k], wy[k], eta, g);
+      step(j, v, wx[0], wy[0], eta, g);
+      step(j, v + kLanes, wx[1], wy[1], eta, g);
+      step(j, v + 2 * kLanes, wx[2], wy[2], eta, g);
+      step(j, v + 3 * kLanes, wx[3], wy[3], eta, g);
     }
     if (v < j.q) {
       const I b0 = L::add_64(L::set1_64(static_cast<uint32_t>(v) >> 2), lanes);
