@@ -48,7 +48,7 @@ typedef enum vatom_stream {
   VATOM_STREAM_REFERENCE = 1  /* render_VisualAtom.py's sequential MT19937 streams */
 } vatom_stream;
 
-/* The generator's parameters (DESIGN.md, "The generator"; manifest.json "config"). */
+/* The generator's parameters (manifest.json "config"). */
 typedef struct vatom_config {
   int32_t image_size;
   int32_t vertices_min, vertices_max;

@@ -5,7 +5,7 @@
 // and AVX-512 are one template (reference_simd_kernels.hpp) compiled for each target and picked at
 // run time.
 //
-// Exactness (REFERENCE_RENDERER.md, sections 1.3, 1.6, 2, 4.2): every lane does the scalar definition's
+// Exactness: every lane does the scalar definition's
 // IEEE operations in its order, on the same types: random() = (a * 2^26 + b) * 2^-53 and
 // u = 10000 * random() in double, x = float(u) (round to nearest even, the MXCSR default), pnoise1 in
 // float (gradients from a table, floor by truncate-and-adjust), then in double
