@@ -203,7 +203,6 @@ class Generator : public Napi::ObjectWrap<Generator> {
     auto result = std::make_shared<vatom::ShardResult>();
     auto job = [this, task, progress, result] {
       vatom::WriteOptions options;
-      options.threads = pool_->size();
       options.chunk_images = renderer_->preferred_chunk_images();
       if (progress) {
         options.on_progress = [progress](int64_t done) {

@@ -309,7 +309,6 @@ static int run(int argc, char** argv) {
     renderer = vatom::make_renderer(spec);
   }
   vatom::WriteOptions write_options;
-  write_options.threads = threads;
   if (gpu) write_options.chunk_images = gpu->preferred_chunk_images();
   vatom::ShardWriter writer;
   const auto started = std::chrono::steady_clock::now();

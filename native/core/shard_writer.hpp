@@ -25,7 +25,6 @@ struct ShardResult {
 };
 
 struct WriteOptions {
-  int threads = 1;
   // Images rendered per chunk; 0 picks about 8 MiB (at least four per thread). A GPU renderer wants
   // thousands per call to keep the device busy.
   int64_t chunk_images = 0;
