@@ -3,13 +3,43 @@
 // says what was asked and what to change (exit 1, an Error, a C ABI status), never in an abort, a crash
 // or a hang.
 import { spawnSync, SpawnSyncReturns } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 import { PAPER_CONFIG } from '../lib/config';
 import { ROOT } from './helpers';
 
-const VATOM_NATIVE = path.join(ROOT, 'build', 'vatom-native');
-const CAPI_CHECK = path.join(ROOT, 'build', 'vatom-capi-check');
-const ADDON = path.join(ROOT, 'build', 'Release', 'vatom_native.node');
+const AS_ROOT = process.getuid?.() === 0;
+
+/**
+ * The programs under test, where the unprivileged user can run them: under root they are copied to a
+ * world-readable directory of their own (the checkout and TMPDIR may be private to root).
+ */
+function stagePrograms(): { dir: string | null; vatomNative: string; capiCheck: string; addon: string } {
+  const built = {
+    vatomNative: path.join(ROOT, 'build', 'vatom-native'),
+    capiCheck: path.join(ROOT, 'build', 'vatom-capi-check'),
+    addon: path.join(ROOT, 'build', 'Release', 'vatom_native.node'),
+  };
+  if (!AS_ROOT) return { dir: null, ...built };
+  const dir = fs.mkdtempSync('/tmp/vatom-limits-');
+  fs.chmodSync(dir, 0o755);
+  const staged = (file: string) => {
+    const to = path.join(dir, path.basename(file));
+    fs.copyFileSync(file, to);
+    fs.chmodSync(to, 0o755);
+    return to;
+  };
+  staged(path.join(ROOT, 'build', 'Release', 'libvatom_fast.so'));  // found through LD_LIBRARY_PATH
+  return { dir, vatomNative: staged(built.vatomNative), capiCheck: staged(built.capiCheck), addon: staged(built.addon) };
+}
+
+const PROGRAMS = stagePrograms();
+afterAll(() => {
+  if (PROGRAMS.dir) fs.rmSync(PROGRAMS.dir, { recursive: true, force: true });
+});
+const VATOM_NATIVE = PROGRAMS.vatomNative;
+const CAPI_CHECK = PROGRAMS.capiCheck;
+const ADDON = PROGRAMS.addon;
 
 /** Enough address space to start the program, too little for 1024 thread stacks of 8 MiB. */
 const ADDRESS_SPACE_KIB = 1_500_000;
@@ -23,11 +53,11 @@ type Limit = { kind: 'memory' } | { kind: 'processes'; count: number };
 function limited(limit: Limit, argv: string[]): SpawnSyncReturns<string> {
   const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const script = limit.kind === 'memory' ? `ulimit -v ${ADDRESS_SPACE_KIB}; exec ${quoted}` : `ulimit -u ${limit.count}; exec ${quoted}`;
-  const asRoot = process.getuid?.() === 0;
-  const command = limit.kind === 'processes' && asRoot
+  const command = limit.kind === 'processes' && AS_ROOT
     ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'bash', '-c', script]
     : ['bash', '-c', script];
-  return spawnSync(command[0], command.slice(1), { encoding: 'utf8', timeout: 60_000 });
+  const env = PROGRAMS.dir ? { ...process.env, LD_LIBRARY_PATH: PROGRAMS.dir } : process.env;
+  return spawnSync(command[0], command.slice(1), { encoding: 'utf8', timeout: 60_000, cwd: '/', env });
 }
 
 const refusedThreads = (asked: number) =>
@@ -85,7 +115,8 @@ describe.each(limits)('under %s', (_name, limit) => {
 
 describe('without the limits', () => {
   it('the same calls succeed (the refusals above come from the limits)', () => {
-    expect(spawnSync(CAPI_CHECK, ['threads', '200'], { encoding: 'utf8' }).stdout).toBe('status 0: \n');
+    const env = PROGRAMS.dir ? { ...process.env, LD_LIBRARY_PATH: PROGRAMS.dir } : process.env;
+    expect(spawnSync(CAPI_CHECK, ['threads', '200'], { encoding: 'utf8', env }).stdout).toBe('status 0: \n');
     const r = spawnSync(VATOM_NATIVE, ['--classes', '2', '--instances', '2', '--image-size', '64', '--threads', '200'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
   });
