@@ -38,7 +38,7 @@ typedef enum vatom_status {
   VATOM_ERROR_INVALID_ARGUMENT = 1, /* a bad spec, device, pointer or buffer size */
   VATOM_ERROR_OUT_OF_RANGE = 2,     /* an image index outside [0, image count) */
   VATOM_ERROR_CANCELLED = 3,        /* vatom_renderer_cancel was called */
-  VATOM_ERROR_OUT_OF_MEMORY = 4,
+  VATOM_ERROR_OUT_OF_MEMORY = 4,    /* memory, or a thread, the system would not give */
   VATOM_ERROR_UNAVAILABLE = 5,      /* e.g. a CUDA device asked of a build or machine without one */
   VATOM_ERROR_INTERNAL = 6
 } vatom_status;
@@ -48,7 +48,7 @@ typedef enum vatom_stream {
   VATOM_STREAM_REFERENCE = 1  /* render_VisualAtom.py's sequential MT19937 streams */
 } vatom_stream;
 
-/* The generator's parameters (DESIGN.md, "The generator"; manifest.json "config"). */
+/* The generator's parameters (manifest.json "config"). */
 typedef struct vatom_config {
   int32_t image_size;
   int32_t vertices_min, vertices_max;

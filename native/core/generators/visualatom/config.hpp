@@ -1,6 +1,8 @@
-// The generator's parameters, already validated by the TypeScript layer (lib/options.ts): the native
-// side trusts them and does no checking of its own.
+// The generator's parameters, already validated by the caller (renderer_factory's spec_problem says
+// what the native side needs). The defaults are the paper preset (a test compares them with the presets
+// file).
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 namespace vatom {
@@ -18,7 +20,22 @@ struct GeneratorConfig {
   int32_t freq2_min = 0, freq2_max = 20;
 };
 
-// What one class draws once (DESIGN.md, "The generator"). The real-valued parameters are doubles so
+// The paper's config with its pixel-valued parameters (start position, minimum radius, line width,
+// minimum noise) carried to image_size, as the command line's defaults are.
+inline GeneratorConfig paper_config(int32_t image_size) {
+  GeneratorConfig c;
+  const auto scale = [&](double value) { return value * image_size / c.image_size; };
+  if (image_size != c.image_size) {
+    c.start_pos = static_cast<int32_t>(std::lround(scale(c.start_pos)));
+    c.radius_min = static_cast<int32_t>(std::lround(scale(c.radius_min)));
+    c.line_width = scale(c.line_width);
+    c.noise_min = scale(c.noise_min);
+  }
+  c.image_size = image_size;
+  return c;
+}
+
+// What one class draws once. The real-valued parameters are doubles so
 // that the reference stream keeps Python's values; the philox stream stores float values in them.
 struct ClassParams {
   int32_t vertices = 0;  // q
