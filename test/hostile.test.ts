@@ -71,20 +71,34 @@ describe('one definition of the format', () => {
         variants.push(v);
       }
     }
-    const nodeVerdicts = variants.map((v) => {
+    // JSON text as written, for what JSON.stringify cannot spell: integral numbers written as reals
+    // (JavaScript reads 32.0 as 32), and NaN and Infinity (not JSON).
+    const text = JSON.stringify(m);
+    const spellings: Array<[RegExp, string, string]> = [[/"imageSize":32\b/g, '"imageSize":32.0', 'ok'],
+      [/"imageSize":32\b/g, '"imageSize":3.2e1', 'ok'], [/"instances":2\b/g, '"instances":2.0', 'ok'],
+      [/"imageSize":32\b/g, '"imageSize":32.5', 'refused'], [/"lineWidth":[^,}]+/, '"lineWidth":NaN', 'refused'],
+      [/"ovalRate":[^,}]+/, '"ovalRate":Infinity', 'refused'], [/"noiseMin":[^,}]+/, '"noiseMin":-Infinity', 'refused']];
+    const texts = [...variants.map((v) => JSON.stringify(v)), ...spellings.map(([from, to]) => text.replace(from, to))];
+    const nodeVerdicts = texts.map((t) => {
       try {
+        const v = JSON.parse(t);
         checkSchema('manifest', v, 'manifest.json');
         return manifestProblem(v as Parameters<typeof manifestProblem>[0]) === undefined ? 'ok' : 'refused';
       } catch {
         return 'refused';
       }
     });
-    const py = spawnSync(PYTHON, ['-c', `import sys, json; sys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'python'))})
+    expect(nodeVerdicts.slice(variants.length)).toEqual(spellings.map(([, , verdict]) => verdict));
+    const py = spawnSync(PYTHON, ['-c', `import sys; sys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'python'))})
 from vatom_fast import schema
 from vatom_fast.rules import manifest_problem
 for line in sys.stdin:
-    v = json.loads(line)
-    print("refused" if schema.validate(v) or manifest_problem(v) else "ok")`], { input: variants.map((v) => JSON.stringify(v)).join('\n'), encoding: 'utf8' });
+    try:
+        v = schema.loads(line)
+    except ValueError:
+        print("refused")
+        continue
+    print("refused" if schema.validate(v) or manifest_problem(v) else "ok")`], { input: texts.join('\n'), encoding: 'utf8' });
     expect(py.stderr).toBe('');
     const pyVerdicts = py.stdout.trim().split('\n');
     expect(pyVerdicts).toEqual(nodeVerdicts);

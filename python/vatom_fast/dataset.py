@@ -10,9 +10,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from . import render, rules
+from . import native, presets, render, rules
 from .errors import DatasetError
-from .manifest import DatasetInfo, Shard, ShardSelection, load_manifest
+from .manifest import Shard, ShardSelection, load_manifest
 from .sources import Ranges, RenderReader, ShardReader
 
 try:  # torch is optional: without it the dataset is a plain object with __len__/__getitem__.
@@ -152,26 +152,26 @@ class VisualAtomDataset(_Base):
         return RenderReader.of_manifest(info, [(f, min(size, n - f)) for f in range(0, n, size)], self.threads)
 
     @classmethod
-    def preset(
-        cls,
-        name: str,
-        seed: int = 0,
-        classes: Optional[int] = None,
-        instances: Optional[int] = None,
-        start_class: int = 0,
-        **options: Any,
-    ) -> "VisualAtomDataset":
+    def preset(cls, name: str, seed: Optional[int] = None, **options: Any) -> "VisualAtomDataset":
         """A preset of the paper rendered on the fly, with no files: ``preset("visualatom-1k", seed=0)``
-        has the images of ``vatom-fast build --preset visualatom-1k --seed 0``, the class parameters
-        drawn by the native library. ``classes``, ``instances`` and ``start_class`` narrow it as the
-        CLI's options do; ``options`` are the constructor's (``transform``, ``channels``, ``output``,
-        ``relative_labels``, ``threads``)."""
-        unknown = set(options) - set(_LOADER_OPTIONS)
+        has the images of ``vatom-fast build --preset visualatom-1k --seed 0`` (seed 0 by default),
+        the class parameters drawn by the native library.
+
+        ``options`` are the generator options of ``vatom-fast build`` in Python spelling
+        (``image_size``, ``rng``, ``reference_threads``, ``vertices=(min, max)``, ``orbits``,
+        ``noise_min``, ``line_width``, ``radius_min``, ``oval_rate``, ``start_pos``, ``freq1``,
+        ``freq2``, ``classes``, ``instances``, ``start_class``), checked as the CLI checks them and
+        with the same pixel defaults for another image size; and the constructor's (``transform``,
+        ``target_transform``, ``channels``, ``output``, ``relative_labels``, ``threads``). The
+        manifest (``ds.manifest``) records the preset and the options."""
+        unknown = sorted(set(options) - set(presets.GENERATOR_OPTIONS) - set(_LOADER_OPTIONS))
         if unknown:
-            raise TypeError(f"preset() got unexpected options: {', '.join(sorted(unknown))}")
-        spec = render.RenderSpec.preset(name, seed=seed, classes=classes, instances=instances, start_class=start_class)
+            raise TypeError(f"unknown option {', '.join(map(repr, unknown))}; preset() takes the generator options "
+                            f"{', '.join(presets.GENERATOR_OPTIONS)} and the dataset options {', '.join(_LOADER_OPTIONS)}")
+        generator = {k: v for k, v in options.items() if k not in _LOADER_OPTIONS}
+        spec = render.RenderSpec(**presets.preset_spec(name, seed, **generator))
         spec.class_params = spec.drawn_class_params()
-        return cls(spec, source="render", **options)
+        return cls(spec, source="render", **{k: v for k, v in options.items() if k in _LOADER_OPTIONS})
 
     def _index(self, ranges: Ranges) -> None:
         # (first, count) in the whole dataset of each selected shard (one range when there are no
@@ -275,12 +275,10 @@ class VisualAtomDataset(_Base):
         return dict(self.info.manifest["classParams"][c])
 
     def labels(self) -> np.ndarray:
-        """Every image's label as an int64 array of length ``len(self)``, read from the label shards
-        (from the class-major layout when rendering)."""
-        out = np.concatenate([self._reader.labels(k) for k in range(len(self._ranges))]).astype(np.int64)
-        if self.relative_labels:
-            out -= self.info.start_class
-        return out
+        """Every image's label as an int64 array of length ``len(self)``: its class, from its index
+        (images are class-major; the label shards say the same, which ``verify_checksums`` checks)."""
+        glob = np.concatenate([np.arange(f, f + n, dtype=np.int64) for f, n in self._ranges])
+        return self._label_base + glob // self.info.instances
 
     @property
     def targets(self) -> np.ndarray:
@@ -335,10 +333,7 @@ class VisualAtomDataset(_Base):
         """The stored (or rendered) ``(S, S)`` uint8 image (a copy) and its label, without conversion
         or transforms."""
         k, j = self.locate(index)
-        label = int(self._reader.labels(k)[j])
-        if self.relative_labels:
-            label -= self.info.start_class
-        return self._reader.image(k, j), label
+        return self._reader.image(k, j), self._label_base + (self._ranges[k][0] + j) // self.info.instances
 
     def _convert(self, img: np.ndarray) -> Any:
         if self.output == "pil":
@@ -383,13 +378,16 @@ class VisualAtomDataset(_Base):
             raise ValueError(f'output must be "numpy" or "tensor", got {output!r}')
         _check_threads(threads)
         reader = self._renderer()
-        idx = np.asarray(indices)
-        if idx.ndim != 1 or not (idx.size == 0 or np.issubdtype(idx.dtype, np.integer)):
+        n = self._len
+        if np.ndim(indices) != 1:
             raise TypeError("indices must be a 1-D sequence of integers")
-        local = idx.astype(np.int64)
-        bad = np.nonzero((local < -self._len) | (local >= self._len))[0]
+        try:
+            local = native.int64_indices(indices, lambda v: f"index {v} is out of range for a dataset of {n} images")
+        except TypeError:
+            raise TypeError("indices must be a 1-D sequence of integers") from None
+        bad = np.nonzero((local < -n) | (local >= n))[0]
         if bad.size:
-            raise IndexError(f"index {int(local[bad[0]])} is out of range for a dataset of {self._len} images")
+            raise IndexError(f"index {int(local[bad[0]])} is out of range for a dataset of {n} images")
         local = np.where(local < 0, local + self._len, local)
         firsts = np.asarray(self._firsts, dtype=np.int64)
         k = np.searchsorted(firsts, local, side="right") - 1

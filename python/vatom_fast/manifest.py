@@ -15,7 +15,6 @@ Images are class-major: global index = (class - startClass) * instances + instan
 
 from __future__ import annotations
 
-import json
 import operator
 import os
 from dataclasses import dataclass
@@ -91,7 +90,7 @@ def read_manifest_file(path: str, definition: str = "manifest") -> Dict[str, Any
     finally:
         os.close(fd)
     try:
-        m = json.loads(text.decode("utf8"))
+        m = schema.loads(text.decode("utf8"))
     except RecursionError:
         raise DatasetError(root, [f"{name} nests arrays or objects too deeply; not a vatom-fast file"]) from None
     except (ValueError, UnicodeDecodeError, MemoryError) as e:

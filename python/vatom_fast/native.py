@@ -10,10 +10,12 @@ run on native threads while other Python threads go on.
 from __future__ import annotations
 
 import ctypes
+import mmap
+import operator
 import os
 import sys
 import threading
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -223,10 +225,16 @@ def available() -> bool:
         return False
 
 
-def _check(lib: ctypes.CDLL, status: int) -> None:
+def _error_message(lib: ctypes.CDLL, status: int) -> str:
+    """The failed call's message: to be read on the thread that made the call."""
+    return (lib.vatom_last_error() or b"").decode("utf8", "replace") or f"native error {status}"
+
+
+def _check(lib: ctypes.CDLL, status: int, message: Optional[str] = None) -> None:
     if status == OK:
         return
-    message = (lib.vatom_last_error() or b"").decode("utf8", "replace") or f"native error {status}"
+    if message is None:
+        message = _error_message(lib, status)
     cls = {
         ERROR_INVALID_ARGUMENT: NativeSpecError,
         ERROR_OUT_OF_RANGE: NativeIndexError,
@@ -276,12 +284,92 @@ def draw_class_params(spec: Spec) -> np.ndarray:
     return out
 
 
+_INT64_MAX = 2 ** 63 - 1
+# A render from the main thread that may draw this many line segments (images x vertices x orbits,
+# at most: 256 images of the paper preset), or any on the sequential reference stream, whose replay
+# can be long, waits in Python so that Ctrl-C cancels it; shorter ones are not worth a thread.
+INTERRUPTIBLE_SEGMENTS = 256 * 1000 * 200
+_PAGE = mmap.PAGESIZE
+_IOV_MAX = 1024
+
+
+_libc: Optional[ctypes.CDLL] = None
+
+
+def check_writable(address: int, nbytes: int) -> None:
+    """Raises ``ValueError`` unless the process may write every page of ``[address, address + nbytes)``.
+
+    The kernel reads a byte of /dev/zero into each page (a read-only mapping makes it fail with
+    EFAULT, where a store from native code would end the process with SIGSEGV): one byte of each page
+    is zeroed, which an output about to be written does not mind.
+    """
+    global _libc
+    if nbytes <= 0 or not sys.platform.startswith("linux"):
+        return
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.readv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+        _libc.readv.restype = ctypes.c_ssize_t
+    first_page = address - address % _PAGE
+    starts = np.arange(first_page, address + nbytes, _PAGE, dtype=np.uint64)
+    starts[0] = address
+    iov = np.empty((starts.size, 2), dtype=np.uint64)  # struct iovec {void *base; size_t len;}
+    iov[:, 0] = starts
+    iov[:, 1] = 1
+    fd = os.open("/dev/zero", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for at in range(0, starts.size, _IOV_MAX):
+            count = min(_IOV_MAX, starts.size - at)
+            if _libc.readv(fd, iov[at:].ctypes.data, count) != count:
+                raise ValueError("out is read-only memory (for example a tensor over a read-only memory map): "
+                                 "render into a writable array or tensor")
+    finally:
+        os.close(fd)
+
+
 def _check_out(out: np.ndarray, images: int, image_bytes: int) -> None:
     """A caller's ``out`` (arrays made here are right by construction and not checked)."""
-    if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or not out.flags.c_contiguous or not out.flags.writeable:
+    if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or not out.flags.c_contiguous:
         raise TypeError("out must be a writable C-contiguous uint8 array")
+    if not out.flags.writeable:
+        raise ValueError("out is a read-only array (writeable=False): render into a writable array")
     if out.nbytes < images * image_bytes:
         raise ValueError(f"out holds {out.nbytes} bytes, {images} images need {images * image_bytes}")
+    check_writable(out.ctypes.data, images * image_bytes)
+
+
+def int64_indices(indices: Any, outside: Callable[[int], str]) -> np.ndarray:
+    """``indices`` (a sequence or array of integers of any type) as a C-contiguous int64 array, each
+    value exactly: one that no int64 holds is an ``IndexError`` with the message ``outside(value)``
+    (never wrapped), a non-integer a ``TypeError``."""
+    idx = np.asarray(indices)
+    if not isinstance(indices, np.ndarray) and idx.size and not np.issubdtype(idx.dtype, np.signedinteger):
+        idx = np.asarray(indices, dtype=object)  # Python ints beyond int64, or mixed with negatives: exactly
+    if idx.dtype == object:
+        values = []
+        for v in idx.reshape(-1):
+            if isinstance(v, (bool, np.bool_)):
+                raise TypeError(f"image indices must be integers, not {type(v).__name__}")
+            try:
+                values.append(operator.index(v))
+            except TypeError:
+                raise TypeError(f"image indices must be integers, not {type(v).__name__}") from None
+        beyond = [v for v in values if not -_INT64_MAX - 1 <= v <= _INT64_MAX]
+        if beyond:
+            raise IndexError(outside(beyond[0]))
+        return np.ascontiguousarray(np.asarray(values, dtype=np.int64).reshape(idx.shape))
+    if idx.size and not np.issubdtype(idx.dtype, np.integer):
+        raise TypeError(f"image indices must be integers, not {idx.dtype}")
+    if idx.size and np.issubdtype(idx.dtype, np.unsignedinteger) and int(idx.max()) > _INT64_MAX:
+        raise IndexError(outside(int(idx.max())))
+    return np.ascontiguousarray(idx, dtype=np.int64)
+
+
+def _int64_bound(begin: Any, end: Any, count: int) -> Tuple[int, int]:
+    b, e = operator.index(begin), operator.index(end)
+    if not (-_INT64_MAX - 1 <= b <= _INT64_MAX and -_INT64_MAX - 1 <= e <= _INT64_MAX):
+        raise IndexError(f"images [{b}, {e}) are outside the dataset's [0, {count})")
+    return b, e
 
 
 class Renderer:
@@ -296,6 +384,8 @@ class Renderer:
         self._lib = lib
         self._handle = _Handle()
         self._pid = os.getpid()
+        self._sequential = spec.stream == STREAM_REFERENCE
+        self._segments_per_image = max(1, spec.config.vertices_max) * max(1, spec.config.orbits_max)
         _check(lib, lib.vatom_renderer_create(ctypes.byref(spec), int(threads), device.encode(), ctypes.byref(self._handle)))
         info = Info()
         _check(lib, lib.vatom_renderer_info(self._handle, ctypes.byref(info)))
@@ -322,33 +412,62 @@ class Renderer:
         _check(self._lib, self._lib.vatom_renderer_class_params(self._live(), 0, self.classes, _params_pointer(out)))
         return out
 
+    def _render(self, images: int, call: Callable[[ctypes.c_void_p], int]) -> None:
+        """Runs ``call(handle)``; a long render from the main thread runs on a helper thread while
+        the main thread waits interruptibly: Ctrl-C (or any exception there) cancels the render,
+        waits for it to stop and raises."""
+        handle = self._live()
+        if threading.current_thread() is not threading.main_thread() or \
+                (images * self._segments_per_image < INTERRUPTIBLE_SEGMENTS and not self._sequential):
+            _check(self._lib, call(handle))
+            return
+        outcome = []
+
+        def run() -> None:
+            status = call(handle)
+            outcome.append((status, _error_message(self._lib, status) if status != OK else None))
+
+        worker = threading.Thread(target=run, name="vatom-render", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.1)
+        except BaseException:
+            self._lib.vatom_renderer_cancel(handle)
+            worker.join()
+            self._lib.vatom_renderer_resume(handle)
+            raise
+        _check(self._lib, *outcome[0])
+
     def render_range(self, begin: int, end: int, out: Optional[np.ndarray] = None) -> np.ndarray:
         """Images ``[begin, end)`` as uint8 ``(end - begin, S, S)`` (into ``out`` when given)."""
+        begin, end = _int64_bound(begin, end, self.image_count)
         n = max(0, end - begin)
         if out is None:
             out = np.empty((n, self.image_size, self.image_size), dtype=np.uint8)
         else:
             _check_out(out, n, self.image_bytes)
-        _check(self._lib, self._lib.vatom_render_range(self._live(), begin, end, out.ctypes.data_as(_u8p), out.nbytes))
+        self._render(n, lambda h: self._lib.vatom_render_range(h, begin, end, out.ctypes.data_as(_u8p), out.nbytes))
         return out
 
     def render_indices(self, indices: Sequence[int], out: Optional[np.ndarray] = None) -> np.ndarray:
         """Images ``indices`` (any order, repeats allowed) as uint8 ``(len, S, S)`` (into ``out`` when given)."""
-        idx = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
+        idx = int64_indices(indices, lambda v: f"image index {v} is outside the dataset's [0, {self.image_count})").reshape(-1)
         if out is None:
             out = np.empty((idx.size, self.image_size, self.image_size), dtype=np.uint8)
         else:
             _check_out(out, idx.size, self.image_bytes)
-        _check(self._lib, self._lib.vatom_render_indices(
-            self._live(), idx.ctypes.data_as(_i64p), idx.size, out.ctypes.data_as(_u8p), out.nbytes))
+        self._render(idx.size, lambda h: self._lib.vatom_render_indices(
+            h, idx.ctypes.data_as(_i64p), idx.size, out.ctypes.data_as(_u8p), out.nbytes))
         return out
 
     def render_into(self, indices: np.ndarray, address: int, nbytes: int) -> None:
         """Images ``indices`` (int64, C-contiguous) into raw memory (e.g. a torch tensor's ``data_ptr()``)."""
         if nbytes < indices.size * self.image_bytes:
             raise ValueError(f"the output holds {nbytes} bytes, {indices.size} images need {indices.size * self.image_bytes}")
-        _check(self._lib, self._lib.vatom_render_indices(
-            self._live(), indices.ctypes.data_as(_i64p), indices.size, ctypes.cast(address, _u8p), nbytes))
+        check_writable(address, indices.size * self.image_bytes)
+        self._render(indices.size, lambda h: self._lib.vatom_render_indices(
+            h, indices.ctypes.data_as(_i64p), indices.size, ctypes.cast(address, _u8p), nbytes))
 
     def render_range_device(self, begin: int, end: int, address: int, nbytes: int, stream: int = 0) -> None:
         """Images ``[begin, end)`` into GPU memory of CUDA device 0 at ``address`` (``nbytes`` long), queued

@@ -8,7 +8,6 @@ that opens it); worker processes then make their renderer handles from the check
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from . import native, rules
 if TYPE_CHECKING:
     from .manifest import DatasetInfo
 
-PRESETS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "format", "presets.json")
 
 # manifest "config" key -> vatom_config field, and whether it is an integer.
 _CONFIG_FIELDS = (
@@ -42,15 +40,6 @@ _INT32 = (-(2**31), 2**31 - 1)
 
 class SpecError(ValueError):
     """A manifest or preset that cannot be rendered; the message names the field."""
-
-
-def load_presets() -> Dict[str, Any]:
-    with open(PRESETS_PATH, encoding="utf8") as f:
-        return json.load(f)
-
-
-def preset_names() -> List[str]:
-    return list(load_presets()["presets"])
 
 
 def _number(where: str, v: Any, integer: bool) -> Any:
@@ -79,7 +68,8 @@ class RenderSpec:
     instances: int
     reference_threads: int = 1
     class_params: Optional[np.ndarray] = field(default=None, repr=False)  # native.CLASS_PARAMS_DTYPE
-    preset_name: Optional[str] = None  # the preset it was made from, if any
+    preset_name: Optional[str] = None  # the preset it was made from, if any, and its options
+    preset_options: Optional[Dict[str, Any]] = None
 
     @property
     def image_size(self) -> int:
@@ -119,6 +109,7 @@ class RenderSpec:
             manifest["referenceThreads"] = self.reference_threads
         if self.preset_name is not None:
             manifest["preset"] = self.preset_name
+            manifest["presetOptions"] = dict(self.preset_options or {})
         if self.class_params is not None:
             manifest["classParams"] = [class_params_by_name(p, self.start_class + i) for i, p in enumerate(self.class_params)]
         root = f"<preset {self.preset_name} seed {self.seed}>" if self.preset_name is not None else "<rendered>"
@@ -148,26 +139,12 @@ class RenderSpec:
         return spec
 
     @classmethod
-    def preset(cls, name: str, seed: int = 0, classes: Optional[int] = None, instances: Optional[int] = None,
-               start_class: int = 0) -> "RenderSpec":
-        """A preset of the paper (``presets.json``) on the default stream, as ``vatom-fast build
-        --preset NAME --seed SEED`` makes it; ``classes``/``instances``/``start_class`` narrow it as
-        the CLI's options do."""
-        presets = load_presets()
-        if name not in presets["presets"]:
-            raise ValueError(f"preset is {name!r}, expected one of {', '.join(sorted(presets['presets']))}")
-        p = presets["presets"][name]
-        if type(seed) is not int or not 0 <= seed < 2**64:
-            raise ValueError(f"seed is {seed!r}, expected an integer from 0 to 2^64 - 1")
-        spec = cls(
-            config=dict(presets["configs"][p["config"]]), stream="philox", seed=seed, start_class=start_class,
-            classes=p["classes"] if classes is None else classes,
-            instances=p["instances"] if instances is None else instances, preset_name=name,
-        )
-        for what, v, lo in (("classes", spec.classes, 1), ("instances", spec.instances, 1), ("start_class", spec.start_class, 0)):
-            if type(v) is not int or v < lo:
-                raise ValueError(f"{what} is {v!r}, expected an integer >= {lo}")
-        return spec
+    def preset(cls, name: str, seed: Optional[int] = None, **options: Any) -> "RenderSpec":
+        """Preset ``name`` of the paper as ``vatom-fast build --preset NAME --seed SEED`` with the
+        same generator options makes it (see :func:`vatom_fast.presets.preset_spec`)."""
+        from .presets import preset_spec
+
+        return cls(**preset_spec(name, seed, **options))
 
 
 def params_from_manifest(raw: List[Dict[str, Any]], classes: int) -> np.ndarray:

@@ -19,6 +19,7 @@ MANIFEST_NAME = "manifest.json"
 IMAGES_DATA_OFFSET: int = _MANIFEST["imagesDataOffset"]["const"]
 MAX_SHARDS: int = _MANIFEST["shards"]["maxItems"]
 MAX_THREADS: int = _DEFINITIONS["threads"]["maximum"]
+MAX_REFERENCE_INSTANCES: int = _DEFINITIONS["referenceInstances"]["maximum"]
 # Not in the schema (no field holds them): a labels shard's header length, a format file's size bound.
 LABELS_DATA_OFFSET = 128
 MAX_JSON_BYTES = 512 << 20
@@ -60,6 +61,9 @@ def _identity_problem(m: Dict[str, Any]) -> Optional[str]:
     if m["requestedClasses"] < m["classes"]:
         return f"requestedClasses {m['requestedClasses']} is less than classes {m['classes']}"
     philox = m["rng"] == "philox"
+    if not philox and m["instances"] > MAX_REFERENCE_INSTANCES:
+        return (f"instances {m['instances']} is more than the {MAX_REFERENCE_INSTANCES} the reference stream allows "
+                "(it replays a class from its start to reach an image)")
     if m["stream"] != STREAMS[m["rng"]]:
         return f"stream {m['stream']} is not that of rng {m['rng']}"
     if philox != m["seed"].isdigit():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "format", "manifest.schema.json")
 
@@ -25,6 +25,22 @@ _KEYWORDS = {
 
 _schema: Optional[Dict[str, Any]] = None
 _patterns: Dict[str, "re.Pattern[str]"] = {}
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _number(text: str) -> Any:
+    # JSON has one number type: 32.0 is the integer 32, as JavaScript reads it.
+    x = float(text)
+    return int(x) if x.is_integer() else x
+
+
+def loads(text: str) -> Any:
+    """JSON text as JavaScript's JSON.parse reads it: ``NaN`` and ``Infinity`` are refused (a
+    ``ValueError``), and a number with an integral value is an ``int`` whatever its spelling."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_number)
 
 
 def _check_keywords(node: Any, where: str) -> None:

@@ -1,7 +1,8 @@
 """Where a dataset's images come from: a stored dataset's shard files, or the native renderer.
 
 Both readers show a dataset as ``ranges``, the ``(first, count)`` in the whole dataset of each
-selected shard, and give image ``j`` of range ``k`` with ``image(k, j)``. Both survive pickling and
+selected shard, and give image ``j`` of range ``k`` with ``image(k, j)``. Labels come from neither:
+an image's class follows from its index. Both survive pickling and
 ``fork``: open files and native handles are made again, in each process, on first use.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 from . import native, render
 from .errors import DatasetError
 from .manifest import DatasetInfo
-from .npy import IMAGE_DTYPE, LABEL_DTYPE
+from .npy import IMAGE_DTYPE
 from .safe_files import CheckedFile
 
 Ranges = List[Tuple[int, int]]
@@ -37,7 +38,6 @@ class ShardReader:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._files: "OrderedDict[int, CheckedFile]" = OrderedDict()
-        self._label_cache: Dict[int, np.ndarray] = {}
 
     def _own(self) -> None:
         if self._pid != os.getpid():  # forked after files were opened: reopen (and re-check) in this process
@@ -62,20 +62,6 @@ class ShardReader:
         img = np.empty((S, S), dtype=IMAGE_DTYPE)
         self._images_file(k).read_into(img, self.info.shards[k].images_offset + j * S * S)
         return img
-
-    def labels(self, k: int) -> np.ndarray:
-        self._own()
-        lab = self._label_cache.get(k)
-        if lab is None:
-            s = self.info.shards[k]
-            f = CheckedFile(s.labels_path, s.labels_identity)
-            try:
-                lab = np.empty(s.count, dtype=LABEL_DTYPE)
-                f.read_into(lab, s.labels_offset)
-            finally:
-                f.close()
-            self._label_cache[k] = lab
-        return lab
 
     @property
     def open_files(self) -> int:
@@ -121,10 +107,6 @@ class RenderReader:
 
     def image(self, k: int, j: int) -> np.ndarray:
         return self.renderers.get(self.threads).render_indices([self.ranges[k][0] + j])[0]
-
-    def labels(self, k: int) -> np.ndarray:
-        first, count = self.ranges[k]
-        return self.spec.start_class + np.arange(first, first + count, dtype=np.int64) // self.spec.instances
 
     def render(self, global_indices: np.ndarray, threads: int, out: Optional[np.ndarray] = None,
                address: Optional[int] = None, nbytes: int = 0) -> Optional[np.ndarray]:

@@ -60,3 +60,55 @@ def test_manifest_fifo_does_not_block(synth):
     os.mkfifo(synth.manifest_path)
     with pytest.raises(DatasetError, match="manifest.json is not a regular file"):
         load_manifest(str(synth.root))
+
+
+# One verdict with Node on JSON's numbers: JavaScript's JSON.parse refuses NaN and Infinity (Python's
+# json accepts them) and cannot tell 32.0 from 32 (Python's json makes a float of it). The same cases
+# run through ajv in test/hostile.test.ts.
+NUMBER_SPELLINGS = [
+    ('"imageSize": 32', '"imageSize": 32.0', "ok"),
+    ('"imageSize": 32', '"imageSize": 3.2e1', "ok"),
+    ('"imageSize": 32', '"imageSize": 320e-1', "ok"),
+    ('"instances": 5', '"instances": 5.0', "ok"),
+    ('"count": 5', '"count": 5.00', "ok"),
+    ('"imageSize": 32', '"imageSize": 32.5', "refused"),
+    ('"lineWidth": 0.1', '"lineWidth": NaN', "refused"),
+    ('"ovalRate": 2', '"ovalRate": Infinity', "refused"),
+    ('"noiseMin": 0', '"noiseMin": -Infinity', "refused"),
+    ('"noiseMin": 0', '"noiseMin": 1e400', "refused"),
+]
+
+
+def _verdict(text: str) -> str:
+    from vatom_fast import rules
+
+    try:
+        m = schema.loads(text)
+    except ValueError:
+        return "refused"
+    return "refused" if schema.validate(m) or rules.manifest_problem(m) else "ok"
+
+
+@pytest.mark.parametrize("plain, spelled, verdict", NUMBER_SPELLINGS)
+def test_json_numbers_are_read_as_javascript_reads_them(synth, plain, spelled, verdict):
+    text = synth.manifest_path.read_text()
+    assert plain in text
+    changed = text.replace(plain, spelled)
+    assert _verdict(text) == "ok"
+    assert _verdict(changed) == verdict
+    synth.manifest_path.write_text(changed)
+    if verdict == "ok":
+        info = load_manifest(str(synth.root))
+        assert all(type(info.manifest[k]) is int for k in ("imageSize", "instances", "classes", "imageCount"))
+    else:
+        with pytest.raises(DatasetError, match=r"manifest\.json"):
+            load_manifest(str(synth.root))
+
+
+def test_nan_and_infinity_are_not_json(synth):
+    text = synth.manifest_path.read_text()
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        synth.manifest_path.write_text(text.replace('"lineWidth": 0.1', f'"lineWidth": {constant}', 1))
+        with pytest.raises(DatasetError, match=rf"^invalid vatom-fast dataset at .*: manifest\.json is not valid JSON: "
+                                               rf"{constant} is not JSON$"):
+            load_manifest(str(synth.root))

@@ -183,11 +183,11 @@ def test_shards_out_of_order(synth):
 
 def test_non_integer_fields(synth):
     def f(m):
-        m["imageSize"] = 32.0
+        m["imageSize"] = 32.5
         m["instances"] = True
     _edit(synth, f)
-    _refused(synth.root, "/imageSize (32.0) must be integer")
-    _edit(synth, lambda m: m.__setitem__("imageSize", 32))
+    _refused(synth.root, "/imageSize (32.5) must be integer")
+    _edit(synth, lambda m: m.__setitem__("imageSize", 32.0))  # the integer 32 in JSON, as JavaScript reads it
     _refused(synth.root, "/instances (true) must be integer")
 
 
