@@ -5,7 +5,11 @@
 
 namespace vatom {
 
+// Which generator family draws and renders (its code lives in generators/<family>/).
+enum class Family : int32_t { VisualAtom = 0, Rcdb = 1 };
+
 struct GeneratorConfig {
+  Family family = Family::VisualAtom;
   int32_t image_size = 512;
   int32_t vertices_min = 200, vertices_max = 1000;
   int32_t orbits_min = 1, orbits_max = 200;
@@ -16,6 +20,9 @@ struct GeneratorConfig {
   int32_t start_pos = 512;
   int32_t freq1_min = 0, freq1_max = 20;
   int32_t freq2_min = 0, freq2_max = 20;
+  // Radius span above radius_min in the default stream of RCDB (the reference stream keeps the
+  // script's fixed span).
+  int32_t radius_span = 100;
 };
 
 // What one class draws once (DESIGN.md, "The generator"). The real-valued parameters are doubles so
@@ -29,6 +36,7 @@ struct ClassParams {
   double noise = 0.0;    // eta
   double line_width = 0.0;  // lw
   double oval_x = 1.0, oval_y = 1.0;
+  double centre_y = 0.0, centre_x = 0.0;  // RCDB: the first instance's centre (the script's start_pos_h, _w)
 };
 
 }  // namespace vatom
