@@ -26,6 +26,18 @@ using vatom::DatasetSpec;
 int32_t get_int(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int32Value(); }
 int64_t get_int64(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int64Value(); }
 double get_double(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); }
+double get_double_or(const Napi::Object& o, const char* key, double absent) {
+  return o.Has(key) && !o.Get(key).IsUndefined() ? get_double(o, key) : absent;
+}
+
+// "visualatom" (also when absent: datasets made before there were families) or "rcdb".
+vatom::Family family_from_js(const Napi::Object& o) {
+  if (!o.Has("family") || o.Get("family").IsUndefined()) return vatom::Family::VisualAtom;
+  const std::string name = o.Get("family").As<Napi::String>().Utf8Value();
+  if (name == "visualatom") return vatom::Family::VisualAtom;
+  if (name == "rcdb") return vatom::Family::Rcdb;
+  throw Napi::Error::New(o.Env(), "family is \"" + name + "\", expected \"visualatom\" or \"rcdb\"");
+}
 
 vatom::GeneratorConfig config_from_js(const Napi::Object& o) {
   vatom::GeneratorConfig c;
@@ -43,6 +55,7 @@ vatom::GeneratorConfig config_from_js(const Napi::Object& o) {
   c.freq1_max = get_int(o, "freq1Max");
   c.freq2_min = get_int(o, "freq2Min");
   c.freq2_max = get_int(o, "freq2Max");
+  c.radius_span = static_cast<int32_t>(get_double_or(o, "radiusSpan", c.radius_span));
   return c;
 }
 
@@ -57,6 +70,8 @@ ClassParams params_from_js(const Napi::Object& o) {
   p.line_width = get_double(o, "lineWidth");
   p.oval_x = get_double(o, "ovalX");
   p.oval_y = get_double(o, "ovalY");
+  p.centre_y = get_double_or(o, "centreY", 0.0);
+  p.centre_x = get_double_or(o, "centreX", 0.0);
   return p;
 }
 
@@ -71,6 +86,8 @@ Napi::Object params_to_js(Napi::Env env, const ClassParams& p) {
   o.Set("lineWidth", p.line_width);
   o.Set("ovalX", p.oval_x);
   o.Set("ovalY", p.oval_y);
+  o.Set("centreY", p.centre_y);
+  o.Set("centreX", p.centre_x);
   return o;
 }
 
@@ -78,6 +95,7 @@ Napi::Object params_to_js(Napi::Env env, const ClassParams& p) {
 DatasetSpec spec_from_js(const Napi::Object& o) {
   DatasetSpec s;
   s.config = config_from_js(o.Get("config").As<Napi::Object>());
+  s.config.family = family_from_js(o);
   s.stream = o.Get("rng").As<Napi::String>().Utf8Value() == "reference" ? vatom::StreamKind::Reference
                                                                          : vatom::StreamKind::Philox;
   s.seed = std::strtoull(o.Get("seed").ToString().Utf8Value().c_str(), nullptr, 10);

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "cuda_api.hpp"
+#include "generators/rcdb/rcdb.hpp"
 #include "reference.hpp"
 
 namespace vatom {
@@ -57,6 +58,7 @@ struct Checker {
 std::string spec_problem(const DatasetSpec& spec) {
   Checker c;
   const GeneratorConfig& g = spec.config;
+  if (g.family != Family::VisualAtom && g.family != Family::Rcdb) c.fail("family is not visualatom or rcdb");
   c.integer("imageSize", g.image_size, kImageSizeMin, kImageSizeMax);
   c.range("vertices", g.vertices_min, g.vertices_max, 3, kVerticesMax);
   c.range("orbits", g.orbits_min, g.orbits_max, 1, kOrbitsMax);
@@ -103,12 +105,23 @@ std::string spec_problem(const DatasetSpec& spec) {
       c.real((at + "lineWidth").c_str(), p.line_width, 0, kRealMax);
       c.real((at + "ovalX").c_str(), p.oval_x, 0, kRealMax);
       c.real((at + "ovalY").c_str(), p.oval_y, 0, kRealMax);
+      c.real((at + "centreY").c_str(), p.centre_y, -kPixelsMax, kPixelsMax + kImageSizeMax);
+      c.real((at + "centreX").c_str(), p.centre_x, -kPixelsMax, kPixelsMax + kImageSizeMax);
     }
+  }
+  if (!c.failed && g.family == Family::Rcdb) {
+    const std::string problem = rcdb::spec_problem(spec);
+    if (!problem.empty()) c.fail(problem);
   }
   return c.first.str();
 }
 
 std::vector<ClassParams> draw_class_params(const DatasetSpec& spec) {
+  if (spec.config.family == Family::Rcdb) {
+    return spec.stream == StreamKind::Reference
+               ? rcdb::reference_class_params(spec.config, spec.classes, spec.instances, spec.reference_threads)
+               : rcdb::philox_class_params(spec.config, spec.seed, spec.start_class, spec.classes);
+  }
   if (spec.stream == StreamKind::Reference) {
     return reference_class_params(spec.config, spec.classes, spec.instances, spec.reference_threads);
   }
@@ -116,6 +129,12 @@ std::vector<ClassParams> draw_class_params(const DatasetSpec& spec) {
 }
 
 std::unique_ptr<ImageRenderer> make_renderer(const DatasetSpec& spec, Device device) {
+  if (spec.config.family == Family::Rcdb) {
+    if (device == Device::Cuda) {
+      throw std::runtime_error("the CUDA renderer draws VisualAtom only; RCDB renders on the CPU (--device cpu)");
+    }
+    return spec.stream == StreamKind::Reference ? rcdb::make_reference_renderer(spec) : rcdb::make_philox_renderer(spec);
+  }
   if (device == Device::Cuda) return make_cuda_renderer(spec);
   if (spec.stream == StreamKind::Reference) return make_reference_renderer(spec);
   return make_philox_renderer(spec);

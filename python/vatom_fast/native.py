@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 LIBRARY_ENV = "VATOM_FAST_LIBRARY"
-ABI_VERSION = 1
+ABI_VERSION = 2
 _LIB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_lib")
 # setup.py writes the reason here when it could not compile the library at install time.
 SKIPPED_NOTE = "BUILD_SKIPPED.txt"
@@ -62,6 +62,7 @@ class RenderCancelled(NativeError):
 
 class Config(ctypes.Structure):
     _fields_ = [
+        ("family", ctypes.c_int32),
         ("image_size", ctypes.c_int32),
         ("vertices_min", ctypes.c_int32), ("vertices_max", ctypes.c_int32),
         ("orbits_min", ctypes.c_int32), ("orbits_max", ctypes.c_int32),
@@ -72,6 +73,7 @@ class Config(ctypes.Structure):
         ("start_pos", ctypes.c_int32),
         ("freq1_min", ctypes.c_int32), ("freq1_max", ctypes.c_int32),
         ("freq2_min", ctypes.c_int32), ("freq2_max", ctypes.c_int32),
+        ("radius_span", ctypes.c_int32),
     ]
 
 
@@ -81,6 +83,7 @@ class ClassParams(ctypes.Structure):
         ("freq1", ctypes.c_int32), ("freq2", ctypes.c_int32),
         ("noise", ctypes.c_double), ("line_width", ctypes.c_double),
         ("oval_x", ctypes.c_double), ("oval_y", ctypes.c_double),
+        ("centre_y", ctypes.c_double), ("centre_x", ctypes.c_double),
     ]
 
 
@@ -89,7 +92,7 @@ class ClassParams(ctypes.Structure):
 CLASS_PARAMS_DTYPE = np.dtype(
     {
         "names": [name for name, _ in ClassParams._fields_],
-        "formats": ["<i4"] * 5 + ["<f8"] * 4,
+        "formats": ["<i4"] * 5 + ["<f8"] * 6,
         "offsets": [getattr(ClassParams, name).offset for name, _ in ClassParams._fields_],
         "itemsize": ctypes.sizeof(ClassParams),
     }
