@@ -75,7 +75,8 @@ ClassParams params_from_js(const Napi::Object& o) {
   return p;
 }
 
-Napi::Object params_to_js(Napi::Env env, const ClassParams& p) {
+// The drawn parameters of the family: RCDB's add the first instance's centre.
+Napi::Object params_to_js(Napi::Env env, const ClassParams& p, vatom::Family family) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("vertices", p.vertices);
   o.Set("orbits", p.orbits);
@@ -86,8 +87,10 @@ Napi::Object params_to_js(Napi::Env env, const ClassParams& p) {
   o.Set("lineWidth", p.line_width);
   o.Set("ovalX", p.oval_x);
   o.Set("ovalY", p.oval_y);
-  o.Set("centreY", p.centre_y);
-  o.Set("centreX", p.centre_x);
+  if (family == vatom::Family::Rcdb) {
+    o.Set("centreY", p.centre_y);
+    o.Set("centreX", p.centre_x);
+  }
   return o;
 }
 
@@ -125,7 +128,7 @@ class DrawParamsWorker : public Napi::AsyncWorker {
   }
   void OnOK() override {
     Napi::Array out = Napi::Array::New(Env(), params_.size());
-    for (size_t i = 0; i < params_.size(); ++i) out.Set(static_cast<uint32_t>(i), params_to_js(Env(), params_[i]));
+    for (size_t i = 0; i < params_.size(); ++i) out.Set(static_cast<uint32_t>(i), params_to_js(Env(), params_[i], spec_.config.family));
     deferred_.Resolve(out);
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
