@@ -175,8 +175,11 @@ class Generator : public Napi::ObjectWrap<Generator> {
   template <typename Job, typename Done>
   class Worker : public Napi::AsyncWorker {
    public:
-    Worker(Napi::Env env, Job job, Done done)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), job_(std::move(job)), done_(std::move(done)) {}
+    // `self` stays alive until the job is done: the job runs on its renderer and pool even when the
+    // caller keeps no reference to the Generator.
+    Worker(Napi::Env env, Napi::Object self, Job job, Done done)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), self_(Napi::Persistent(self)),
+          job_(std::move(job)), done_(std::move(done)) {}
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override {
       try {
@@ -192,13 +195,14 @@ class Generator : public Napi::ObjectWrap<Generator> {
 
    private:
     Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference self_;
     Job job_;
     Done done_;
   };
 
   template <typename Job, typename Done>
-  static Napi::Promise queue(Napi::Env env, Job job, Done done) {
-    auto* worker = new Worker<Job, Done>(env, std::move(job), std::move(done));
+  Napi::Promise queue(Napi::Env env, Job job, Done done) {
+    auto* worker = new Worker<Job, Done>(env, Value(), std::move(job), std::move(done));
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;

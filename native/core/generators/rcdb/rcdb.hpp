@@ -36,12 +36,5 @@ std::vector<ClassParams> philox_class_params(const GeneratorConfig& config, uint
 std::unique_ptr<ImageRenderer> make_reference_renderer(const DatasetSpec& spec);
 std::unique_ptr<ImageRenderer> make_philox_renderer(const DatasetSpec& spec);
 
-// The text of the script's param/%05d.csv for a class: `name,value` rows ending in \r\n (csv.writer's
-// line end), values as Python's str() writes them.
-std::string param_csv(const ClassParams& p);
-
-// Python's repr/str of a double (shortest round-trip digits, exponent form below 1e-4 and from 1e16).
-std::string python_float_repr(double v);
-
 }  // namespace rcdb
 }  // namespace vatom
