@@ -20,9 +20,9 @@ struct GeneratorConfig {
   int32_t start_pos = 512;
   int32_t freq1_min = 0, freq1_max = 20;
   int32_t freq2_min = 0, freq2_max = 20;
-  // Radius span above radius_min in the default stream of RCDB (the reference stream keeps the
-  // script's fixed span).
-  int32_t radius_span = 100;
+  // The radius draw's span above radius_min in the default stream (the reference streams keep their
+  // script's fixed span: 50 for VisualAtom, 100 for RCDB).
+  int32_t radius_span = 50;
 };
 
 // What one class draws once (DESIGN.md, "The generator"). The real-valued parameters are doubles so
