@@ -57,16 +57,6 @@ export interface NativeAddon {
   imageDataOffset: number;
   /** What this build and machine offer for --device cuda. */
   cuda: { compiled: boolean; devices: number; names: string; error: string };
-  testing: {
-    philox(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): Uint32Array;
-    rasterize(width: number, height: number, segments: Int32Array, walk: boolean): Uint8Array;
-    /** `portable` forces the code without the CPU's SHA extensions. */
-    sha256(data: Buffer, portable?: boolean): string;
-    detSinCos(n: number, d: number): Float64Array;
-    mtWords(seed: number, n: number): Uint32Array;
-    pyRandomCalls(seed: number, calls: Array<[string, ...number[]]>): number[];
-    pnoise1(xs: Float64Array): Float64Array;
-  };
 }
 
 let cached: NativeAddon | undefined;

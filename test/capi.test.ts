@@ -1,5 +1,5 @@
 // Native cancellation through the addon, and the C ABI's error paths from a C program
-// (native/capi/capi_check.c, built beside the addon by `npm run build`).
+// (test/native/capi_check.c, built beside the addon by `npm run build`).
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -57,7 +57,7 @@ describe('Generator.cancel()', () => {
 });
 
 describe('the C ABI from C', () => {
-  it('reports bad specs, bad ranges and cancellation as codes and messages (native/capi/capi_check.c)', () => {
+  it('reports bad specs, bad ranges and cancellation as codes and messages (test/native/capi_check.c)', () => {
     const program = path.join(ROOT, 'build', 'vatom-capi-check');
     expect(fs.existsSync(program)).toBe(true);
     const r = spawnSync(program, [], { encoding: 'utf8' });

@@ -1,9 +1,9 @@
 // The shared native components on their own: Philox, SHA-256, the deterministic trigonometry and the
 // PIL-exact rasterizer (against Pillow 9.4, Debian's python3-pil).
 import * as crypto from 'crypto';
-import { native, python } from './helpers';
+import { nativeTesting, python } from './helpers';
 
-const testing = native().testing;
+const testing = nativeTesting();
 
 describe('Philox4x32-10', () => {
   // Random123's known-answer vectors (kat_vectors): counter[4], key[2] -> output[4].

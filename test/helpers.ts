@@ -14,6 +14,22 @@ export function native(): NativeAddon {
   return require(path.join(ROOT, 'build', 'Release', 'vatom_native.node')) as NativeAddon;
 }
 
+/** The shared native components on their own (test/native/addon/testing.cpp; not shipped). */
+export interface NativeTesting {
+  philox(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): Uint32Array;
+  rasterize(width: number, height: number, segments: Int32Array, walk: boolean): Uint8Array;
+  /** `portable` forces the code without the CPU's SHA extensions. */
+  sha256(data: Buffer, portable?: boolean): string;
+  detSinCos(n: number, d: number): Float64Array;
+  mtWords(seed: number, n: number): Uint32Array;
+  pyRandomCalls(seed: number, calls: Array<[string, ...number[]]>): number[];
+  pnoise1(xs: Float64Array): Float64Array;
+}
+
+export function nativeTesting(): NativeTesting {
+  return require(path.join(ROOT, 'build', 'Release', 'vatom_testing.node')) as NativeTesting;
+}
+
 const madeTempDirs: string[] = [];
 // jest gives every test file its own copy of this module, so each file removes the directories it made.
 if (typeof afterAll === 'function') {

@@ -62,8 +62,11 @@ describe('npm package', () => {
       'examples/slurm/visualatom-21k.sbatch']) {
       expect(contents).toContain(f);
     }
-    const unwanted = contents.filter((f) => /^(test|lib|bench|scripts|build|\.ci)\/|^tsconfig|\.map$|\.ts$(?<!\.d\.ts)|egg-info|__pycache__|^python\/build\/|_check\.cp{0,2}$/.test(f));
+    const unwanted = contents.filter((f) => /^(test|lib|bench|scripts|build|\.ci)\/|^tsconfig|\.map$|\.ts$(?<!\.d\.ts)|egg-info|__pycache__|^python\/build\/|_check\.(c|cpp|hpp)$|mock_runtime|testing/.test(f));
     expect(unwanted).toEqual([]);
+    // "files" keeps native/ whole: the test-only native code lives under test/native, not beside it.
+    const files: string[] = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).files;
+    expect(files.filter((f) => f.startsWith('!native'))).toEqual([]);
     const meta = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', 'vatom-fast', 'package.json'), 'utf8'));
     expect(meta.license).toBe('MIT');
     expect(meta.repository.url).toMatch(/^git\+https:\/\//);
@@ -72,10 +75,13 @@ describe('npm package', () => {
     expect(Object.keys(meta.dependencies)).not.toContain('typescript');
   });
 
-  test('the install builds the addon and vatom-native, not the test programs', () => {
+  test('the install builds the addon and vatom-native, not the test programs or the test addon', () => {
     const build = path.join(app, 'node_modules', 'vatom-fast', 'build');
     expect(fs.existsSync(path.join(build, 'Release', 'vatom_native.node'))).toBe(true);
     expect(fs.readdirSync(build).filter((f) => f.startsWith('vatom-')).sort()).toEqual(['vatom-native']);
+    expect(fs.readdirSync(path.join(build, 'Release')).filter((f) => f.endsWith('.node'))).toEqual(['vatom_native.node']);
+    const addon = require(path.join(build, 'Release', 'vatom_native.node'));
+    expect(Object.keys(addon).sort()).toEqual(['Generator', 'cuda', 'drawClassParams', 'imageDataOffset']);
   });
 
   test('npx vatom-fast build && npx vatom-fast verify work in the installed project', () => {

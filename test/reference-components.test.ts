@@ -1,9 +1,9 @@
 // The reference stream's components on their own, against Debian's CPython 3.11 (`random`) and
 // python3-noise 1.2.3 (`pnoise1`), evaluated at test time: CPython's MT19937 with its int seeding,
 // random(), getrandbits, randint (bit-length rejection) and uniform, and float32 pnoise1.
-import { native, python } from './helpers';
+import { nativeTesting, python } from './helpers';
 
-const testing = native().testing;
+const testing = nativeTesting();
 
 type Call = [string, ...number[]];
 

@@ -9,14 +9,8 @@
 #include "cuda_api.hpp"
 #include "dataset.hpp"
 #include "npy.hpp"
-#include "philox.hpp"
-#include "raster.hpp"
-#include "detmath.hpp"
-#include "reference.hpp"
 #include "renderer_factory.hpp"
-#include "sha256.hpp"
 #include "shard_writer.hpp"
-#include "testing_reference.hpp"
 
 namespace {
 
@@ -286,57 +280,6 @@ class Generator : public Napi::ObjectWrap<Generator> {
   std::unique_ptr<vatom::ImageRenderer> renderer_;
 };
 
-// Test hooks for the shared components, compared in test/ against Python, PIL and Node's crypto.
-Napi::Value Philox(const Napi::CallbackInfo& info) {
-  uint32_t a[6];
-  for (int i = 0; i < 6; ++i) a[i] = info[i].As<Napi::Number>().Uint32Value();
-  const vatom::Philox4x32 r = vatom::philox4x32_10(a[0], a[1], a[2], a[3], a[4], a[5]);
-  Napi::Uint32Array out = Napi::Uint32Array::New(info.Env(), 4);
-  for (int i = 0; i < 4; ++i) out[i] = r.v[i];
-  return out;
-}
-
-// rasterize(width, height, segments: Int32Array [x0,y0,x1,y1,...], walk: boolean) -> Uint8Array:
-// pixel value i+1 for segment i (so the test sees which segment set each pixel), 0 where none did.
-Napi::Value Rasterize(const Napi::CallbackInfo& info) {
-  const int width = info[0].As<Napi::Number>().Int32Value();
-  const int height = info[1].As<Napi::Number>().Int32Value();
-  Napi::Int32Array seg = info[2].As<Napi::Int32Array>();
-  const bool walk = info[3].ToBoolean().Value();
-  Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), static_cast<size_t>(width) * height);
-  std::fill(out.Data(), out.Data() + out.ElementLength(), 0);
-  const vatom::Canvas canvas{out.Data(), width, height};
-  for (size_t i = 0; i + 3 < seg.ElementLength(); i += 4) {
-    const uint8_t value = static_cast<uint8_t>(1 + (i / 4) % 255);
-    if (walk) vatom::draw_line_pil_walk(canvas, seg[i], seg[i + 1], seg[i + 2], seg[i + 3], value);
-    else vatom::draw_line_pil(canvas, seg[i], seg[i + 1], seg[i + 2], seg[i + 3], value);
-  }
-  return out;
-}
-
-Napi::Value Sha256Hex(const Napi::CallbackInfo& info) {
-  Napi::Buffer<uint8_t> data = info[0].As<Napi::Buffer<uint8_t>>();
-  const bool portable = info.Length() > 1 && info[1].ToBoolean().Value();
-  vatom::Sha256 h(!portable);
-  // Uneven pieces exercise the streaming path.
-  size_t offset = 0, piece = 1;
-  while (offset < data.Length()) {
-    const size_t n = std::min(piece, data.Length() - offset);
-    h.update(data.Data() + offset, n);
-    offset += n;
-    piece = piece * 3 + 1;
-  }
-  return Napi::String::New(info.Env(), h.hex_digest());
-}
-
-Napi::Value DetSinCos(const Napi::CallbackInfo& info) {
-  const vatom::SinCos r = vatom::det_sincos_turns(info[0].As<Napi::Number>().Int64Value(), info[1].As<Napi::Number>().Int64Value());
-  Napi::Float64Array out = Napi::Float64Array::New(info.Env(), 2);
-  out[0] = r.s;
-  out[1] = r.c;
-  return out;
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("drawClassParams", Napi::Function::New(env, DrawClassParams));
   exports.Set("Generator", Generator::Define(env));
@@ -348,13 +291,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   cuda_js.Set("names", cuda.names);
   cuda_js.Set("error", cuda.error);
   exports.Set("cuda", cuda_js);
-  Napi::Object testing = Napi::Object::New(env);
-  testing.Set("philox", Napi::Function::New(env, Philox));
-  testing.Set("rasterize", Napi::Function::New(env, Rasterize));
-  testing.Set("sha256", Napi::Function::New(env, Sha256Hex));
-  testing.Set("detSinCos", Napi::Function::New(env, DetSinCos));
-  register_reference_testing(env, testing);
-  exports.Set("testing", testing);
   return exports;
 }
 

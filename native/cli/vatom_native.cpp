@@ -1,38 +1,5 @@
-// vatom-native: the generator without Node, for GPU machines, benchmarks and profiling.
-// Renders a config shard by shard, prints each shard's sha256 (the same bytes `vatom-fast build`
-// writes, so the hashes match its manifest) and the throughput.
-//
-//   vatom-native [--classes N] [--instances N] [--start-class N] [--image-size S] [--vertices A:B]
-//                [--orbits A:B] [--seed N] [--rng philox|reference] [--reference-threads T]
-//                [--threads N] [--shard-size N] [--out DIR] [--noise-min X] [--line-width X]
-//                [--radius-min N] [--oval-rate X] [--freq1 A:B] [--freq2 A:B] [--stages 1|2]
-//                [--device cpu|cuda|both] [--cuda-measure e2e|device|both] [--repeats N]
-//                [--target IMAGES_PER_S]
-//
-// Without --out nothing is written: images are rendered and hashed in memory, and the time spent
-// rendering (without hashing) is printed beside the total.
-//
-// --stages 1|2 (default stream): renders on one thread with the stages of every orbit run and timed
-// one after another (Philox words, noise, vertex update, truncation, rasterization, memset), prints
-// the breakdown and segment statistics, and the sha256 of the images it made (the same as without
-// --stages). --stages 2 times the first renderer's code instead (scalar Philox, pnoise1f with its
-// branch, draw_line_pil per segment), for before/after comparisons. VATOM_SIMD=scalar|avx2 in the
-// environment caps the kernels (default: the best this CPU runs).
-//
-// --device cuda renders on the GPU (a build with CUDA; the default stream only) after printing the
-// devices, the driver's and the runtime's CUDA versions, and a warm-up: one chunk of images rendered
-// into device memory and into host memory before any timer starts (kernels loaded, device and pinned
-// buffers allocated). --cuda-measure (without --out): e2e (the default) renders each shard into host
-// memory and hashes it, and measures the raw device-to-host copy speed beside it; device times rendering
-// into device memory only (nothing copied back, nothing hashed), --repeats N times, and with
-// --target IMAGES_PER_S prints one line PASS or FAIL for the median repeat; both does the two. With
-// --out, the GPU renders in its preferred chunk size. --device both renders every shard on the CPU and
-// on the GPU, compares the bytes (MATCH, or MISMATCH with the first differing image) and prints both
-// throughputs; exit status 1 on a mismatch. A GPU that cannot be used (a build without CUDA, no device,
-// a driver older than the runtime) is an error, exit status 2; a CUDA failure while rendering prints
-// its message, exit status 1. VATOM_CUDA_THREADS, VATOM_CUDA_BAND_ROWS, VATOM_CUDA_BLOCKS_PER_SM,
-// VATOM_CUDA_BATCH and VATOM_CUDA_CARVEOUT in the environment tune the GPU launch
-// (native/cuda/cuda_renderer.cpp); the bytes never depend on them.
+// vatom-native: the generator without Node, for GPU machines, benchmarks and profiling. What it does
+// and its options are in kUsage (vatom-native --help).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -47,9 +14,9 @@
 
 #include "cuda_api.hpp"
 #include "dataset.hpp"
-#include "philox_simd.hpp"
+#include "generators/visualatom/philox_simd.hpp"
 #include "npy.hpp"
-#include "reference.hpp"
+#include "generators/visualatom/reference.hpp"
 #include "renderer_factory.hpp"
 #include "sha256.hpp"
 #include "shard_writer.hpp"
@@ -83,47 +50,6 @@ double to_double(const std::string& option, const std::string& value) {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-int run_stages(const vatom::DatasetSpec& spec, bool first_renderer) {
-  const int64_t count = spec.image_count();
-  std::vector<uint8_t> pixels(static_cast<size_t>(count * spec.image_bytes()));
-  const vatom::psimd::Isa isa = vatom::psimd::best_isa();
-  const auto started = std::chrono::steady_clock::now();
-  const vatom::psimd::StageReport r = vatom::philox_profile_stages(spec, 0, count, pixels.data(), isa, first_renderer);
-  const double wall = seconds_since(started);
-  const int64_t size = spec.config.image_size;
-  vatom::Sha256 h;
-  const std::string header = vatom::npy_header("|u1", {count, size, size}, vatom::kImageDataOffset);
-  h.update(header.data(), header.size());
-  h.update(pixels.data(), pixels.size());
-  std::printf("shard 0 images %lld sha256 %s\n", static_cast<long long>(count), h.hex_digest().c_str());
-  const double staged = r.memset_s + r.setup_s + r.words_s + r.noise_s + r.update_s + r.truncate_s + r.raster_s;
-  std::printf("stages (%s kernels, %s, 1 thread, %lld images, %.1f orbits and %.0f vertex-orbits per image)\n",
-              vatom::psimd::isa_name(first_renderer ? vatom::psimd::Isa::Scalar : isa), first_renderer ? "first renderer's code" : "current code",
-              static_cast<long long>(r.images), double(r.orbits) / r.images,
-              double(r.vertex_orbits) / r.images);
-  const struct { const char* name; double s; } rows[] = {
-      {"philox words", r.words_s}, {"noise (pnoise1)", r.noise_s}, {"vertex update", r.update_s},
-      {"truncation", r.truncate_s}, {"rasterization", r.raster_s}, {"memset", r.memset_s},
-      {"image setup", r.setup_s}};
-  std::printf("  %-16s %10s %8s %12s %14s\n", "stage", "seconds", "share", "us/image", "ns/vertex-orbit");
-  for (const auto& row : rows) {
-    std::printf("  %-16s %10.4f %7.1f%% %12.1f %14.2f\n", row.name, row.s, 100.0 * row.s / staged,
-                1e6 * row.s / r.images, 1e9 * row.s / r.vertex_orbits);
-  }
-  std::printf("  %-16s %10.4f %7.1f%% %12.1f %14.2f   (%.1f images/s staged; wall %.3f s with timers)\n",
-              "total", staged, 100.0, 1e6 * staged / r.images, 1e9 * staged / r.vertex_orbits, r.images / staged, wall);
-  const double seg = static_cast<double>(r.segments);
-  std::printf("segments %lld: both ends on canvas %.1f%%, culled %.1f%%, clipped %.1f%%\n",
-              static_cast<long long>(r.segments), 100 * r.inside / seg, 100 * r.culled / seg, 100 * r.clipped / seg);
-  std::printf("  on-canvas segments set %.0f pixels per image (%.2f per segment, %.2f ns per pixel of rasterization)\n",
-              double(r.inside_pixels) / r.images, double(r.inside_pixels) / r.inside, 1e9 * r.raster_s / r.inside_pixels);
-  std::printf("  on-canvas segments by major-axis length: 0: %.1f%%  1: %.1f%%  2: %.1f%%  3-4: %.1f%%  5-8: %.1f%%  9+: %.1f%%\n",
-              100.0 * r.inside_major[0] / r.inside, 100.0 * r.inside_major[1] / r.inside,
-              100.0 * r.inside_major[2] / r.inside, 100.0 * r.inside_major[3] / r.inside,
-              100.0 * r.inside_major[4] / r.inside, 100.0 * r.inside_major[5] / r.inside);
-  return 0;
 }
 
 std::string shard_digest(const vatom::DatasetSpec& spec, int64_t count, const std::vector<uint8_t>& pixels) {
@@ -257,15 +183,33 @@ const char kUsage[] =
     "                    [--orbits A:B] [--seed N] [--rng philox|reference] [--reference-threads T]\n"
     "                    [--threads N] [--shard-size N] [--out DIR] [--noise-min X] [--line-width X]\n"
     "                    [--radius-min N] [--oval-rate X] [--start-pos N] [--freq1 A:B] [--freq2 A:B]\n"
-    "                    [--stages 1|2] [--device cpu|cuda|both] [--cuda-measure e2e|device|both]\n"
+    "                    [--device cpu|cuda|both] [--cuda-measure e2e|device|both]\n"
     "                    [--repeats N] [--target IMAGES_PER_S]\n"
     "\n"
     "Renders 10 classes x 10 images of the paper preset unless told otherwise, shard by shard, and prints\n"
     "each shard's sha256 (equal to what `vatom-fast build` with the same options records) and the\n"
-    "throughput. Without --out nothing is written. With the philox stream, the pixel-valued defaults\n"
-    "(--start-pos, --radius-min, --line-width, --noise-min) follow --image-size as in vatom-fast.\n"
-    "--device cuda renders on the GPU, --device both compares it with the CPU; --stages 1|2 times the\n"
-    "stages of the CPU renderer on one thread. See the top of native/cli/vatom_native.cpp.\n";
+    "throughput. With the philox stream, the pixel-valued defaults (--start-pos, --radius-min,\n"
+    "--line-width, --noise-min) follow --image-size as in vatom-fast.\n"
+    "\n"
+    "Without --out nothing is written: images are rendered and hashed in memory, and the time spent\n"
+    "rendering (without hashing) is printed beside the total. With --out DIR the shards are written as\n"
+    "`vatom-fast build` writes them (images-NNNNN.npy, labels-NNNNN.npy).\n"
+    "\n"
+    "VATOM_SIMD=scalar|avx2|avx512 in the environment caps the CPU kernels (default: the best this CPU\n"
+    "runs); the bytes never depend on it.\n"
+    "\n"
+    "--device cuda renders on the GPU (a build with CUDA; the default stream only) after printing the\n"
+    "devices, the driver's and the runtime's CUDA versions, and an untimed warm-up (kernels loaded, device\n"
+    "and pinned buffers allocated). --cuda-measure (without --out): e2e (the default) renders each shard\n"
+    "into host memory and hashes it, and measures the raw device-to-host copy speed beside it; device\n"
+    "times rendering into device memory only, --repeats N times, and with --target IMAGES_PER_S prints\n"
+    "one line PASS or FAIL for the median repeat; both does the two. --device both renders every shard on\n"
+    "the CPU and on the GPU and compares the bytes (MATCH, or MISMATCH and exit status 1).\n"
+    "VATOM_CUDA_THREADS, VATOM_CUDA_BAND_ROWS, VATOM_CUDA_BLOCKS_PER_SM, VATOM_CUDA_BATCH and\n"
+    "VATOM_CUDA_CARVEOUT tune the GPU launch; the bytes never depend on them.\n"
+    "\n"
+    "Exit status: 0 done, 1 a failure while rendering or writing (a message says which), 2 bad options or\n"
+    "no usable GPU.\n";
 
 }  // namespace
 
@@ -276,7 +220,6 @@ static int run(int argc, char** argv) {
   int threads = static_cast<int>(std::thread::hardware_concurrency());
   int64_t shard_size = 0;
   std::string out;
-  int stages = 0;
   std::string device = "cpu", measure = "e2e";
   std::vector<std::string> given;
   int repeats = 1;
@@ -309,7 +252,6 @@ static int run(int argc, char** argv) {
     else if (option == "--oval-rate") spec.config.oval_rate = to_double(option, value);
     else if (option == "--freq1") to_range(option, value, spec.config.freq1_min, spec.config.freq1_max);
     else if (option == "--freq2") to_range(option, value, spec.config.freq2_min, spec.config.freq2_max);
-    else if (option == "--stages") stages = static_cast<int>(to_int(option, value));
     else if (option == "--device") device = value;
     else if (option == "--cuda-measure") measure = value;
     else if (option == "--repeats") repeats = static_cast<int>(to_int(option, value));
@@ -331,7 +273,6 @@ static int run(int argc, char** argv) {
   if (measure != "e2e" && measure != "device" && measure != "both") {
     usage("--cuda-measure must be e2e, device or both, not " + measure);
   }
-  if (device != "cpu" && stages) usage("--stages times the CPU renderer: use it with --device cpu");
   if (device != "cpu" && spec.stream == vatom::StreamKind::Reference) {
     usage("--device " + device + ": the reference stream (--rng reference) is sequential and renders on the CPU only");
   }
@@ -345,11 +286,6 @@ static int run(int argc, char** argv) {
   }
   spec.params = vatom::draw_class_params(spec);
   if (shard_size <= 0) shard_size = spec.image_count();
-
-  if (stages) {
-    if (spec.stream != vatom::StreamKind::Philox) usage("--stages times the default (philox) stream only");
-    return run_stages(spec, stages == 2);
-  }
 
   if (device == "both") return run_both(spec, shard_size, threads);
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <vector>
-#include "config.hpp"
+#include "generators/visualatom/config.hpp"
 #include "thread_pool.hpp"
 
 namespace vatom {

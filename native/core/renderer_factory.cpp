@@ -7,7 +7,7 @@
 
 #include "cuda_api.hpp"
 #include "generators/rcdb/rcdb.hpp"
-#include "reference.hpp"
+#include "generators/visualatom/reference.hpp"
 
 namespace vatom {
 
@@ -65,6 +65,7 @@ std::string spec_problem(const DatasetSpec& spec) {
   c.real("noiseMin", g.noise_min, 0, kRealMax);
   c.real("lineWidth", g.line_width, 0, kRealMax);
   c.integer("radiusMin", g.radius_min, 0, kPixelsMax);
+  c.integer("radiusSpan", g.radius_span, 0, kPixelsMax);
   c.real("ovalRate", g.oval_rate, 1, kRealMax);
   c.integer("startPos", g.start_pos, 0, kPixelsMax);
   c.range("freq1", g.freq1_min, g.freq1_max, 0, kFrequencyMax);

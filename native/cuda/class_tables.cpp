@@ -1,6 +1,6 @@
 #include "class_tables.hpp"
 
-#include "philox_image.hpp"
+#include "generators/visualatom/philox_image.hpp"
 
 namespace vatom {
 namespace cuda {

@@ -26,7 +26,7 @@
 
 #include "class_tables.hpp"
 #include "cuda_api.hpp"
-#include "cuda_check.hpp"
+#include "cuda_status.hpp"
 #include "render_kernel.hpp"
 
 namespace vatom {

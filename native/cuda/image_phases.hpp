@@ -1,10 +1,10 @@
 // One image of the default stream as the CUDA kernel draws it: a block of T threads per image, the work
 // cut into phases separated by block barriers. render_block at the end is the kernel's whole body: the
-// kernel (render_kernel.cu) runs it with __syncthreads() as its barrier, and the host emulation
-// (kernel_emulation.hpp) runs the very same code with every thread a fiber, switched in a seeded random
-// order at the barriers and at the points between phases where the kernel has none, so that the checks
-// on machines without a GPU (emulation_check.cpp, mock_runtime_check.cpp) exercise the kernel's own
-// barrier placement and compare its bytes with the CPU renderer.
+// kernel (render_kernel.cu) runs it with __syncthreads() as its barrier, and the host emulation of the
+// tests (test/native/cuda) runs the very same code with every thread a fiber, switched in a seeded
+// random order at the barriers and at the points between phases where the kernel has none, so that
+// checks on machines without a GPU exercise the kernel's own barrier placement and compare its bytes
+// with the CPU renderer.
 //
 // Exactness: every value comes from the shared functions of philox_image.hpp (Philox words, pnoise1f,
 // philox_centre, truncate_coord, philox_displace with the kernel's shared-memory copy of the permutation) in the CPU
@@ -25,7 +25,7 @@
 #include <cstdint>
 
 #include "hd.hpp"
-#include "philox_image.hpp"
+#include "generators/visualatom/philox_image.hpp"
 
 namespace vatom {
 namespace cuda {
@@ -123,7 +123,7 @@ struct BandCanvas {
 // The pixels draw_line_pil (raster.hpp) sets for the segment, into a BandCanvas. Segments with both ends
 // on the canvas take Pillow's walk from step 0 with no clipping (every step lies in the endpoints'
 // bounding box) in 32-bit arithmetic; the others go through raster.hpp's for_each_line_pixel_pil.
-// emulation_check.cpp compares both paths with draw_line_pil on random segments.
+// The emulation check (test/native/cuda) compares both paths with draw_line_pil on random segments.
 VATOM_HD void draw_line_band(const BandCanvas& c, int size, int x0, int y0, int x1, int y1, uint8_t gray) {
   const unsigned w = static_cast<unsigned>(size);
   if (static_cast<unsigned>(x1) < w && static_cast<unsigned>(y1) < w && static_cast<unsigned>(x0) < w &&

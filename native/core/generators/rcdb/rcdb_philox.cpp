@@ -18,9 +18,9 @@
 
 #include "aligned_array.hpp"
 #include "detmath.hpp"
-#include "philox_simd.hpp"
+#include "generators/visualatom/philox_simd.hpp"
 #include "cpython_random.hpp"
-#include "philox_image.hpp"
+#include "generators/visualatom/philox_image.hpp"
 #include "rcdb.hpp"
 
 namespace vatom {

@@ -28,7 +28,7 @@
 
 #include "aligned_array.hpp"
 #include "cpython_random.hpp"
-#include "philox_simd.hpp"
+#include "generators/visualatom/philox_simd.hpp"
 #include "pnoise_simd.hpp"
 #include "raster.hpp"
 #include "rcdb.hpp"

@@ -27,8 +27,6 @@ std::string spec_problem(const DatasetSpec& spec) {
     }
     if (g.noise_min != std::floor(g.noise_min)) return "noiseMin must be an integer for the RCDB reference stream";
     if (g.oval_rate != std::floor(g.oval_rate)) return "ovalRate must be an integer for the RCDB reference stream";
-  } else if (g.radius_span < 0 || g.radius_span > 2000000) {
-    return "radiusSpan is " + std::to_string(g.radius_span) + ", expected an integer from 0 to 2000000";
   }
   return "";
 }

@@ -1,5 +1,4 @@
 // The CPU renderer of the default stream.
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -24,7 +23,7 @@ ClassParams philox_class_params_one(const GeneratorConfig& c, uint64_t seed, uin
   p.orbits = word_to_int(w0[kWordOrbits], c.orbits_min, c.orbits_max);
   p.noise = uniform_float(w0[kWordNoise], static_cast<float>(c.noise_min), 4.0f);
   p.line_width = uniform_float(w0[kWordLineWidth], 0.0f, static_cast<float>(c.line_width));
-  p.radius = word_to_int(w1[kWordRadius - 4], c.radius_min, c.radius_min + 50);
+  p.radius = word_to_int(w1[kWordRadius - 4], c.radius_min, c.radius_min + c.radius_span);
   p.freq1 = word_to_int(w1[kWordFreq1 - 4], c.freq1_min, c.freq1_max);
   p.oval_x = uniform_float(w1[kWordOvalX - 4], 1.0f, static_cast<float>(c.oval_rate - 1.0));
   p.oval_y = uniform_float(w1[kWordOvalY - 4], 1.0f, static_cast<float>(c.oval_rate - 1.0));
@@ -64,9 +63,9 @@ ClassTables make_tables(const ClassParams& p) {
 }
 
 struct Scratch {
-  AlignedArray<float> x, y, px, py;
+  AlignedArray<float> x, y;
   AlignedArray<int32_t> ix, iy, raster;
-  AlignedArray<uint32_t> header, wx, wy;
+  AlignedArray<uint32_t> header;
 };
 
 // The parts of one image before its orbits: the header words (centre, then one gray per orbit) and
@@ -175,103 +174,7 @@ class PhiloxRenderer final : public ImageRenderer {
   std::vector<Scratch> scratch_;
 };
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-void count_segments(const int32_t* x, const int32_t* y, int32_t q, int32_t size, psimd::StageReport& r) {
-  const unsigned w = static_cast<unsigned>(size);
-  for (int32_t v = 0; v < q; ++v) {
-    const int32_t u = v + 1 == q ? 0 : v + 1;
-    const int x0 = x[v], y0 = y[v], x1 = x[u], y1 = y[u];
-    ++r.segments;
-    if (static_cast<unsigned>(x0) < w && static_cast<unsigned>(y0) < w && static_cast<unsigned>(x1) < w &&
-        static_cast<unsigned>(y1) < w) {
-      ++r.inside;
-      const int dx = x1 > x0 ? x1 - x0 : x0 - x1, dy = y1 > y0 ? y1 - y0 : y0 - y1;
-      const int major = dx > dy ? dx : dy;
-      r.inside_pixels += major > 0 ? major : 1;
-      ++r.inside_major[major == 0 ? 0 : major == 1 ? 1 : major == 2 ? 2 : major <= 4 ? 3 : major <= 8 ? 4 : 5];
-    } else if ((x0 < 0 && x1 < 0) || (y0 < 0 && y1 < 0) || (x0 >= size && x1 >= size) ||
-               (y0 >= size && y1 >= size)) {
-      ++r.culled;
-    } else {
-      ++r.clipped;
-    }
-  }
-}
-
 }  // namespace
-
-psimd::StageReport philox_profile_stages(const DatasetSpec& spec, int64_t begin, int64_t end, uint8_t* out,
-                                         psimd::Isa isa, bool first_renderer) {
-  const psimd::Kernels& k = psimd::kernels(first_renderer ? psimd::Isa::Scalar : isa);
-  const PhiloxKey key = philox_key(spec.seed);
-  psimd::StageReport r;
-  Scratch s;
-  std::map<int64_t, ClassTables> tables;
-  for (int64_t index = begin; index < end; ++index) {
-    const int64_t class_offset = index / spec.instances, instance = index % spec.instances;
-    auto it = tables.find(class_offset);
-    if (it == tables.end()) {
-      it = tables.emplace(class_offset, make_tables(spec.params[static_cast<size_t>(class_offset)])).first;
-    }
-    uint8_t* pixels = out + (index - begin) * spec.image_bytes();
-    double t0 = now_s();
-    std::memset(pixels, 0, static_cast<size_t>(spec.image_bytes()));
-    double t1 = now_s();
-    r.memset_s += t1 - t0;
-    ImageSetup im = setup_image(spec, key, k, class_offset, instance, it->second, s, pixels);
-    const size_t n = static_cast<size_t>(psimd::padded_vertices(im.q));
-    s.wx.assign_zero(n); s.wy.assign_zero(n); s.px.assign_zero(n); s.py.assign_zero(n);
-    const int32_t blocks = (im.q + psimd::kVertexPad - 1) / psimd::kVertexPad * (psimd::kVertexPad / 4);
-    const int32_t nv = blocks * 4;
-    double t2 = now_s();
-    r.setup_s += t2 - t1;
-    const psimd::OrbitJob& j = im.job;
-    for (int32_t o = 0; o < im.orbits; ++o) {
-      const uint32_t orbit = static_cast<uint32_t>(o);
-      const double a = now_s();
-      k.words(key, j.cls, j.instance, orbit, kPurposeNoiseX, blocks, s.wx.data());
-      k.words(key, j.cls, j.instance, orbit, kPurposeNoiseY, blocks, s.wy.data());
-      const double b = now_s();
-      if (first_renderer) {
-        for (int32_t i = 0; i < nv; ++i) s.px[i] = pnoise1f(word_to_noise_arg(s.wx[i]));
-        for (int32_t i = 0; i < nv; ++i) s.py[i] = pnoise1f(word_to_noise_arg(s.wy[i]));
-      } else {
-        k.noise(s.wx.data(), nv, s.px.data());
-        k.noise(s.wy.data(), nv, s.py.data());
-      }
-      const double c = now_s();
-      k.update(s.px.data(), nv, im.eta, j.cos_t, j.bias, j.x);
-      k.update(s.py.data(), nv, im.eta, j.sin_t, j.bias, j.y);
-      const double d = now_s();
-      k.truncate(j.x, nv, j.ix);
-      k.truncate(j.y, nv, j.iy);
-      const double e = now_s();
-      const uint8_t gray = word_to_gray(s.header[2 + o]);
-      if (first_renderer) {
-        for (int32_t v = 0; v < im.q; ++v) {
-          const int32_t u = v + 1 == im.q ? 0 : v + 1;
-          draw_line_pil(im.canvas, j.ix[v], j.iy[v], j.ix[u], j.iy[u], gray);
-        }
-      } else {
-        k.raster(im.canvas, j.ix, j.iy, im.q, gray, s.raster.data());
-      }
-      const double f = now_s();
-      r.words_s += b - a;
-      r.noise_s += c - b;
-      r.update_s += d - c;
-      r.truncate_s += e - d;
-      r.raster_s += f - e;
-      count_segments(j.ix, j.iy, im.q, im.size, r);
-    }
-    ++r.images;
-    r.orbits += im.orbits;
-    r.vertex_orbits += static_cast<int64_t>(im.orbits) * im.q;
-  }
-  return r;
-}
 
 std::unique_ptr<ImageRenderer> make_philox_renderer(const DatasetSpec& spec) {
   return std::make_unique<PhiloxRenderer>(spec);

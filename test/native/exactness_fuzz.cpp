@@ -1,7 +1,7 @@
-// Exactness check of the CPU renderer's kernels (native/core/philox_simd*.cpp) against the definitions
+// Exactness check of the CPU renderer's kernels (native/core/generators/visualatom/philox_simd*.cpp) against the definitions
 // they replace, for every kernel set this CPU runs (scalar, AVX2, AVX-512):
 //   1. noise: pnoise1f(word_to_noise_arg(w)) for all 2^24 distinct arguments (w >> 8), bit for bit, and
-//      the reference stream's noise kernels (native/core/reference_simd*.cpp, which share pnoise1 with
+//      the reference stream's noise kernels (reference_simd*.cpp, which share pnoise1 with
 //      these in pnoise_simd.hpp) against their definition, P of uniform(0, 10000), on random words and
 //      on the words of the ends of the range;
 //   2. Philox words against philox_block for random keys and counters;
@@ -9,14 +9,10 @@
 //      philox_image.hpp, bit for bit, with random tables and coordinates including huge, infinite and
 //      NaN values and eta from 0 to 1e38;
 //   4. draw_line_pil against draw_line_pil_walk (Pillow's step-by-step walk), segment by segment;
-//   5. the polygon rasterizers against draw_line_pil per segment (the renderer's first definition) on
+//   5. the polygon rasterizers against draw_line_pil per segment (the definition) on
 //      random canvases (square and not, 1 to 4096 pixels a side) and polygons with vertices on, near
 //      and far off the canvas (to +-2^30), long segments included (the offset buffer's flushes).
-// Build and run (from the repository root):
-//   g++ -std=c++17 -O2 -ffp-contract=off -fno-fast-math -Inative/core bench/exactness_fuzz.cpp
-//       native/core/philox_simd*.cpp native/core/reference_simd*.cpp -o /tmp/exactness_fuzz &&
-//       /tmp/exactness_fuzz [rounds]
-// (or, after the build, with build/libvatom_core.a -lpthread in place of the sources).
+// CMake builds it as build/vatom-exactness-fuzz in a source checkout; run: build/vatom-exactness-fuzz [rounds].
 // Exit status 0 when everything matched.
 #include <cmath>
 #include <cstdio>
@@ -27,9 +23,9 @@
 #include <vector>
 
 #include "cpython_random.hpp"
-#include "philox_image.hpp"
-#include "philox_simd.hpp"
-#include "reference_simd.hpp"
+#include "generators/visualatom/philox_image.hpp"
+#include "generators/visualatom/philox_simd.hpp"
+#include "generators/visualatom/reference_simd.hpp"
 
 using namespace vatom;
 

@@ -1,21 +1,15 @@
-// Standalone developer check of the reference stream (not part of the addon or the CLI build):
+// Developer check of the reference stream:
 //   reference_check fixtures REFDIR [threads]      render V1 and V2 of shared/reference and compare
 //                                                  the sha256 of the gray pixels with hashes.json
 //   reference_check bench [images] [threads] [chunk]
 //                                                  paper preset, one reference process, rendered in
 //                                                  chunks of `chunk` images (default 256, as the shard
 //                                                  writer at 512x512); images/s
-//   reference_check stages [classes] [instances]   paper preset, one reference process, on one thread:
-//                                                  ns per vertex-orbit of each stage, and the sha256 of
-//                                                  the images (equal to the renderer's)
 //   reference_check raw OUT T CLASSES INSTANCES [key=value ...] [threads=N begin=B end=E]
 //                                                  write images [B, E) as raw gray bytes to OUT and
 //                                                  print the class parameters (one line each)
 // VATOM_SIMD=scalar|avx2 in the environment caps the kernel set, as for the renderer.
-// Build (from the repository root):
-//   g++ -std=c++17 -O2 -ffp-contract=off -fno-fast-math -pthread -Inative/core native/cli/reference_check.cpp
-//       native/core/reference_renderer.cpp native/core/reference_simd*.cpp native/core/cpython_random.cpp
-//       native/core/philox_simd*.cpp native/core/sha256.cpp native/core/thread_pool.cpp -o /tmp/reference_check
+// CMake builds it as build/vatom-reference-check in a source checkout.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -26,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "philox_simd.hpp"
-#include "reference.hpp"
-#include "reference_simd.hpp"
+#include "generators/visualatom/philox_simd.hpp"
+#include "generators/visualatom/reference.hpp"
+#include "generators/visualatom/reference_simd.hpp"
 #include "sha256.hpp"
 #include "thread_pool.hpp"
 
@@ -184,30 +178,6 @@ int main(int argc, char** argv) {
                 render_s * 1e9 / static_cast<double>(segments));
     return 0;
   }
-  if (mode == "stages") {
-    const int64_t classes = argc > 2 ? std::atoll(argv[2]) : 50;
-    const int64_t instances = argc > 3 ? std::atoll(argv[3]) : 8;
-    DatasetSpec spec = make_spec(paper(), classes, instances, 1);
-    std::vector<uint8_t> pixels(static_cast<size_t>(spec.image_bytes() * spec.image_count()));
-    const psimd::Isa isa = psimd::best_isa();
-    const rsimd::StageReport r = reference_profile_stages(spec, 0, spec.image_count(), pixels.data(), isa);
-    const double vo = static_cast<double>(r.vertex_orbits);
-    const double total = r.replay_s + r.setup_s + r.memset_s + r.gray_s + r.words_s + r.noise_s + r.move_s + r.raster_s;
-    std::printf("paper preset, %lld images (%lld classes x %lld), one thread, %s: %.1f orbits, %.0f vertex-orbits "
-                "per image\n", (long long)r.images, (long long)classes, (long long)instances, psimd::isa_name(isa),
-                static_cast<double>(r.orbits) / r.images, vo / r.images);
-    const struct { const char* name; double s; } rows[] = {
-        {"replay (2+ threads only)", r.replay_s}, {"gray randint", r.gray_s}, {"MT words", r.words_s},
-        {"noise", r.noise_s}, {"vertex update + truncation", r.move_s}, {"rasterization", r.raster_s},
-        {"memset", r.memset_s}, {"image setup", r.setup_s}};
-    for (const auto& row : rows) {
-      std::printf("  %-28s %7.3f ns/vertex-orbit  %5.1f%%\n", row.name, 1e9 * row.s / vo, 100.0 * row.s / total);
-    }
-    std::printf("  %-28s %7.3f ns/vertex-orbit, %.1f images/s; without replay %.3f, %.1f images/s\n", "total",
-                1e9 * total / vo, r.images / total, 1e9 * (total - r.replay_s) / vo, r.images / (total - r.replay_s));
-    std::printf("sha256 %s\n", sha_hex(pixels.data(), pixels.size()).c_str());
-    return 0;
-  }
   if (mode == "raw" && argc > 5) {
     const std::string out_path = argv[2];
     const int32_t t = std::atoi(argv[3]);
@@ -241,6 +211,6 @@ int main(int argc, char** argv) {
     f.write(reinterpret_cast<const char*>(pixels.data()), static_cast<std::streamsize>(pixels.size()));
     return 0;
   }
-  std::fprintf(stderr, "usage: reference_check fixtures REFDIR [threads] | bench [images] [threads] [chunk] | stages [classes] [instances] | raw ...\n");
+  std::fprintf(stderr, "usage: reference_check fixtures REFDIR [threads] | bench [images] [threads] [chunk] | raw ...\n");
   return 2;
 }

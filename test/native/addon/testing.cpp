@@ -1,11 +1,19 @@
-#include "testing_reference.hpp"
+// vatom_testing.node: the shared native components on their own, for the jest tests that compare them
+// with Python, PIL, noise and Node's crypto (test/components.test.ts, test/reference-components.test.ts).
+// Built from a source checkout only; the shipped addon has none of this.
+#include <napi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
 
 #include "cpython_random.hpp"
+#include "detmath.hpp"
+#include "philox.hpp"
 #include "pnoise.hpp"
+#include "raster.hpp"
+#include "sha256.hpp"
 
 namespace {
 
@@ -89,10 +97,67 @@ Napi::Value Pnoise1(const Napi::CallbackInfo& info) {
   return out;
 }
 
-}  // namespace
+Napi::Value Philox(const Napi::CallbackInfo& info) {
+  uint32_t a[6];
+  for (int i = 0; i < 6; ++i) a[i] = info[i].As<Napi::Number>().Uint32Value();
+  const vatom::Philox4x32 r = vatom::philox4x32_10(a[0], a[1], a[2], a[3], a[4], a[5]);
+  Napi::Uint32Array out = Napi::Uint32Array::New(info.Env(), 4);
+  for (int i = 0; i < 4; ++i) out[i] = r.v[i];
+  return out;
+}
 
-void register_reference_testing(Napi::Env env, Napi::Object testing) {
+// rasterize(width, height, segments: Int32Array [x0,y0,x1,y1,...], walk: boolean) -> Uint8Array:
+// pixel value i+1 for segment i (so the test sees which segment set each pixel), 0 where none did.
+Napi::Value Rasterize(const Napi::CallbackInfo& info) {
+  const int width = info[0].As<Napi::Number>().Int32Value();
+  const int height = info[1].As<Napi::Number>().Int32Value();
+  Napi::Int32Array seg = info[2].As<Napi::Int32Array>();
+  const bool walk = info[3].ToBoolean().Value();
+  Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), static_cast<size_t>(width) * height);
+  std::fill(out.Data(), out.Data() + out.ElementLength(), 0);
+  const vatom::Canvas canvas{out.Data(), width, height};
+  for (size_t i = 0; i + 3 < seg.ElementLength(); i += 4) {
+    const uint8_t value = static_cast<uint8_t>(1 + (i / 4) % 255);
+    if (walk) vatom::draw_line_pil_walk(canvas, seg[i], seg[i + 1], seg[i + 2], seg[i + 3], value);
+    else vatom::draw_line_pil(canvas, seg[i], seg[i + 1], seg[i + 2], seg[i + 3], value);
+  }
+  return out;
+}
+
+Napi::Value Sha256Hex(const Napi::CallbackInfo& info) {
+  Napi::Buffer<uint8_t> data = info[0].As<Napi::Buffer<uint8_t>>();
+  const bool portable = info.Length() > 1 && info[1].ToBoolean().Value();
+  vatom::Sha256 h(!portable);
+  // Uneven pieces exercise the streaming path.
+  size_t offset = 0, piece = 1;
+  while (offset < data.Length()) {
+    const size_t n = std::min(piece, data.Length() - offset);
+    h.update(data.Data() + offset, n);
+    offset += n;
+    piece = piece * 3 + 1;
+  }
+  return Napi::String::New(info.Env(), h.hex_digest());
+}
+
+Napi::Value DetSinCos(const Napi::CallbackInfo& info) {
+  const vatom::SinCos r = vatom::det_sincos_turns(info[0].As<Napi::Number>().Int64Value(), info[1].As<Napi::Number>().Int64Value());
+  Napi::Float64Array out = Napi::Float64Array::New(info.Env(), 2);
+  out[0] = r.s;
+  out[1] = r.c;
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object testing) {
+  testing.Set("philox", Napi::Function::New(env, Philox));
+  testing.Set("rasterize", Napi::Function::New(env, Rasterize));
+  testing.Set("sha256", Napi::Function::New(env, Sha256Hex));
+  testing.Set("detSinCos", Napi::Function::New(env, DetSinCos));
   testing.Set("mtWords", Napi::Function::New(env, MtWords));
   testing.Set("pyRandomCalls", Napi::Function::New(env, PyRandomCalls));
   testing.Set("pnoise1", Napi::Function::New(env, Pnoise1));
+  return testing;
 }
+
+}  // namespace
+
+NODE_API_MODULE(vatom_testing, Init)

@@ -40,7 +40,8 @@ struct OrbitJob {
   int32_t* iy;
 };
 
-// The same computation cut into stages, for the per-stage timing of `vatom-native --stages`.
+// The fused orbit the renderer runs, and the same computation cut into stages, which the exactness
+// fuzzer (test/native/exactness_fuzz.cpp) checks one by one against the scalar definitions.
 struct Kernels {
   Isa isa;
   // Everything of one orbit, fused: what the renderer runs.
@@ -92,24 +93,6 @@ struct RasterScratch {
   }
 };
 
-// Per-stage timing (`vatom-native --stages`): renders images [begin, end) of the spec on this thread
-// with the stages of every orbit run one after another over all vertices (words, noise, update,
-// truncation, rasterization), each timed, into out exactly as the renderer would. first_renderer
-// times the code of the first renderer instead (scalar words, pnoise1f with its branch, draw_line_pil
-// per segment), for before/after comparisons.
-struct StageReport {
-  double memset_s = 0, setup_s = 0, words_s = 0, noise_s = 0, update_s = 0, truncate_s = 0, raster_s = 0;
-  int64_t images = 0, orbits = 0, vertex_orbits = 0;
-  // Segments: both ends on the canvas, culled (the bounding box misses it), the rest (clipped).
-  int64_t segments = 0, inside = 0, culled = 0, clipped = 0;
-  int64_t inside_major[6] = {0, 0, 0, 0, 0, 0};  // major axis length 0, 1, 2, 3-4, 5-8, 9+
-  int64_t inside_pixels = 0;  // pixels the on-canvas segments set (with repeats across segments and orbits)
-};
-
 }  // namespace psimd
-
-struct DatasetSpec;
-psimd::StageReport philox_profile_stages(const DatasetSpec& spec, int64_t begin, int64_t end, uint8_t* out,
-                                         psimd::Isa isa, bool first_renderer = false);
 
 }  // namespace vatom

@@ -19,8 +19,6 @@
 
 namespace vatom {
 
-struct DatasetSpec;
-
 namespace rsimd {
 
 using psimd::Isa;
@@ -52,8 +50,8 @@ struct Kernels {
   Isa isa;
   // Everything of one orbit but its gray, words and pixels, fused: what the renderer runs.
   void (*orbit)(const OrbitJob& job);
-  // The stages one by one, for the stage timing: out[v] = P of the uniform of words w[2v], w[2v + 1],
-  // for v < n ...
+  // The stages one by one, which the exactness fuzzer checks: out[v] = P of the uniform of words
+  // w[2v], w[2v + 1], for v < n ...
   void (*noise)(const uint32_t* w, int32_t n, double coef, const double* wave1, const double* wave2, double* out);
   // ... and coord[v] = coord[v] - trig[v] * (p[v] - lw), out[v] = truncate_coord(coord[v]).
   void (*move)(const double* p, int32_t n, double lw, const double* trig, double* coord, int32_t* out);
@@ -67,18 +65,6 @@ const Kernels& kernels_scalar();
 const Kernels& kernels_avx2();
 const Kernels& kernels_avx512();
 
-// Per-stage timing (`reference_check stages`): renders images [begin, end) of a reference-stream spec on
-// this thread, exactly as the renderer would, with each stage of every orbit timed on its own.
-// replay is the generator moves that find an image's first state (the renderer of one thread takes it
-// from the previous image's last state instead and does not replay; the others replay under a lock).
-struct StageReport {
-  double replay_s = 0, setup_s = 0, memset_s = 0, gray_s = 0, words_s = 0, noise_s = 0, move_s = 0, raster_s = 0;
-  int64_t images = 0, orbits = 0, vertex_orbits = 0;
-};
-
 }  // namespace rsimd
-
-rsimd::StageReport reference_profile_stages(const DatasetSpec& spec, int64_t begin, int64_t end, uint8_t* out,
-                                            rsimd::Isa isa);
 
 }  // namespace vatom

@@ -17,7 +17,6 @@
 // psimd::best_isa() (VATOM_SIMD caps it).
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -257,7 +256,7 @@ struct Snapshot {
 
 // Per-thread arrays, padded (rsimd::padded_vertices) and aligned for the kernels.
 struct Scratch {
-  AlignedArray<double> x, y, px, py;  // px, py: the stage timing only
+  AlignedArray<double> x, y;
   AlignedArray<int32_t> ix, iy, raster;
   AlignedArray<uint32_t> wx, wy;
 
@@ -446,81 +445,7 @@ class ReferenceRenderer final : public ImageRenderer {
   std::vector<Scratch> scratch_;
 };
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
-
-rsimd::StageReport reference_profile_stages(const DatasetSpec& spec, int64_t begin, int64_t end, uint8_t* out,
-                                            rsimd::Isa isa) {
-  check_layout(spec.classes, spec.instances, spec.reference_threads);
-  if (begin < 0 || end > spec.image_count() || begin > end) throw std::out_of_range("reference stages: bad image range");
-  const KernelSet k(isa);
-  const int32_t size = spec.config.image_size;
-  const int64_t bytes = spec.image_bytes();
-  const int64_t cpt = spec.classes / spec.reference_threads, per_process = cpt * spec.instances;
-  rsimd::StageReport r;
-  Scratch s;
-  for (int64_t b = begin; b < end;) {
-    const int32_t t = static_cast<int32_t>(b / per_process);
-    const int64_t lb = b - t * per_process, le = std::min(end, (t + 1) * per_process) - t * per_process;
-    const StreamInfo si{spec.config, spec.instances, static_cast<uint64_t>(t) + 1,
-                        checkpoint_stride(cpt, spec.reference_threads)};
-    Walker w(si.seed);
-    seek(w, si, lb / spec.instances, lb % spec.instances);
-    for (int64_t i = lb; i < le; ++i) {
-      const double t0 = now_s();
-      if (i > lb) next_instance(w, si);
-      if (!w.cls) begin_class(w, si);
-      const double t1 = now_s();
-      w.cls->build_tables();
-      const ClassData& c = *w.cls;
-      const int32_t q = c.p.vertices;
-      uint8_t* pixels = out + (b - begin + i - lb) * bytes;
-      std::memset(pixels, 0, static_cast<size_t>(bytes));
-      const double t2 = now_s();
-      start_image(c, w.sph, w.spw, s);
-      const size_t n = static_cast<size_t>(rsimd::padded_vertices(q));
-      s.px.reserve_zero(n);
-      s.py.reserve_zero(n);
-      const rsimd::OrbitJob j = orbit_job(c, s);
-      const Canvas canvas{pixels, size, size};
-      CPythonRandom rng(w.rng.state());
-      const double t3 = now_s();
-      r.replay_s += t1 - t0;
-      r.memset_s += t2 - t1;
-      r.setup_s += t3 - t2;
-      for (int32_t line = 0; line < c.p.orbits; ++line) {
-        const double a = now_s();
-        const uint8_t gray = static_cast<uint8_t>(rng.randbelow(256));
-        const double bt = now_s();
-        rng.fill_words(s.wx.data(), 2 * static_cast<size_t>(q));
-        rng.fill_words(s.wy.data(), 2 * static_cast<size_t>(q));
-        const double ct = now_s();
-        k.vertex.noise(j.wx, q, j.coef, j.wave1, j.wave2, s.px.data());
-        k.vertex.noise(j.wy, q, j.coef, j.wave1, j.wave2, s.py.data());
-        const double d = now_s();
-        k.vertex.move(s.px.data(), q, j.lw, j.cos_t, j.x, j.ix);
-        k.vertex.move(s.py.data(), q, j.lw, j.sin_t, j.y, j.iy);
-        const double e = now_s();
-        k.raster(canvas, j.ix, j.iy, q, gray, s.raster.data());
-        const double f = now_s();
-        r.gray_s += bt - a;
-        r.words_s += ct - bt;
-        r.noise_s += d - ct;
-        r.move_s += e - d;
-        r.raster_s += f - e;
-      }
-      ++r.images;
-      r.orbits += c.p.orbits;
-      r.vertex_orbits += static_cast<int64_t>(c.p.orbits) * q;
-    }
-    b = le + t * per_process;
-  }
-  return r;
-}
-
 
 std::vector<ClassParams> reference_class_params(const GeneratorConfig& config, int64_t classes,
                                                 int64_t instances, int32_t reference_threads) {
