@@ -14,6 +14,7 @@
 
 #include "cuda_api.hpp"
 #include "dataset.hpp"
+#include "generators/rcdb/rcdb.hpp"
 #include "generators/visualatom/philox_simd.hpp"
 #include "npy.hpp"
 #include "generators/visualatom/reference.hpp"
@@ -179,17 +180,19 @@ int run_both(const vatom::DatasetSpec& spec, int64_t shard_size, int threads) {
 }
 
 const char kUsage[] =
-    "usage: vatom-native [--classes N] [--instances N] [--start-class N] [--image-size S] [--vertices A:B]\n"
+    "usage: vatom-native [--family visualatom|rcdb] [--classes N] [--instances N] [--start-class N]\n"
+    "                    [--image-size S] [--vertices A:B]\n"
     "                    [--orbits A:B] [--seed N] [--rng philox|reference] [--reference-threads T]\n"
     "                    [--threads N] [--shard-size N] [--out DIR] [--noise-min X] [--line-width X]\n"
     "                    [--radius-min N] [--oval-rate X] [--start-pos N] [--freq1 A:B] [--freq2 A:B]\n"
     "                    [--device cpu|cuda|both] [--cuda-measure e2e|device|both]\n"
     "                    [--repeats N] [--target IMAGES_PER_S]\n"
     "\n"
-    "Renders 10 classes x 10 images of the paper preset unless told otherwise, shard by shard, and prints\n"
-    "each shard's sha256 (equal to what `vatom-fast build` with the same options records) and the\n"
-    "throughput. With the philox stream, the pixel-valued defaults (--start-pos, --radius-min,\n"
-    "--line-width, --noise-min) follow --image-size as in vatom-fast.\n"
+    "Renders 10 classes x 10 images of the paper preset (--family rcdb: of rcdb-1k's config) unless told\n"
+    "otherwise, shard by shard, and prints each shard's sha256 (equal to what `vatom-fast build` with the\n"
+    "same options records) and the throughput. With the philox stream, the pixel-valued defaults\n"
+    "(--start-pos, --radius-min, --line-width, --noise-min and the radius span) follow --image-size as in\n"
+    "vatom-fast. --family must come first.\n"
     "\n"
     "Without --out nothing is written: images are rendered and hashed in memory, and the time spent\n"
     "rendering (without hashing) is printed beside the total. With --out DIR the shards are written as\n"
@@ -233,7 +236,11 @@ static int run(int argc, char** argv) {
     if (i + 1 >= argc) usage("missing value for " + option + " (vatom-native --help for the options)");
     const std::string value = argv[++i];
     given.push_back(option);
-    if (option == "--classes") spec.classes = to_int(option, value);
+    if (option == "--family") {
+      if (i != 2) usage("--family must be the first option (it sets the defaults the others change)");
+      if (value == "rcdb") spec.config = vatom::rcdb::preset_config();
+      else if (value != "visualatom") usage("--family must be visualatom or rcdb, not " + value);
+    } else if (option == "--classes") spec.classes = to_int(option, value);
     else if (option == "--instances") spec.instances = to_int(option, value);
     else if (option == "--start-class") spec.start_class = to_int(option, value);
     else if (option == "--image-size") spec.config.image_size = static_cast<int32_t>(to_int(option, value));
@@ -258,8 +265,9 @@ static int run(int argc, char** argv) {
     else if (option == "--target") target = to_double(option, value);
     else usage("unknown option " + option + " (vatom-native --help for the options)");
   }
-  // As lib/config.ts scaledToImageSize: the paper's pixel values carried to the image size.
-  const vatom::GeneratorConfig paper;
+  // As vatom-fast's scaledToImageSize: the preset's pixel values carried to the image size.
+  const vatom::GeneratorConfig paper =
+      spec.config.family == vatom::Family::Rcdb ? vatom::rcdb::preset_config() : vatom::GeneratorConfig{};
   if (spec.stream == vatom::StreamKind::Philox && spec.config.image_size != paper.image_size) {
     const auto defaulted = [&](const char* option) { return std::find(given.begin(), given.end(), option) == given.end(); };
     const auto scale = [&](double value) { return value * spec.config.image_size / paper.image_size; };
@@ -267,6 +275,7 @@ static int run(int argc, char** argv) {
     if (defaulted("--radius-min")) spec.config.radius_min = static_cast<int32_t>(std::lround(scale(paper.radius_min)));
     if (defaulted("--line-width")) spec.config.line_width = scale(paper.line_width);
     if (defaulted("--noise-min")) spec.config.noise_min = scale(paper.noise_min);
+    spec.config.radius_span = static_cast<int32_t>(std::lround(scale(paper.radius_span)));
   }
   if (threads < 1) threads = 1;
   if (device != "cpu" && device != "cuda" && device != "both") usage("--device must be cpu, cuda or both, not " + device);
@@ -284,6 +293,8 @@ static int run(int argc, char** argv) {
   if (spec.stream == vatom::StreamKind::Reference) {
     spec.classes = spec.classes / spec.reference_threads * spec.reference_threads;
   }
+  const std::string problem = vatom::spec_problem(spec);
+  if (!problem.empty()) usage(problem);
   spec.params = vatom::draw_class_params(spec);
   if (shard_size <= 0) shard_size = spec.image_count();
 

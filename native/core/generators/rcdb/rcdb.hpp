@@ -25,6 +25,26 @@ constexpr int32_t kLineSpan = 199;
 // The reference's radius span above radius_min, at any image size.
 constexpr int32_t kReferenceRadiusSpan = 100;
 
+// The rcdb-1k preset's config (exe_rcdb_1k.sh's arguments), for the native CLI's defaults; the
+// presets file is the definition the other entry points read.
+inline GeneratorConfig preset_config() {
+  GeneratorConfig c;
+  c.family = Family::Rcdb;
+  c.image_size = 512;
+  c.vertices_min = 3;
+  c.vertices_max = 200;
+  c.orbits_min = 1;
+  c.orbits_max = 1 + kLineSpan;
+  c.noise_min = 0.0;
+  c.line_width = 0.1;
+  c.radius_min = 0;
+  c.radius_span = kReferenceRadiusSpan;
+  c.oval_rate = 2.0;
+  c.start_pos = 400;
+  c.freq1_min = c.freq1_max = c.freq2_min = c.freq2_max = 0;
+  return c;
+}
+
 // Why the spec cannot render as RCDB (a field, its value, what is allowed), or "".
 std::string spec_problem(const DatasetSpec& spec);
 
