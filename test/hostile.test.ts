@@ -81,7 +81,7 @@ describe('one definition of the format', () => {
     });
     const py = spawnSync(PYTHON, ['-c', `import sys, json; sys.path.insert(0, ${JSON.stringify(path.join(ROOT, 'python'))})
 from vatom_fast import schema
-from vatom_fast.manifest import manifest_problem
+from vatom_fast.rules import manifest_problem
 for line in sys.stdin:
     v = json.loads(line)
     print("refused" if schema.validate(v) or manifest_problem(v) else "ok")`], { input: variants.map((v) => JSON.stringify(v)).join('\n'), encoding: 'utf8' });

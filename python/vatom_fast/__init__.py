@@ -2,18 +2,12 @@
 images rendered on the fly by the native library (no files needed)."""
 
 from .dataset import VisualAtomDataset
-from .manifest import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    DatasetError,
-    DatasetInfo,
-    NpyHeader,
-    Shard,
-    load_manifest,
-    read_npy_header,
-)
+from .errors import DatasetError
+from .manifest import DatasetInfo, Shard, load_manifest
 from .native import NativeError, NativeUnavailable, RenderCancelled
+from .npy import NpyHeader, read_npy_header
 from .render import RenderSpec, SpecError
+from .rules import FORMAT_NAME, FORMAT_VERSION
 from .sampler import ShardWindowSampler, holdout_split
 
 __version__ = "0.1.0"

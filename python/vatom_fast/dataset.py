@@ -1,21 +1,19 @@
-"""Map-style PyTorch dataset over a vatom-fast format-1 directory: memory-mapped .npy shards, or
-images rendered on access from the manifest (or a preset) by the native library."""
+"""Map-style PyTorch dataset over a vatom-fast format-1 directory, its images read from the shards or
+rendered on access from the manifest (or a preset) by the native library."""
 
 from __future__ import annotations
 
 import bisect
 import operator
 import os
-import threading
-from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from . import render as _render
-from .manifest import (
-    IMAGE_DTYPE, LABEL_DTYPE, DatasetError, DatasetInfo, FileIdentity, Shard, ShardSelection, load_manifest, open_checked,
-)
+from . import render, rules
+from .errors import DatasetError
+from .manifest import DatasetInfo, Shard, ShardSelection, load_manifest
+from .sources import Ranges, RenderReader, ShardReader
 
 try:  # torch is optional: without it the dataset is a plain object with __len__/__getitem__.
     import torch
@@ -33,52 +31,21 @@ except ImportError:  # pragma: no cover
 
 OUTPUTS = ("pil", "numpy", "tensor")
 SOURCES = ("auto", "shards", "render")
+# The constructor's options that preset() passes on.
+_LOADER_OPTIONS = ("transform", "target_transform", "channels", "output", "relative_labels", "threads")
 
 
-class _CheckedFile:
-    """A shard file opened after checking it is the one validated, read with pread: a file truncated
-    or rewritten later gives a DatasetError naming it (a memory map would die of SIGBUS instead).
-    Each read re-checks size and modification time with fstat (about a microsecond)."""
-
-    def __init__(self, path: str, identity: FileIdentity) -> None:
-        self.fd = -1
-        self.path = path
-        self.identity = identity
-        self.fd = open_checked(path, identity)
-        self.pid = os.getpid()
-
-    def read_into(self, out: np.ndarray, offset: int) -> None:
-        """Fills the C-contiguous array ``out`` from byte ``offset`` of the file."""
-        st = os.fstat(self.fd)
-        if st.st_size != self.identity.size or st.st_mtime_ns != self.identity.mtime_ns:
-            root, name = os.path.split(self.path)
-            raise DatasetError(root, [f"shard file {name} was changed since the dataset was opened (now {st.st_size} bytes)"])
-        view = memoryview(out).cast("B")
-        got = os.preadv(self.fd, [view], offset)
-        while got < len(view):  # short reads: rare (signals, network file systems)
-            n = os.preadv(self.fd, [view[got:]], offset + got)
-            if n == 0:
-                root, name = os.path.split(self.path)
-                raise DatasetError(root, [f"shard file {name} ended early at byte {offset + got} (truncated?)"])
-            got += n
-
-    def close(self) -> None:
-        if self.fd >= 0 and self.pid == os.getpid():
-            os.close(self.fd)
-        self.fd = -1
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except OSError:
-            pass
+def _check_threads(threads: Any) -> None:
+    if not (type(threads) is int and 1 <= threads <= rules.MAX_THREADS):
+        raise ValueError(f"threads must be an integer from 1 to {rules.MAX_THREADS}, got {threads!r}")
 
 
 class VisualAtomDataset(_Base):
     """A vatom-fast dataset directory as a map-style dataset of ``(image, label)``.
 
     Args:
-        root: the dataset directory (holding ``manifest.json`` and the ``.npy`` shards).
+        root: the dataset directory (holding ``manifest.json`` and the ``.npy`` shards), or a
+            :class:`vatom_fast.RenderSpec` to render (see :meth:`preset`).
         transform: applied to the image (e.g. a torchvision/timm transform).
         target_transform: applied to the label.
         channels: 3 (default) expands the one stored channel to R = G = B; 1 keeps it.
@@ -123,7 +90,7 @@ class VisualAtomDataset(_Base):
 
     def __init__(
         self,
-        root: "str | os.PathLike[str]",
+        root: "Union[str, os.PathLike[str], render.RenderSpec]",
         transform: Optional[Callable[[Any], Any]] = None,
         target_transform: Optional[Callable[[int], Any]] = None,
         channels: int = 3,
@@ -135,25 +102,54 @@ class VisualAtomDataset(_Base):
         source: str = "auto",
         threads: int = 1,
     ) -> None:
-        self._set_options(transform, target_transform, channels, output, relative_labels, max_open_shards, source, threads)
-        self.info: DatasetInfo = load_manifest(os.fspath(root), verify_checksums=verify_checksums, shards=shards)
-        self.root: str = self.info.root
-        manifest_only = self.info.manifest.get("storage") == "manifest"
-        if manifest_only and source == "shards":
-            raise DatasetError(self.root, ['source="shards", but this dataset is manifest-only ("storage": "manifest"): '
-                                           'it has no shards; use source="render" or "auto"'])
-        self._spec: Optional[_render.RenderSpec] = None
-        self.rendering = source == "render" or (source == "auto" and manifest_only)
-        if manifest_only:
-            # The shard layout a stored build of this manifest has (its shardSize), so that samplers
-            # that walk shards (ShardWindowSampler) see the same structure.
-            n, size = self.info.image_count, self.info.manifest.get("shardSize")
-            size = size if type(size) is int and size >= 1 else n
-            self._set_ranges([(f, min(size, n - f)) for f in range(0, n, size)])
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+        if output is None:
+            output = "pil" if _PILImage is not None else "numpy"
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        if output == "pil" and _PILImage is None:
+            raise ImportError('output="pil" needs Pillow (pip install pillow)')
+        if output == "tensor" and torch is None:
+            raise ImportError('output="tensor" needs PyTorch (pip install torch)')
+        if not (isinstance(max_open_shards, int) and max_open_shards >= 1):
+            raise ValueError(f"max_open_shards must be an integer >= 1, got {max_open_shards!r}")
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        _check_threads(threads)
+        self.source = source
+        self.threads = threads
+        self.transform = transform
+        self.target_transform = target_transform
+        self.channels = channels
+        self.output = output
+        self.relative_labels = bool(relative_labels)
+        self.max_open_shards = max_open_shards
+        if isinstance(root, render.RenderSpec):
+            if source == "shards" or shards is not None or verify_checksums:
+                raise ValueError("a dataset rendered from a spec has no shards: source, shards and verify_checksums do not apply")
+            self.info = root.dataset_info()
+            self._reader: Union[ShardReader, RenderReader] = RenderReader(root, [(0, root.image_count)], threads)
         else:
-            self._set_ranges([(s.first, s.count) for s in self.info.shards])
-        if self.rendering:
-            self._render_spec()  # the library and the manifest's class parameters, checked now
+            self.info = load_manifest(os.fspath(root), verify_checksums=verify_checksums, shards=shards)
+            self._reader = self._open_reader(source)
+        self.root: str = self.info.root
+        self._batch_reader: Optional[RenderReader] = self._reader if isinstance(self._reader, RenderReader) else None
+        self._index(self._reader.ranges)
+
+    def _open_reader(self, source: str) -> "Union[ShardReader, RenderReader]":
+        info = self.info
+        if info.manifest.get("storage") != "manifest":
+            if source == "render":
+                return RenderReader.of_manifest(info, [(s.first, s.count) for s in info.shards], self.threads)
+            return ShardReader(info, self.max_open_shards)
+        if source == "shards":
+            raise DatasetError(info.root, ['source="shards", but this dataset is manifest-only ("storage": "manifest"): '
+                                           'it has no shards; use source="render" or "auto"'])
+        # The shard layout a stored build of this manifest has, so that samplers that walk shards
+        # (ShardWindowSampler) see the same structure.
+        n, size = info.image_count, info.manifest["shardSize"]
+        return RenderReader.of_manifest(info, [(f, min(size, n - f)) for f in range(0, n, size)], self.threads)
 
     @classmethod
     def preset(
@@ -170,65 +166,14 @@ class VisualAtomDataset(_Base):
         drawn by the native library. ``classes``, ``instances`` and ``start_class`` narrow it as the
         CLI's options do; ``options`` are the constructor's (``transform``, ``channels``, ``output``,
         ``relative_labels``, ``threads``)."""
-        self = cls.__new__(cls)
-        unknown = set(options) - {"transform", "target_transform", "channels", "output", "relative_labels", "threads"}
+        unknown = set(options) - set(_LOADER_OPTIONS)
         if unknown:
             raise TypeError(f"preset() got unexpected options: {', '.join(sorted(unknown))}")
-        self._set_options(
-            options.get("transform"), options.get("target_transform"), options.get("channels", 3),
-            options.get("output"), options.get("relative_labels", False), 128, "render", options.get("threads", 1),
-        )
-        spec = _render.RenderSpec.preset(name, seed=seed, classes=classes, instances=instances, start_class=start_class)
-        for what, v, lo in (("classes", spec.classes, 1), ("instances", spec.instances, 1), ("start_class", spec.start_class, 0)):
-            if type(v) is not int or v < lo:
-                raise ValueError(f"{what} is {v!r}, expected an integer >= {lo}")
+        spec = render.RenderSpec.preset(name, seed=seed, classes=classes, instances=instances, start_class=start_class)
         spec.class_params = spec.drawn_class_params()
-        manifest = {
-            "format": "vatom-fast", "version": 1, "complete": True, "storage": "manifest", "preset": name,
-            "rng": "philox", "seed": str(seed), "config": dict(spec.config), "imageSize": spec.image_size,
-            "startClass": spec.start_class, "classes": spec.classes, "instances": spec.instances,
-            "imageCount": spec.image_count, "shards": [],
-        }
-        self.info = DatasetInfo(
-            root=f"<preset {name} seed {seed}>", manifest=manifest, image_size=spec.image_size, classes=spec.classes,
-            instances=spec.instances, start_class=spec.start_class, image_count=spec.image_count, shards=(),
-        )
-        self.root = self.info.root
-        self._spec = spec
-        self._renderers = _render.RendererCache(spec)
-        self.rendering = True
-        self._set_ranges([(0, spec.image_count)])
-        return self
+        return cls(spec, source="render", **options)
 
-    def _set_options(self, transform, target_transform, channels, output, relative_labels, max_open_shards,
-                     source, threads) -> None:
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-        if output is None:
-            output = "pil" if _PILImage is not None else "numpy"
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-        if output == "pil" and _PILImage is None:
-            raise ImportError('output="pil" needs Pillow (pip install pillow)')
-        if output == "tensor" and torch is None:
-            raise ImportError('output="tensor" needs PyTorch (pip install torch)')
-        if not (isinstance(max_open_shards, int) and max_open_shards >= 1):
-            raise ValueError(f"max_open_shards must be an integer >= 1, got {max_open_shards!r}")
-        if source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-        if not (type(threads) is int and 1 <= threads <= 1024):
-            raise ValueError(f"threads must be an integer from 1 to 1024, got {threads!r}")
-        self.source = source
-        self.threads = threads
-        self.transform = transform
-        self.target_transform = target_transform
-        self.channels = channels
-        self.output = output
-        self.relative_labels = bool(relative_labels)
-        self.max_open_shards = max_open_shards
-        self._renderers: Optional[_render.RendererCache] = None
-
-    def _set_ranges(self, ranges: List[Tuple[int, int]]) -> None:
+    def _index(self, ranges: Ranges) -> None:
         # (first, count) in the whole dataset of each selected shard (one range when there are no
         # shards), and where each starts in this dataset's own (possibly subset) index.
         self._ranges = ranges
@@ -238,23 +183,22 @@ class VisualAtomDataset(_Base):
             self._firsts.append(n)
             n += count
         self._len = n
-        self._reset_cache()
 
-    def _render_spec(self) -> "_render.RenderSpec":
-        """The manifest as a native spec, its class parameters checked against what its seed draws."""
-        if self._spec is None:
-            _render.native.library()  # first: a missing library is the error to report
-            try:
-                spec = _render.RenderSpec.from_manifest(self.info.manifest)
-                drawn = spec.drawn_class_params()
-            except (_render.SpecError, _render.native.NativeSpecError) as e:
-                raise DatasetError(self.root, [f"cannot render from this manifest: {e}"]) from None
-            problem = _render.params_problem(spec.class_params, drawn, spec.start_class)
-            if problem:
-                raise DatasetError(self.root, [problem])
-            self._spec = spec
-            self._renderers = _render.RendererCache(spec)
-        return self._spec
+    @property
+    def rendering(self) -> bool:
+        """Whether ``ds[i]`` renders its image (else it reads the shards)."""
+        return isinstance(self._reader, RenderReader)
+
+    @property
+    def render_spec(self) -> "render.RenderSpec":
+        """What decides every image's bytes, as the native renderer takes it (its class parameters
+        checked against what the config, rng and seed draw)."""
+        return self._renderer().spec
+
+    def _renderer(self) -> RenderReader:
+        if self._batch_reader is None:
+            self._batch_reader = RenderReader.of_manifest(self.info, self._ranges, self.threads)
+        return self._batch_reader
 
     # ------------------------------------------------------------------ metadata
 
@@ -306,22 +250,34 @@ class VisualAtomDataset(_Base):
     @property
     def classes(self) -> List[int]:
         """The label value of each class, in order."""
-        c0 = 0 if self.relative_labels else self.info.start_class
+        c0 = self._label_base
         return list(range(c0, c0 + self.info.classes))
+
+    @property
+    def _label_base(self) -> int:
+        return 0 if self.relative_labels else self.info.start_class
 
     def class_of(self, index: int) -> int:
         """The label of image ``index`` from the class-major layout (reads nothing)."""
-        c = self.global_index(index) // self.info.instances
-        return c if self.relative_labels else self.info.start_class + c
+        return self._label_base + self.global_index(index) // self.info.instances
+
+    def class_params(self, label: int) -> Dict[str, Any]:
+        """The drawn parameters of the class labelled ``label`` (as this dataset labels it), by the
+        manifest's names: ``vertices``, ``orbits``, ``radius``, ``freq1``, ``freq2``, ``noise``,
+        ``lineWidth``, ``ovalX``, ``ovalY``, and ``class`` (the absolute class)."""
+        if isinstance(label, (bool, np.bool_)):
+            raise TypeError(f"a class label must be an integer, not {type(label).__name__}")
+        c = operator.index(label) - self._label_base
+        if not 0 <= c < self.info.classes:
+            raise IndexError(f"class {label} is not in this dataset (its classes are {self.classes[0]}..{self.classes[-1]})")
+        if self.rendering:
+            return render.class_params_by_name(self._reader.spec.class_params[c], self.info.start_class + c)
+        return dict(self.info.manifest["classParams"][c])
 
     def labels(self) -> np.ndarray:
         """Every image's label as an int64 array of length ``len(self)``, read from the label shards
         (from the class-major layout when rendering)."""
-        if self.rendering:
-            c0 = 0 if self.relative_labels else self.info.start_class
-            return np.concatenate([c0 + np.arange(f, f + n, dtype=np.int64) // self.info.instances
-                                   for f, n in self._ranges])
-        out = np.concatenate([self._shard_labels(k) for k in range(len(self.info.shards))]).astype(np.int64)
+        out = np.concatenate([self._reader.labels(k) for k in range(len(self._ranges))]).astype(np.int64)
         if self.relative_labels:
             out -= self.info.start_class
         return out
@@ -342,67 +298,12 @@ class VisualAtomDataset(_Base):
             f"channels={self.channels}, output={self.output!r}, source={'render' if self.rendering else 'shards'!r})"
         )
 
-    # ------------------------------------------------------------------ lazy opens
-
-    def _reset_cache(self) -> None:
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._files: "OrderedDict[int, _CheckedFile]" = OrderedDict()
-        self._label_cache: Dict[int, np.ndarray] = {}
-
-    def _check_pid(self) -> None:
-        if self._pid != os.getpid():  # forked after files were opened: reopen (and re-check) in this process
-            self._reset_cache()
-
-    def _shard_file(self, k: int) -> "_CheckedFile":
-        """Shard k's images file, opened in this process and checked to be the file validated in the
-        constructor (device, inode, size, modification time)."""
-        self._check_pid()
-        with self._lock:
-            f = self._files.get(k)
-            if f is not None:
-                self._files.move_to_end(k)
-                return f
-            s = self.info.shards[k]
-            f = _CheckedFile(s.images_path, s.images_identity)
-            self._files[k] = f
-            while len(self._files) > self.max_open_shards:
-                self._files.popitem(last=False)[1].close()
-            return f
-
-    def _shard_labels(self, k: int) -> np.ndarray:
-        self._check_pid()
-        lab = self._label_cache.get(k)
-        if lab is None:
-            s = self.info.shards[k]
-            f = _CheckedFile(s.labels_path, s.labels_identity)
-            try:
-                lab = np.empty(s.count, dtype=LABEL_DTYPE)
-                f.read_into(lab, s.labels_offset)
-            finally:
-                f.close()
-            self._label_cache[k] = lab
-        return lab
-
     def close(self) -> None:
         """Close every shard file this process opened and free its native renderers (both come back,
         the files re-checked, on the next access)."""
-        if self._pid == os.getpid():
-            for f in self._files.values():
-                f.close()
-        self._reset_cache()
-        if self._renderers is not None:
-            self._renderers.close()
-
-    def __getstate__(self) -> Dict[str, Any]:
-        state = self.__dict__.copy()
-        for key in ("_files", "_label_cache", "_lock", "_pid"):
-            state.pop(key, None)
-        return state
-
-    def __setstate__(self, state: Dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._reset_cache()
+        self._reader.close()
+        if self._batch_reader is not None:
+            self._batch_reader.close()
 
     # ------------------------------------------------------------------ items
 
@@ -433,19 +334,11 @@ class VisualAtomDataset(_Base):
     def read(self, index: int) -> Tuple[np.ndarray, int]:
         """The stored (or rendered) ``(S, S)`` uint8 image (a copy) and its label, without conversion
         or transforms."""
-        if self.rendering:
-            g = self.global_index(index)
-            img = self._renderers.get(self.threads).render_indices([g])[0]
-            c0 = 0 if self.relative_labels else self.info.start_class
-            return img, c0 + g // self.info.instances
         k, j = self.locate(index)
-        S = self.info.image_size
-        img = np.empty((S, S), dtype=IMAGE_DTYPE)
-        self._shard_file(k).read_into(img, self.info.shards[k].images_offset + j * S * S)
-        label = int(self._shard_labels(k)[j])
+        label = int(self._reader.labels(k)[j])
         if self.relative_labels:
             label -= self.info.start_class
-        return img, label
+        return self._reader.image(k, j), label
 
     def _convert(self, img: np.ndarray) -> Any:
         if self.output == "pil":
@@ -488,9 +381,8 @@ class VisualAtomDataset(_Base):
         """
         if output not in ("numpy", "tensor"):
             raise ValueError(f'output must be "numpy" or "tensor", got {output!r}')
-        if not (type(threads) is int and 1 <= threads <= 1024):
-            raise ValueError(f"threads must be an integer from 1 to 1024, got {threads!r}")
-        self._render_spec()
+        _check_threads(threads)
+        reader = self._renderer()
         idx = np.asarray(indices)
         if idx.ndim != 1 or not (idx.size == 0 or np.issubdtype(idx.dtype, np.integer)):
             raise TypeError("indices must be a 1-D sequence of integers")
@@ -499,20 +391,19 @@ class VisualAtomDataset(_Base):
         if bad.size:
             raise IndexError(f"index {int(local[bad[0]])} is out of range for a dataset of {self._len} images")
         local = np.where(local < 0, local + self._len, local)
-        k = np.searchsorted(np.asarray(self._firsts, dtype=np.int64), local, side="right") - 1
+        firsts = np.asarray(self._firsts, dtype=np.int64)
+        k = np.searchsorted(firsts, local, side="right") - 1
         starts = np.asarray([f for f, _ in self._ranges], dtype=np.int64)
-        glob = np.ascontiguousarray(starts[k] + local - np.asarray(self._firsts, dtype=np.int64)[k])
-        c0 = 0 if self.relative_labels else self.info.start_class
-        labels = c0 + glob // self.info.instances
+        glob = np.ascontiguousarray(starts[k] + local - firsts[k])
+        labels = self._label_base + glob // self.info.instances
         S = self.info.image_size
         B = glob.size
-        renderer = self._renderers.get(threads)
         if output == "numpy":
             if out is None:
                 out = np.empty((B, S, S), dtype=np.uint8)
             elif not (isinstance(out, np.ndarray) and out.shape == (B, S, S) and out.dtype == np.uint8):
                 raise ValueError(f"out must be a uint8 numpy array of shape {(B, S, S)}")
-            renderer.render_indices(glob, out=out)
+            reader.render(glob, threads, out=out)
             return out, labels
         if torch is None:
             raise ImportError('output="tensor" needs PyTorch (pip install torch)')
@@ -521,5 +412,5 @@ class VisualAtomDataset(_Base):
         elif not (isinstance(out, torch.Tensor) and tuple(out.shape) == (B, 1, S, S) and out.dtype == torch.uint8
                   and out.device.type == "cpu" and out.is_contiguous()):
             raise ValueError(f"out must be a contiguous uint8 CPU tensor of shape {(B, 1, S, S)}")
-        renderer.render_into(glob, out.data_ptr(), out.numel())
+        reader.render(glob, threads, address=out.data_ptr(), nbytes=out.numel())
         return out, torch.from_numpy(labels)

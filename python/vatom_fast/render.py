@@ -12,11 +12,14 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import numpy as np
 
-from . import native
+from . import native, rules
+
+if TYPE_CHECKING:
+    from .manifest import DatasetInfo
 
 PRESETS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "format", "presets.json")
 
@@ -76,6 +79,7 @@ class RenderSpec:
     instances: int
     reference_threads: int = 1
     class_params: Optional[np.ndarray] = field(default=None, repr=False)  # native.CLASS_PARAMS_DTYPE
+    preset_name: Optional[str] = None  # the preset it was made from, if any
 
     @property
     def image_size(self) -> int:
@@ -98,6 +102,28 @@ class RenderSpec:
             c, stream, self.seed, self.start_class, self.classes, self.instances,
             self.reference_threads, self.class_params,
         )
+
+    def dataset_info(self) -> "DatasetInfo":
+        """The spec as a manifest-only dataset (no shards); its manifest records what decides the bytes."""
+        from .manifest import DatasetInfo
+
+        manifest: Dict[str, Any] = {
+            "format": rules.FORMAT_NAME, "version": rules.FORMAT_VERSION, "complete": True, "storage": "manifest",
+            "rng": self.stream, "stream": rules.STREAMS.get(self.stream, self.stream),
+            "seed": str(self.seed) if self.stream == "philox" else "per process: t + 1",
+            "config": dict(self.config), "imageSize": self.image_size,
+            "startClass": self.start_class, "classes": self.classes, "instances": self.instances,
+            "imageCount": self.image_count, "shards": [],
+        }
+        if self.stream != "philox":
+            manifest["referenceThreads"] = self.reference_threads
+        if self.preset_name is not None:
+            manifest["preset"] = self.preset_name
+        if self.class_params is not None:
+            manifest["classParams"] = [class_params_by_name(p, self.start_class + i) for i, p in enumerate(self.class_params)]
+        root = f"<preset {self.preset_name} seed {self.seed}>" if self.preset_name is not None else "<rendered>"
+        return DatasetInfo(root=root, manifest=manifest, image_size=self.image_size, classes=self.classes,
+                           instances=self.instances, start_class=self.start_class, image_count=self.image_count, shards=())
 
     def drawn_class_params(self) -> np.ndarray:
         """The class parameters the config, stream and seed draw (the reference stream replays the
@@ -133,11 +159,15 @@ class RenderSpec:
         p = presets["presets"][name]
         if type(seed) is not int or not 0 <= seed < 2**64:
             raise ValueError(f"seed is {seed!r}, expected an integer from 0 to 2^64 - 1")
-        return cls(
+        spec = cls(
             config=dict(presets["configs"][p["config"]]), stream="philox", seed=seed, start_class=start_class,
             classes=p["classes"] if classes is None else classes,
-            instances=p["instances"] if instances is None else instances,
+            instances=p["instances"] if instances is None else instances, preset_name=name,
         )
+        for what, v, lo in (("classes", spec.classes, 1), ("instances", spec.instances, 1), ("start_class", spec.start_class, 0)):
+            if type(v) is not int or v < lo:
+                raise ValueError(f"{what} is {v!r}, expected an integer >= {lo}")
+        return spec
 
 
 def params_from_manifest(raw: List[Dict[str, Any]], classes: int) -> np.ndarray:
@@ -146,6 +176,14 @@ def params_from_manifest(raw: List[Dict[str, Any]], classes: int) -> np.ndarray:
     for i, entry in enumerate(raw):
         for key, name, _ in _PARAM_FIELDS:
             out[i][name] = entry[key]
+    return out
+
+
+def class_params_by_name(params: Any, class_index: int) -> Dict[str, Any]:
+    """One class's parameters (a CLASS_PARAMS_DTYPE record) under the manifest's names."""
+    out: Dict[str, Any] = {"class": class_index}
+    for key, name, integer in _PARAM_FIELDS:
+        out[key] = int(params[name]) if integer else float(params[name])
     return out
 
 

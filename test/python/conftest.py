@@ -23,6 +23,24 @@ if "VATOM_FAST_LIBRARY" not in os.environ and _BUILT_LIBRARY.is_file():
     os.environ["VATOM_FAST_LIBRARY"] = str(_BUILT_LIBRARY)
 
 DATA_OFFSET = 4096
+CLI = REPO / "dist" / "cli" / "main.js"
+
+
+def cli_build(out: Path, args) -> Path:
+    """``vatom-fast build --out OUT ARGS`` as a user runs it (the CLI of ``npm run build:ts``)."""
+    import subprocess
+
+    r = subprocess.run(["node", str(CLI), "build", "--out", str(out), "--quiet", *args], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def require_library() -> None:
+    from vatom_fast import native
+
+    if not native.available():
+        pytest.fail(f"the native library is not available: {native.library_path()} (run `npm run build`, "
+                    "or set VATOM_FAST_LIBRARY)")
 
 
 def write_npy(path: Path, arr: np.ndarray, align: int = DATA_OFFSET) -> None:

@@ -171,14 +171,14 @@ def test_pickle_drops_open_files(dataset_case, expected):
     images, _, _ = expected
     ds = VisualAtomDataset(dataset_case.root, output="numpy", channels=1)
     ds[0], ds[len(ds) - 1]
-    assert len(ds._files) >= 1
-    state = ds.__getstate__()
+    assert ds._reader.open_files >= 1
+    state = ds._reader.__getstate__()
     assert "_files" not in state and "_label_cache" not in state
     assert not any(isinstance(v, np.memmap) for v in state.values())
     blob = pickle.dumps(ds)
     assert len(blob) < 100_000  # no image data travels
     ds2 = pickle.loads(blob)
-    assert len(ds2._files) == 0
+    assert ds2._reader.open_files == 0
     assert np.array_equal(ds2[len(ds2) - 1][0], images[-1])
 
 
@@ -187,7 +187,7 @@ def test_max_open_shards_lru(dataset_case, expected):
     ds = VisualAtomDataset(dataset_case.root, output="numpy", channels=1, max_open_shards=1)
     for i in list(range(len(ds))) + list(range(len(ds) - 1, -1, -1)):
         assert np.array_equal(ds[i][0], images[i])
-        assert len(ds._files) <= 1
+        assert ds._reader.open_files <= 1
 
 
 def test_verify_checksums_accepts_good_dataset(dataset_case):

@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, cli_build, require_library
 
 import vatom_fast
 from vatom_fast import DatasetError, NativeUnavailable, VisualAtomDataset
 from vatom_fast import native
 
-CLI = REPO / "dist" / "cli" / "main.js"
 SMALL = ["--image-size", "64", "--vertices", "20:60", "--orbits", "1:12", "--start-pos", "64", "--radius-min", "2"]
 
 # name -> CLI arguments. Several shards each; threads 1 and 2; a non-zero start class; both streams;
@@ -41,18 +40,6 @@ CONFIGS = {
     "reference-paper-512": ["--rng", "reference", "--preset", "visualatom-1k", "--classes", "1", "--instances", "3",
                             "--shard-size", "2", "--threads", "2"],
 }
-
-
-def require_library() -> None:
-    if not native.available():
-        pytest.fail(f"the native library is not available: {native.library_path()} (run `npm run build`, "
-                    "or set VATOM_FAST_LIBRARY)")
-
-
-def cli_build(out: Path, args) -> Path:
-    r = subprocess.run(["node", str(CLI), "build", "--out", str(out), "--quiet", *args], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return out
 
 
 @pytest.fixture(scope="session")
@@ -231,7 +218,7 @@ def test_dataloader_workers_render_a_manifest_only_directory(builds, manifest_bu
     images, labels = _collect(loader)
     assert np.array_equal(images[:, 0], want)
     assert np.array_equal(labels, np.arange(len(ds)) // 3)
-    assert ds._renderers._handles == {}  # the parent rendered nothing: each worker made its own handle
+    assert ds._reader.renderers._handles == {}  # the parent rendered nothing: each worker made its own handle
 
 
 def test_distributed_sampler_splits_a_rendered_dataset(builds, manifest_builds):
@@ -372,7 +359,7 @@ def test_index_out_of_range(builds):
     with pytest.raises(IndexError, match=r"^index -13 is out of range for a dataset of 12 images$"):
         ds.render_batch([0, -13])
     assert np.array_equal(ds[-1][0], ds[11][0])
-    r = native.Renderer(ds._render_spec().native_spec())
+    r = native.Renderer(ds.render_spec.native_spec())
     with pytest.raises(native.NativeIndexError) as e:
         r.render_indices([3, 12])
     assert e.value.code == native.ERROR_OUT_OF_RANGE
@@ -426,7 +413,7 @@ def test_concurrent_renders_on_different_handles(builds):
     jobs = []
     for name in names:
         ds = VisualAtomDataset(builds(name), output="numpy", source="render")
-        jobs.append((ds._render_spec(), stored_images(builds(name))))
+        jobs.append((ds.render_spec, stored_images(builds(name))))
     results = {}
     errors = []
 
@@ -449,3 +436,33 @@ def test_concurrent_renders_on_different_handles(builds):
         t.join()
     assert errors == []
     assert results == {k: True for k in range(8)}
+
+
+def test_class_params_by_the_manifests_names_from_every_kind_of_dataset(builds, manifest_builds):
+    """``ds.class_params(label)``: the manifest's entry for a stored or manifest-only dataset, what
+    the library draws for a preset, and the same for each; labels as the dataset gives them."""
+    require_library()
+    root = builds("philox-t1-start5")
+    m = json.loads((root / "manifest.json").read_text())
+    stored = VisualAtomDataset(root, output="numpy")
+    rendered = VisualAtomDataset(manifest_builds("philox-t1-start5"), output="numpy")
+    relative = VisualAtomDataset(root, output="numpy", relative_labels=True)
+    for c in range(3):
+        want = m["classParams"][c]
+        assert set(want) == {"class", "vertices", "orbits", "radius", "freq1", "freq2", "noise", "lineWidth", "ovalX", "ovalY"}
+        assert stored.class_params(5 + c) == want
+        assert rendered.class_params(5 + c) == want
+        assert relative.class_params(c) == want
+        assert stored.class_params(stored[c * 4][1]) == want
+    with pytest.raises(IndexError, match=r"^class 8 is not in this dataset \(its classes are 5\.\.7\)$"):
+        stored.class_params(8)
+    with pytest.raises(IndexError, match=r"^class 4 is not in this dataset"):
+        stored.class_params(4)
+    with pytest.raises(TypeError):
+        stored.class_params(True)
+    preset = VisualAtomDataset.preset("visualatom-1k", seed=0, output="numpy")
+    drawn = vatom_fast.RenderSpec.preset("visualatom-1k", seed=0, classes=18).drawn_class_params()
+    got = preset.class_params(17)
+    assert got == vatom_fast.render.class_params_by_name(drawn[17], 17)
+    assert got["class"] == 17 and 200 <= got["vertices"] <= 1000 and 1 <= got["orbits"] <= 200
+    assert preset.manifest["classParams"][17] == got
