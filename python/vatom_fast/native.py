@@ -23,6 +23,8 @@ _LIB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_lib")
 # setup.py writes the reason here when it could not compile the library at install time.
 SKIPPED_NOTE = "BUILD_SKIPPED.txt"
 
+FAMILY_VISUALATOM = 0
+FAMILY_RCDB = 1
 STREAM_PHILOX = 0
 STREAM_REFERENCE = 1
 
