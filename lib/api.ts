@@ -1,16 +1,24 @@
 /**
  * The library API: the command line's operations with typed camelCase options. Each call checks its
- * options with the command line's own validation (lib/options.ts, lib/export/options.ts), so the rules
- * and messages are one; errors name options as this API spells them (`imageSize`, not `--image-size`).
+ * options with the command line's own validation (lib/options), so the rules and messages are one;
+ * errors name options as this API spells them (`imageSize`, not `--image-size`). The command line's
+ * commands are thin clients of the `run*` functions here.
  */
-import { build as buildDataset, buildManifest, BuildSummary, ManifestBuildSummary } from './build';
+import { build as buildNpy, buildManifest, BuildSummary, ManifestBuildSummary } from './build';
+import type { Manifest } from './dataset/manifest';
 import { EXIT_BAD_INPUT, VatomError } from './errors';
-import { buildExport, configureEncoders, exportDataset as exportNpyDataset, ExportSummary, parseExportOptions } from './export';
-import { parseBuildCommand } from './export/options';
-import { makeContactSheet, parsePreviewOptions, SheetSummary } from './export/preview';
+import { configureEncoders } from './export/encode';
+import { buildExport, exportDataset as exportStored, ExportSummary } from './export';
+import { datasetInfo as infoOf, DatasetInfo, readDataset } from './info';
 import { mergeDataset as mergeParts, MergeReport } from './merge';
-import { BuildOptions as ValidatedBuildOptions, RawOptions } from './options';
-import { createReporter, Reporter } from './progress';
+import { PRESETS } from './generators/presets';
+import type { ValidatedBuildOptions } from './options/build';
+import { parseBuildCommand, parseExportOptions } from './options/export';
+import { parsePreviewOptions } from './options/preview';
+import type { RawOptions } from './options/values';
+import { makeContactSheet, SheetSummary } from './preview/contact-sheet';
+import { createReporter, reportWarnings, Reporter } from './progress';
+import { verifyDataset as verifyDir, VerifyReport } from './verify';
 
 /** A `MIN:MAX` range of integers: `[min, max]`, one number (= `[n, n]`) or the text `"min:max"`. */
 export type IntegerRange = number | readonly [number, number] | string;
@@ -66,8 +74,13 @@ export interface BuildOptions extends GeneratorOptions, ImageFormatOptions {
   format?: 'npy' | 'manifest' | 'png' | 'wds';
   /** Images per .npy shard (default: whole classes adding up to about 1 GiB). */
   shardSize?: number;
-  /** Worker index of a sharded (cluster) build; the library does not read the scheduler's environment. */
+  /** Worker index of a cluster build; the library does not read the scheduler's environment. */
+  workerIndex?: number;
+  /** Number of workers of a cluster build. */
+  workerCount?: number;
+  /** Old name of workerIndex (warned of through the reporter). */
   shardIndex?: number;
+  /** Old name of workerCount (warned of through the reporter). */
   shardCount?: number;
 }
 
@@ -104,16 +117,17 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-const GENERATOR_KEYS = ['preset', 'classes', 'instances', 'startClass', 'imageSize', 'vertices', 'orbits', 'noiseMin', 'lineWidth',
-  'radiusMin', 'ovalRate', 'startPos', 'freq1', 'freq2', 'seed', 'rng', 'referenceThreads', 'device', 'threads'] as const;
-const IMAGE_FORMAT_KEYS = ['gray', 'pngLevel', 'shardImages', 'prefix'] as const;
-const BUILD_KEYS = ['out', 'format', 'shardSize', 'shardIndex', 'shardCount', ...GENERATOR_KEYS, ...IMAGE_FORMAT_KEYS] as const;
-const PREVIEW_KEYS = ['out', 'from', 'cellSize', ...GENERATOR_KEYS] as const;
-const EXPORT_KEYS = ['dir', 'out', 'to', 'threads', ...IMAGE_FORMAT_KEYS] as const;
-const MERGE_KEYS = ['verify'] as const;
-
 const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const camel = (name: string): string => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+const FAMILY_KEYS = [...new Set(Object.values(PRESETS).flatMap((p) => p.family.parameters.map((q) => camel(q.option))))];
+const GENERATOR_KEYS = ['preset', 'classes', 'instances', 'startClass', ...FAMILY_KEYS, 'seed', 'rng', 'referenceThreads', 'device', 'threads'];
+const IMAGE_FORMAT_KEYS = ['gray', 'pngLevel', 'shardImages', 'prefix'];
+const BUILD_KEYS = ['out', 'format', 'shardSize', 'workerIndex', 'workerCount', ...GENERATOR_KEYS, ...IMAGE_FORMAT_KEYS, 'shardIndex', 'shardCount'];
+const PREVIEW_KEYS = ['out', 'from', 'cellSize', ...GENERATOR_KEYS];
+const EXPORT_KEYS = ['dir', 'out', 'to', 'threads', ...IMAGE_FORMAT_KEYS];
+const MERGE_KEYS = ['verify'];
+
 
 /**
  * The options record in the command line's spelling, refusing keys `call` does not know. Ranges given
@@ -170,39 +184,79 @@ export function validateBuildOptions(options: BuildOptions): ValidatedBuildOptio
 }
 
 /**
+ * Sets what a process that encodes PNG files needs before its thread pool starts (sharp's threads,
+ * libuv's pool size); the first call in a process decides.
+ */
+function prepareProcess(threads: number): void {
+  configureEncoders(threads);
+}
+
+/** What a run reports to, and how it is cancelled; quiet by default. */
+function runOf(run: RunOptions): { reporter: Reporter; signal?: AbortSignal } {
+  return { reporter: run.reporter ?? createReporter({ quiet: true }), signal: run.signal };
+}
+
+/** `build` from options in the command line's spelling; `env` gives the scheduler's worker index. */
+export function runBuild(raw: RawOptions, env: NodeJS.ProcessEnv, run: RunOptions): Promise<BuildSummary | ManifestBuildSummary | ExportSummary> {
+  const { options, format } = parseBuildCommand(raw, env);
+  const { reporter, signal } = runOf(run);
+  if ('settings' in format) {
+    prepareProcess(options.threads);
+    return buildExport(options, format.settings, { reporter, signal });
+  }
+  return format.format === 'manifest' ? buildManifest(options, reporter) : buildNpy(options, reporter, signal);
+}
+
+/** `preview` from options in the command line's spelling. */
+export function runPreview(raw: RawOptions, run: RunOptions): Promise<SheetSummary> {
+  const options = parsePreviewOptions(raw);
+  prepareProcess(options.threads);
+  if (options.build) reportWarnings(runOf(run).reporter, options.build.warnings);
+  return makeContactSheet(options);
+}
+
+/** `export` from options in the command line's spelling. */
+export function runExport(raw: RawOptions, run: RunOptions): Promise<ExportSummary> {
+  const options = parseExportOptions(raw);
+  prepareProcess(options.threads);
+  return exportStored(options.dir, options.out, options.settings, { threads: options.threads, ...runOf(run) });
+}
+
+/**
  * Renders a dataset into `options.out` (.npy shards, its manifest alone, a PNG tree or WebDataset
  * shards with `format`), resuming an interrupted build of the same options. Refuses bad options before
  * any work.
  */
 export function build(options: BuildOptions, run: RunOptions = {}): Promise<BuildSummary | ManifestBuildSummary | ExportSummary> {
-  return speakingApi<BuildSummary | ManifestBuildSummary | ExportSummary>(BUILD_KEYS, () => {
-    const { options: validated, format } = checkBuild(options);
-    const reporter = run.reporter ?? createReporter({ quiet: true });
-    if ('settings' in format) return buildExport(validated, format.settings, { reporter, signal: run.signal });
-    return format.format === 'manifest' ? buildManifest(validated, reporter) : buildDataset(validated, reporter, run.signal);
-  });
+  return speakingApi(BUILD_KEYS, () => runBuild(toRaw(options, BUILD_KEYS, 'build()'), {}, run));
 }
 
 /** Writes a contact sheet of `classes` rows x `instances` columns to `options.out`, rendered or read `from` a dataset. */
-export function preview(options: PreviewOptions): Promise<SheetSummary> {
-  return speakingApi(PREVIEW_KEYS, () => {
-    const validated = parsePreviewOptions(toRaw(options, PREVIEW_KEYS, 'preview()'));
-    configureEncoders(validated.threads);
-    return makeContactSheet(validated);
-  });
+export function preview(options: PreviewOptions, run: RunOptions = {}): Promise<SheetSummary> {
+  return speakingApi(PREVIEW_KEYS, () => runPreview(toRaw(options, PREVIEW_KEYS, 'preview()'), run));
 }
 
 /** Writes the .npy dataset `options.dir` as a PNG tree or WebDataset shards, resuming an interrupted export. */
 export function exportDataset(options: ExportOptions, run: RunOptions = {}): Promise<ExportSummary> {
-  return speakingApi(EXPORT_KEYS, () => {
-    const validated = parseExportOptions(toRaw(options, EXPORT_KEYS, 'exportDataset()'));
-    configureEncoders(validated.threads);
-    return exportNpyDataset(validated.dir, validated.out, validated.settings,
-      { threads: validated.threads, reporter: run.reporter ?? createReporter({ quiet: true }), signal: run.signal });
-  });
+  return speakingApi(EXPORT_KEYS, () => runExport(toRaw(options, EXPORT_KEYS, 'exportDataset()'), run));
 }
 
-/** Joins the partial manifests of a sharded build in `dir` into manifest.json. */
+/** Joins the partial manifests of a cluster build in `dir` into manifest.json. */
 export function mergeDataset(dir: string, options: MergeOptions = {}): Promise<MergeReport> {
   return speakingApi(MERGE_KEYS, () => mergeParts(dir, { verify: toRaw(options, MERGE_KEYS, 'mergeDataset()').verify === true }));
+}
+
+/** Checks the dataset in `dir` against its manifest; problems are reported, not thrown. */
+export function verifyDataset(dir: string): Promise<VerifyReport> {
+  return verifyDir(dir);
+}
+
+/** What the dataset in `dir` holds and how it was made. */
+export function datasetInfo(dir: string): DatasetInfo {
+  return infoOf(dir);
+}
+
+/** The manifest of the dataset in `dir`, checked against the format; what is not a dataset is refused with what it is. */
+export function readManifest(dir: string): Manifest {
+  return readDataset(dir);
 }

@@ -1,22 +1,18 @@
+/** `build`: a dataset's .npy shards (resumable, or one worker's part of a cluster build), or its manifest alone. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { DEFAULT_SHARD_BYTES, drawingWarnings } from './config';
-import { chooseDevice, DeviceChoice } from './device';
+import { buildableIdentity, DatasetIdentity, identityDifferences, nativeSpec } from './dataset/identity';
+import { isDatasetFileName, MANIFEST_NAME, PART_MANIFEST_PATTERN, partManifestName, shardBytes, storedBytes, workerShardRange } from './dataset/layout';
+import { isManifestOnly, makeManifest, Manifest, manifestText, PartInfo, planShards, readManifest, ShardEntry, writeManifest } from './dataset/manifest';
+import { checkShard } from './dataset/shard-check';
+import { DeviceChoice, resolveDevice } from './device';
 import { badOption, EXIT_BAD_INPUT, VatomError } from './errors';
-import { checkClassCount, MAX_SHARDS, shardFileBytes } from './format';
 import { DirectoryLock, LOCK_FILE } from './lock';
-import { checkWritableOutput, nearestExisting } from './output';
-import {
-  DatasetIdentity, exists, FORMAT_NAME, FORMAT_VERSION, identityDifferences, identityOf, isManifestOnly, Manifest, MANIFEST_NAME,
-  manifestText, PartInfo, PHILOX_STREAM, readManifest, shardNames, ShardEntry, writeManifest,
-} from './manifest';
-import { ClassParams, loadNative, NativeAddon, NativeSpec } from './native';
-import { PART_MANIFEST_PATTERN, partManifestName, workerShardRange } from './workers';
-import { BuildOptions, producedClasses } from './options';
-import { Reporter } from './progress';
-import { checkShard } from './verify';
-
-const GENERATOR = `vatom-fast ${require('../package.json').version as string}`;
+import { loadNative, NativeAddon } from './native';
+import type { ValidatedBuildOptions } from './options/build';
+import { checkWritableOutput, nearestExisting } from './output-dir';
+import { formatBytes, Reporter, reportWarnings } from './progress';
+import { exists } from './safe-fs';
 
 /** What a finished build reports (`--json` prints it). */
 export interface BuildSummary {
@@ -52,72 +48,7 @@ export interface ManifestBuildSummary {
   seconds: number;
 }
 
-/** Everything that decides the dataset's bytes, from validated options. */
-export function datasetIdentity(options: BuildOptions): DatasetIdentity {
-  const classes = producedClasses(options);
-  const imageBytes = options.config.imageSize ** 2;
-  const classesPerShard = Math.max(1, Math.floor(DEFAULT_SHARD_BYTES / (options.instances * imageBytes)));
-  const identity: DatasetIdentity = {
-    format: FORMAT_NAME,
-    version: FORMAT_VERSION,
-    rng: options.rng,
-    stream: options.rng === 'philox' ? PHILOX_STREAM : 'cpython-mt19937/render_VisualAtom.py',
-    seed: options.rng === 'philox' ? options.seed : 'per process: t + 1',
-    config: { ...options.config },
-    imageSize: options.config.imageSize,
-    startClass: options.startClass,
-    requestedClasses: options.classes,
-    classes,
-    instances: options.instances,
-    imageCount: classes * options.instances,
-    shardSize: options.shardSize ?? Math.min(classesPerShard, classes) * options.instances,
-  };
-  if (options.rng === 'reference') identity.referenceThreads = options.referenceThreads;
-  return identity;
-}
-
-/** The shard list of a dataset: ranges of shardSize images, the last one shorter. */
-export function planShards(identity: Pick<DatasetIdentity, 'imageCount' | 'shardSize'>): ShardEntry[] {
-  const shards: ShardEntry[] = [];
-  for (let first = 0, i = 0; first < identity.imageCount; first += identity.shardSize, ++i) {
-    shards.push({
-      ...shardNames(i),
-      first,
-      count: Math.min(identity.shardSize, identity.imageCount - first),
-      imagesBytes: null,
-      labelsBytes: null,
-      imagesSha256: null,
-      labelsSha256: null,
-    });
-  }
-  return shards;
-}
-
-/** Bytes a shard of `count` images takes on disk, images and labels (lib/format.ts). */
-function shardBytes(identity: DatasetIdentity, count: number): number {
-  const bytes = shardFileBytes(identity.imageSize, count);
-  return bytes.images + bytes.labels;
-}
-
-/** Bytes the .npy shards of a dataset take: what a manifest-only dataset would take stored. */
-export function storedBytes(identity: DatasetIdentity): number {
-  const full = Math.floor(identity.imageCount / identity.shardSize);
-  const rest = identity.imageCount % identity.shardSize;
-  return full * shardBytes(identity, identity.shardSize) + (rest > 0 ? shardBytes(identity, rest) : 0);
-}
-
-/** Human-readable size, decimal units as disks are sold. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) { v /= 1000; ++u; }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
-}
-
-/** Files a build, a worker or a merge may leave in a dataset directory. */
-const DATASET_FILE = /^(manifest(\.part-\d+-of-\d+)?\.json|(images|labels)-\d+\.npy)(\.tmp)?$/;
-const isDatasetFile = (name: string) => DATASET_FILE.test(name) || LOCK_FILE.test(name);
+const isDatasetFile = (name: string) => isDatasetFileName(name) || LOCK_FILE.test(name);
 
 /** The manifests in a dataset directory: the merged or single-build one, and workers' partial ones. */
 function manifestsIn(dir: string): string[] {
@@ -128,7 +59,7 @@ function manifestsIn(dir: string): string[] {
  * Refuses an output that is a file, not ours, not writable, or holds another configuration, before
  * any work. Returns the shard entries already recorded for this build's part of the layout.
  */
-function checkOutput(options: BuildOptions, identity: DatasetIdentity, plan: ShardEntry[]): ShardEntry[] | undefined {
+function checkOutput(options: ValidatedBuildOptions, identity: DatasetIdentity, plan: ShardEntry[]): ShardEntry[] | undefined {
   const out = options.out;
   let recorded: ShardEntry[] | undefined;
   checkWritableOutput(out);
@@ -168,25 +99,6 @@ function checkOutput(options: BuildOptions, identity: DatasetIdentity, plan: Sha
   return recorded;
 }
 
-/** The manifest of a dataset (or of one worker's part of it, with `part` set). */
-export function makeManifest(identity: DatasetIdentity, classParams: ClassParams[], shards: ShardEntry[],
-  imagesDataOffset: number, complete: boolean, part?: PartInfo): Manifest {
-  return {
-    ...identityOf(identity),
-    complete,
-    storage: 'npy',
-    generator: GENERATOR,
-    dtype: 'uint8',
-    channels: 1,
-    order: 'class-major',
-    imagesDataOffset,
-    ...(identity.rng === 'reference' ? { referenceExact: true } : {}),
-    classParams: classParams.map((p, i) => ({ class: identity.startClass + i, ...p })),
-    shards,
-    ...(part ? { part } : {}),
-  };
-}
-
 function checkFreeSpace(out: string, needed: number): void {
   const where = nearestExisting(out);
   const stats = fs.statfsSync(where);
@@ -198,69 +110,20 @@ function checkFreeSpace(out: string, needed: number): void {
   }
 }
 
-/** The native spec of validated options (class parameters added once drawn). */
-export function nativeSpec(options: BuildOptions): NativeSpec {
-  return {
-    config: { ...options.config },
-    rng: options.rng,
-    seed: options.seed,
-    startClass: options.startClass,
-    classes: producedClasses(options),
-    instances: options.instances,
-    referenceThreads: options.referenceThreads,
-  };
-}
-
-/** Refusals that depend on the native build (device support); thrown before any work. */
-export function resolveDevice(options: BuildOptions, native: NativeAddon): DeviceChoice {
-  const c = native.cuda;
-  return chooseDevice(options.device, { cuda: c.compiled, cudaDevices: c.devices, names: c.names, error: c.error }, options.rng);
-}
-
-/** Warns of classes a reference split does not produce and of parameters that draw degenerate images. */
-function warnOfOptions(options: BuildOptions, identity: DatasetIdentity, reporter: Reporter): void {
-  if (options.rng === 'reference' && identity.classes !== options.classes) {
-    reporter.log(`warning: the reference with ${options.referenceThreads} processes makes ${identity.classes} of ` +
-      `${options.classes} classes (each process makes floor(classes / processes)); the last ` +
-      `${options.classes - identity.classes} are not produced`);
-  }
-  for (const warning of drawingWarnings(options.config)) reporter.log(`warning: ${warning}`);
-}
-
-/** The dataset identity of options; refuses a reference split that makes no class, more classes than a manifest may list and more shards than it may have. */
-function nonEmptyIdentity(options: BuildOptions): DatasetIdentity {
-  const identity = datasetIdentity(options);
-  if (identity.classes === 0) {
-    throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
-  }
-  checkClassCount(options.classes, identity.classes);
-  // Sized before anything is spent on it: the plan holds one entry per shard, and a manifest (even a
-  // manifest-only one) whose layout has more shards than the format allows is refused when read.
-  const layoutShards = Math.ceil(identity.imageCount / identity.shardSize);
-  if (layoutShards > MAX_SHARDS) {
-    throw new VatomError('BAD_OPTION',
-      `Invalid value for --shard-size: ${identity.shardSize}; ${identity.imageCount} images make ${layoutShards} shards of it, at most ${MAX_SHARDS} are allowed ` +
-      `(use --shard-size ${Math.ceil(identity.imageCount / MAX_SHARDS)} or more)`, EXIT_BAD_INPUT);
-  }
-  return identity;
-}
-
 /**
  * Writes the manifest-only dataset of `options`: manifest.json alone (identity, every class's drawn
  * parameters, `"storage": "manifest"`, no shards), atomically and under the directory lock. A later
  * `build` (npy) of the same options into the same directory adds the shards.
  */
-export async function buildManifest(options: BuildOptions, reporter?: Reporter): Promise<ManifestBuildSummary> {
+export async function buildManifest(options: ValidatedBuildOptions, reporter?: Reporter): Promise<ManifestBuildSummary> {
   const startedAt = process.hrtime.bigint();
   if (options.worker) {
     throw badOption('format', 'manifest', 'npy for a sharded build (a scheduler array index is set in the environment)');
   }
   const native = loadNative();
-  const identity = nonEmptyIdentity(options);
+  const identity = buildableIdentity(options);
   checkOutput(options, identity, []);
-  if (reporter) {
-    warnOfOptions(options, identity, reporter);
-  }
+  if (reporter) reportWarnings(reporter, options.warnings);
   const classParams = await native.drawClassParams(nativeSpec(options));
   const manifest: Manifest = { ...makeManifest(identity, classParams, [], native.imageDataOffset, true), storage: 'manifest' };
   const manifestBytes = Buffer.byteLength(manifestText(manifest));
@@ -303,10 +166,10 @@ function refuseStoredShards(out: string): void {
  * Builds (or resumes) the dataset of `options` in options.out: shards written under temporary
  * names, synced and renamed, the manifest updated after each one. A rerun skips shards that verify.
  */
-export async function build(options: BuildOptions, reporter: Reporter, signal?: AbortSignal): Promise<BuildSummary> {
+export async function build(options: ValidatedBuildOptions, reporter: Reporter, signal?: AbortSignal): Promise<BuildSummary> {
   const native = loadNative();
   const device = resolveDevice(options, native);
-  const identity = nonEmptyIdentity(options);
+  const identity = buildableIdentity(options);
   const layout = planShards(identity);
   const worker = options.worker;
   const [firstShard, endShard] = worker ? workerShardRange(layout.length, worker.index, worker.count) : [0, layout.length];
@@ -314,9 +177,9 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
   const recorded = checkOutput(options, identity, plan);
   const shards = recorded ?? plan;
   const pending = shards.filter((s) => s.imagesSha256 === null);
-  checkFreeSpace(options.out, pending.reduce((sum, s) => sum + shardBytes(identity, s.count), 0));
+  checkFreeSpace(options.out, pending.reduce((sum, s) => sum + shardBytes(identity.imageSize, s.count), 0));
 
-  warnOfOptions(options, identity, reporter);
+  reportWarnings(reporter, options.warnings);
   if (!options.json) reporter.log(`device: ${device.device}, ${options.threads} threads (${device.reason})`);
   if (worker && !options.json) {
     reporter.log(`worker ${worker.index} of ${worker.count} (${worker.source}): shards ${firstShard}..${endShard - 1} of ${layout.length}`);
@@ -333,7 +196,7 @@ export async function build(options: BuildOptions, reporter: Reporter, signal?: 
   }
 }
 
-async function buildLocked(options: BuildOptions, identity: DatasetIdentity, shards: ShardEntry[], part: PartInfo | undefined,
+async function buildLocked(options: ValidatedBuildOptions, identity: DatasetIdentity, shards: ShardEntry[], part: PartInfo | undefined,
   native: NativeAddon, device: DeviceChoice, reporter: Reporter, signal?: AbortSignal): Promise<BuildSummary> {
   const startedAt = process.hrtime.bigint();
   const spec = nativeSpec(options);

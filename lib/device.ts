@@ -1,4 +1,6 @@
 import { VatomError, EXIT_BAD_INPUT } from './errors';
+import type { NativeAddon } from './native';
+import type { ValidatedBuildOptions } from './options/build';
 
 /** The device a build runs on, and why it was chosen. */
 export interface DeviceChoice {
@@ -49,4 +51,10 @@ export function chooseDevice(requested: 'auto' | 'cpu' | 'cuda', support: Device
   }
   if (usable) return { device: 'cuda', reason: `--device auto found ${support.names ?? 'a GPU'}` };
   return { device: 'cpu', reason: `--device auto: ${why}` };
+}
+
+/** The device validated options run on with the loaded addon; refusals (device support) come before any work. */
+export function resolveDevice(options: Pick<ValidatedBuildOptions, 'device' | 'rng'>, native: NativeAddon): DeviceChoice {
+  const c = native.cuda;
+  return chooseDevice(options.device, { cuda: c.compiled, cudaDevices: c.devices, names: c.names, error: c.error }, options.rng);
 }

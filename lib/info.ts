@@ -1,8 +1,8 @@
-import { storedBytes } from './build';
+import { storedBytes } from './dataset/layout';
+import { isManifestOnly, Manifest, readManifest, Storage } from './dataset/manifest';
+import { describeNonDataset } from './dataset/not-a-dataset';
 import { VatomError } from './errors';
-import { describeNonDataset } from './identify';
-import { isManifestOnly, Manifest, readManifest, Storage } from './manifest';
-import type { GeneratorConfig } from './config';
+import type { GeneratorConfig } from './generators/visualatom';
 
 /** What a dataset holds and how it was made (`vatom-fast info --json` prints it). */
 export interface DatasetInfo {

@@ -1,12 +1,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { makeManifest, planShards } from './build';
+import { checkManifestOnly, spotCheckProblem } from './dataset/drawn-check';
+import { identityDifferences, identityOf } from './dataset/identity';
+import { MANIFEST_NAME, PART_MANIFEST_PATTERN, partManifestName, workerShardRange } from './dataset/layout';
+import { drawnParams, makeManifest, Manifest, planShards, readManifest, writeManifest } from './dataset/manifest';
+import { checkShard, checkShardSizes } from './dataset/shard-check';
 import { VatomError, EXIT_FAILURE } from './errors';
 import { DirectoryLock } from './lock';
+import { LIMITS } from './options/limits';
 import { listDirectory } from './safe-fs';
-import { identityDifferences, identityOf, Manifest, MANIFEST_NAME, readManifest, writeManifest } from './manifest';
-import { checkManifestOnly, checkShard, checkShardSizes, spotCheckProblem } from './verify';
-import { MAX_WORKERS, PART_MANIFEST_PATTERN, partManifestName, workerShardRange } from './workers';
 
 /** What `merge` did. */
 export interface MergeReport {
@@ -34,9 +36,9 @@ export async function mergeDataset(dir: string, options: { verify?: boolean } = 
     throw new VatomError('BAD_MANIFEST', `${dir} holds parts of builds split ${[...counts].join(' and ')} ways; keep the parts of one split`, EXIT_FAILURE);
   }
   const count = [...counts][0];
-  const bad = names.find((n, i) => !(count >= 1 && count <= MAX_WORKERS && found[i][0] < count && n === partManifestName(found[i][0], count)));
+  const bad = names.find((n, i) => !(count >= 1 && count <= LIMITS.workers && found[i][0] < count && n === partManifestName(found[i][0], count)));
   if (bad !== undefined) {
-    throw new VatomError('BAD_MANIFEST', `${path.join(dir, bad)}: not a part manifest name this tool writes (worker index below a count of 1 to ${MAX_WORKERS})`, EXIT_FAILURE);
+    throw new VatomError('BAD_MANIFEST', `${path.join(dir, bad)}: not a part manifest name this tool writes (worker index below a count of 1 to ${LIMITS.workers})`, EXIT_FAILURE);
   }
   const present = new Set(found.map(([i]) => i));
   const problems: string[] = [];
@@ -87,8 +89,7 @@ async function mergeLocked(dir: string, names: string[], count: number, problems
   if (problems.length > 0) {
     throw new VatomError('BAD_MANIFEST', `cannot merge ${dir}: ${problems.join('; ')}`, EXIT_FAILURE);
   }
-  const classParams = reference.classParams.map(({ class: _c, ...p }) => p);
-  const merged = makeManifest(identityOf(reference), classParams, shards, reference.imagesDataOffset, true);
+  const merged = makeManifest(identityOf(reference), drawnParams(reference), shards, reference.imagesDataOffset, true);
   writeManifest(dir, merged, MANIFEST_NAME);
   for (const name of names) fs.rmSync(path.join(dir, name), { force: true });
   return { dir, parts: count, shards: shards.length, images: shards.reduce((sum, s) => sum + s.count, 0) };

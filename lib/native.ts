@@ -1,8 +1,8 @@
 import * as path from 'path';
 import { VatomError } from './errors';
-import type { GeneratorConfig } from './config';
+import type { GeneratorConfig } from './generators/visualatom';
 
-/** Parameters one class draws once (DESIGN.md, "The generator"). */
+/** Parameters one class draws once; names match the native side and the manifest. */
 export interface ClassParams {
   vertices: number;
   orbits: number;

@@ -86,3 +86,17 @@ class LineReporter implements Reporter {
 
   stop(): void {}
 }
+
+/** Tells the user what they should know before the work starts, one `warning:` line each. */
+export function reportWarnings(reporter: Reporter, warnings: readonly string[]): void {
+  for (const warning of warnings) reporter.log(`warning: ${warning}`);
+}
+
+/** Human-readable size, decimal units as disks are sold. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) { v /= 1000; ++u; }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}

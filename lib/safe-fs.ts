@@ -1,5 +1,5 @@
 /**
- * File access for directories whose contents are untrusted (DESIGN.md "Untrusted input"): every
+ * File access for directories whose contents are untrusted: every
  * name is a plain name inside the directory, every file opened is a regular file (not a symlink,
  * FIFO or device: O_NOFOLLOW and O_NONBLOCK, then fstat), and files are written under a temporary
  * name created exclusively, then renamed, so a planted file or symlink is never written through.
@@ -137,15 +137,6 @@ export async function createExclusiveAsync(dir: string, name: string): Promise<f
   }
 }
 
-/**
- * Test hook for the disk-full paths of files written from JS: VATOM_TEST_FAIL_JS_WRITE=SUFFIX makes
- * writes of files whose name ends in SUFFIX fail with ENOSPC, as a full disk would.
- */
-export function simulateDiskFull(name: string): void {
-  const suffix = process.env.VATOM_TEST_FAIL_JS_WRITE;
-  if (suffix && name.endsWith(suffix)) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-}
-
 /** fsync of a directory, so that a rename in it survives a crash. */
 export function syncDirectory(dir: string): void {
   const fd = fs.openSync(dir, O_RDONLY | CLOEXEC);
@@ -169,7 +160,6 @@ export function writeFileAtomic(dir: string, name: string, data: string | Buffer
   try {
     try {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-      simulateDiskFull(temp);
       for (let at = 0; at < bytes.length;) at += fs.writeSync(fd, bytes, at, bytes.length - at);
       fs.fsyncSync(fd);
     } finally {
@@ -182,6 +172,18 @@ export function writeFileAtomic(dir: string, name: string, data: string | Buffer
     if (!renamed) fs.rmSync(path.join(dir, temp), { force: true });
     if (err instanceof VatomError) throw err;
     throw new VatomError('IO', `cannot write ${file}: ${describeError(err)}`, EXIT_FAILURE);
+  }
+}
+
+/** Whether a path exists (following links); errors other than "not found" are raised. */
+export function exists(p: string): boolean {
+  try {
+    fs.statSync(p);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw new VatomError('IO', `cannot read ${p}: ${(err as Error).message}`, EXIT_FAILURE);
   }
 }
 

@@ -75,7 +75,7 @@ describe('determinism', () => {
 describe('the paper preset', () => {
   // Pins a known class of the paper preset (seed 0): class 3 has q = 953, K = 14.
   it('renders class 3 to its golden hashes, black background, gray lines', async () => {
-    const { PAPER_CONFIG } = await import('../lib/config');
+    const { PAPER_CONFIG } = await import('../lib/generators/presets');
     const addon = native();
     const spec = { config: { ...PAPER_CONFIG }, rng: 'philox' as const, seed: '0', startClass: 3, classes: 1, instances: 3,
       referenceThreads: 1 };

@@ -3,7 +3,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { PAPER_CONFIG } from '../lib/config';
+import { PAPER_CONFIG } from '../lib/generators/presets';
 import { native, ROOT, tempDir } from './helpers';
 
 // One image so large (8192 px, up to 100,000 vertices x 100,000 orbits) that it would render for hours.

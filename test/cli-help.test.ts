@@ -20,7 +20,7 @@ describe('help', () => {
   it('types numeric options as numbers and marks --out required', () => {
     expect(build.status).toBe(0);
     for (const name of ['classes', 'instances', 'start-class', 'image-size', 'noise-min', 'line-width', 'radius-min', 'oval-rate',
-      'start-pos', 'seed', 'reference-threads', 'threads', 'shard-size', 'shard-index', 'shard-count', 'png-level', 'shard-images']) {
+      'start-pos', 'seed', 'reference-threads', 'threads', 'shard-size', 'worker-index', 'worker-count', 'png-level', 'shard-images']) {
       expect(helpEntry(build.stdout, name)).toMatch(/\[number\]$/);
     }
     for (const name of ['vertices', 'orbits', 'freq1', 'freq2', 'rng', 'format']) expect(helpEntry(build.stdout, name)).toMatch(/\[string\]$/);

@@ -2,7 +2,8 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { workerSlice, workerShardRange } from '../lib/workers';
+import { workerShardRange } from '../lib/dataset/layout';
+import { workerSlice } from '../lib/options/cluster-worker';
 import { CLI, directoryHashes, runCli, startCli, tempDir, SMALL } from './helpers';
 
 const ARGS = ['--classes', '8', '--instances', '5', ...SMALL, '--seed', '11', '--shard-size', '3'];  // 14 shards
@@ -22,8 +23,10 @@ describe('worker slices from the command line and the scheduler environment', ()
   it('is undefined for a single-machine build', () => {
     expect(workerSlice({}, {})).toBeUndefined();
   });
-  it('takes --shard-index and --shard-count', () => {
+  it('takes --worker-index and --worker-count, and their old names --shard-index and --shard-count', () => {
+    expect(workerSlice({ 'worker-index': '2', 'worker-count': '5' }, {})).toMatchObject({ index: 2, count: 5 });
     expect(workerSlice({ 'shard-index': '2', 'shard-count': '5' }, {})).toMatchObject({ index: 2, count: 5 });
+    expect(workerSlice({ 'shard-index': '2', 'worker-count': '5' }, {})).toMatchObject({ index: 2, count: 5 });
   });
   it('maps Slurm job arrays: SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_COUNT', () => {
     expect(workerSlice({}, { SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_COUNT: '8' })).toMatchObject({ index: 3, count: 8 });
@@ -34,22 +37,24 @@ describe('worker slices from the command line and the scheduler environment', ()
     expect(workerSlice({}, { SLURM_ARRAY_TASK_ID: '10', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_MAX: '10', SLURM_ARRAY_TASK_COUNT: '10' }))
       .toMatchObject({ index: 9, count: 10 });
   });
-  it('maps Kubernetes Indexed Jobs: JOB_COMPLETION_INDEX with --shard-count', () => {
-    expect(workerSlice({ 'shard-count': '6' }, { JOB_COMPLETION_INDEX: '5' })).toMatchObject({ index: 5, count: 6 });
+  it('maps Kubernetes Indexed Jobs: JOB_COMPLETION_INDEX with --worker-count', () => {
+    expect(workerSlice({ 'worker-count': '6' }, { JOB_COMPLETION_INDEX: '5' })).toMatchObject({ index: 5, count: 6 });
     expect(() => workerSlice({}, { JOB_COMPLETION_INDEX: '5' })).toThrow(
-      'Missing --shard-count: the worker index comes from JOB_COMPLETION_INDEX but the number of workers is not known; pass --shard-count');
+      'Missing --worker-count: the worker index comes from JOB_COMPLETION_INDEX but the number of workers is not known; pass --worker-count');
   });
   it('lets the command line win over the environment', () => {
-    expect(workerSlice({ 'shard-index': '1', 'shard-count': '2' }, { SLURM_ARRAY_TASK_ID: '7', SLURM_ARRAY_TASK_COUNT: '9' }))
+    expect(workerSlice({ 'worker-index': '1', 'worker-count': '2' }, { SLURM_ARRAY_TASK_ID: '7', SLURM_ARRAY_TASK_COUNT: '9' }))
       .toMatchObject({ index: 1, count: 2 });
-    expect(workerSlice({ 'shard-index': '0' }, { SLURM_ARRAY_TASK_ID: '7', SLURM_ARRAY_TASK_COUNT: '9' }))
+    expect(workerSlice({ 'worker-index': '0' }, { SLURM_ARRAY_TASK_ID: '7', SLURM_ARRAY_TASK_COUNT: '9' }))
       .toMatchObject({ index: 0, count: 9 });
   });
   it('refuses an index outside the count and bad variables', () => {
+    expect(() => workerSlice({ 'worker-index': '4', 'worker-count': '4' }, {})).toThrow(
+      'Invalid value for --worker-index: 4; expected an integer from 0 to 3 (--worker-count is 4; from --worker-count, --worker-index)');
     expect(() => workerSlice({ 'shard-index': '4', 'shard-count': '4' }, {})).toThrow(
       'Invalid value for --shard-index: 4; expected an integer from 0 to 3 (--shard-count is 4; from --shard-count, --shard-index)');
     expect(() => workerSlice({}, { SLURM_ARRAY_TASK_ID: 'x' })).toThrow('Invalid environment variable SLURM_ARRAY_TASK_ID: "x"');
-    expect(() => workerSlice({ 'shard-count': '0' }, {})).toThrow('Invalid value for --shard-count: "0"');
+    expect(() => workerSlice({ 'worker-count': '0' }, {})).toThrow('Invalid value for --worker-count: "0"');
   });
   it('splits the layout into contiguous, disjoint runs that cover it', () => {
     for (const [shards, workers] of [[14, 4], [3, 5], [1000, 7]]) {
@@ -81,9 +86,9 @@ describe('a build split over 4 workers', () => {
 
   it('refuses to merge when a worker is missing or unfinished, naming it', () => {
     const out = path.join(tempDir(), 'split');
-    for (const i of [0, 2]) expect(runCli(['build', '--out', out, '--quiet', ...ARGS, '--shard-index', String(i), '--shard-count', '4']).status).toBe(0);
+    for (const i of [0, 2]) expect(runCli(['build', '--out', out, '--quiet', ...ARGS, '--worker-index', String(i), '--worker-count', '4']).status).toBe(0);
     // Worker 3 stopped after its first shard: its part manifest says incomplete.
-    const r3 = runCli(['build', '--out', out, '--quiet', ...ARGS, '--shard-index', '3', '--shard-count', '4'],
+    const r3 = runCli(['build', '--out', out, '--quiet', ...ARGS, '--worker-index', '3', '--worker-count', '4'],
       { env: { VATOM_TEST_FAIL_WRITE_AFTER: String(3 * 64 * 64 + 4096 + 200) } });
     expect(r3.status).toBe(1);
     const m = runCli(['merge', out]);
@@ -95,9 +100,9 @@ describe('a build split over 4 workers', () => {
 
   it('refuses a worker whose configuration differs from the parts already there', () => {
     const out = path.join(tempDir(), 'split');
-    expect(runCli(['build', '--out', out, '--quiet', ...ARGS, '--shard-index', '0', '--shard-count', '2']).status).toBe(0);
+    expect(runCli(['build', '--out', out, '--quiet', ...ARGS, '--worker-index', '0', '--worker-count', '2']).status).toBe(0);
     const r = runCli(['build', '--out', out, '--quiet', ...ARGS.slice(0, -4), '--seed', '12', '--shard-size', '3',
-      '--shard-index', '1', '--shard-count', '2']);
+      '--worker-index', '1', '--worker-count', '2']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/holds a dataset with another configuration \(manifest\.part-00000-of-00002\.json: seed: "11" there, "12" here\)/);
   });
@@ -111,13 +116,13 @@ describe('faults', () => {
       '--start-pos', '96', '--shard-size', '4', '--seed', '5'];
     expect(runCli(['build', '--out', whole, '--quiet', ...big]).status).toBe(0);
     const split = path.join(dirs, 'split');
-    expect(runCli(['build', '--out', split, '--quiet', ...big, '--shard-index', '0', '--shard-count', '2']).status).toBe(0);
-    const child = startCli(['build', '--out', split, '--quiet', ...big, '--shard-index', '1', '--shard-count', '2', '--threads', '1']);
+    expect(runCli(['build', '--out', split, '--quiet', ...big, '--worker-index', '0', '--worker-count', '2']).status).toBe(0);
+    const child = startCli(['build', '--out', split, '--quiet', ...big, '--worker-index', '1', '--worker-count', '2', '--threads', '1']);
     const exited = new Promise((r) => child.on('exit', r));
     await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 400)));
     child.kill('SIGKILL');
     await exited;
-    const again = runCli(['build', '--out', split, '--quiet', ...big, '--shard-index', '1', '--shard-count', '2']);
+    const again = runCli(['build', '--out', split, '--quiet', ...big, '--worker-index', '1', '--worker-count', '2']);
     expect(again.status).toBe(0);
     expect(runCli(['merge', split, '--verify']).status).toBe(0);
     expect(directoryHashes(split)).toEqual(directoryHashes(whole));
@@ -172,7 +177,11 @@ describe('faults', () => {
   it('refuses manifests whose shard names leave the directory: verify, info, merge', () => {
     const dirs = tempDir();
     const out = path.join(dirs, 'ds');
-    expect(runCli(['build', '--out', out, '--quiet', ...ARGS, '--shard-index', '0', '--shard-count', '1']).status).toBe(0);
+    // The old flag names still work, with one warning for both.
+    const old = runCli(['build', '--out', out, ...ARGS, '--shard-index', '0', '--shard-count', '1']);
+    expect(old.status).toBe(0);
+    expect(old.stderr.split('\n').filter((l) => l.startsWith('warning: --'))).toEqual([
+      'warning: --shard-index and --shard-count are old names of --worker-index and --worker-count (they select a worker of a cluster build, not a shard); use the new name']);
     const part = path.join(out, 'manifest.part-00000-of-00001.json');
     const m = JSON.parse(fs.readFileSync(part, 'utf8'));
     m.shards[1].labels = '../labels-00001.npy';

@@ -395,7 +395,7 @@ describe('interrupted exports (SIGKILL) resume to the same files as an uninterru
 describe('buildExport (build --format png|wds)', () => {
   it('writes the same files as export of the built dataset, without a .npy in between', async () => {
     const { buildExport } = await import('../lib/export');
-    const { parseBuildOptions } = await import('../lib/options');
+    const { parseBuildOptions } = await import('../lib/options/build');
     const { createReporter } = await import('../lib/progress');
     const reporter = createReporter({ quiet: true });
     for (const settings of [{ to: 'png' as const, gray: false, pngLevel: 6 },

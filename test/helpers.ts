@@ -10,8 +10,20 @@ export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 /** Debian's interpreter, which has numpy, PIL 9.4, noise and torch (the first python3 on PATH may not). */
 export const PYTHON = process.env.VATOM_PYTHON ?? '/usr/bin/python3';
 
-export function native(): NativeAddon {
-  return require(path.join(ROOT, 'build', 'Release', 'vatom_native.node')) as NativeAddon;
+/** The addon's entry points for component tests (not part of the library's typed surface). */
+export interface NativeTesting {
+  philox(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): Uint32Array;
+  rasterize(width: number, height: number, segments: Int32Array, walk: boolean): Uint8Array;
+  /** `portable` forces the code without the CPU's SHA extensions. */
+  sha256(data: Buffer, portable?: boolean): string;
+  detSinCos(n: number, d: number): Float64Array;
+  mtWords(seed: number, n: number): Uint32Array;
+  pyRandomCalls(seed: number, calls: Array<[string, ...number[]]>): number[];
+  pnoise1(xs: Float64Array): Float64Array;
+}
+
+export function native(): NativeAddon & { testing: NativeTesting } {
+  return require(path.join(ROOT, 'build', 'Release', 'vatom_native.node')) as NativeAddon & { testing: NativeTesting };
 }
 
 /** The shared native components on their own (test/native/addon/testing.cpp; not shipped). */

@@ -5,8 +5,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { buildManifest, isManifestOnly, readManifest } from '../lib';
-import { parseBuildOptions } from '../lib/options';
-import { nativeSpec } from '../lib/build';
+import { parseBuildOptions } from '../lib/options/build';
+import { nativeSpec } from '../lib/dataset/identity';
 import { directoryHashes, native, runCli, sha256File, tempDir, SMALL } from './helpers';
 
 const T = tempDir('vatom-manifest-format-');

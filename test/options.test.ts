@@ -2,8 +2,8 @@
 // exit status 2; nothing is written.
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseBuildOptions } from '../lib/options';
-import { PAPER_CONFIG } from '../lib/config';
+import { parseBuildOptions } from '../lib/options/build';
+import { PAPER_CONFIG } from '../lib/generators/presets';
 import { native, runCli, tempDir, SMALL } from './helpers';
 
 describe('parseBuildOptions', () => {

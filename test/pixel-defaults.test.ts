@@ -4,8 +4,9 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { drawingWarnings, PAPER_CONFIG } from '../lib/config';
-import { parseBuildOptions } from '../lib/options';
+import { PAPER_CONFIG } from '../lib/generators/presets';
+import { drawingWarnings } from '../lib/generators/visualatom';
+import { parseBuildOptions } from '../lib/options/build';
 import { ROOT, runCli, sha256, tempDir } from './helpers';
 
 const pixelValues = (raw: Record<string, unknown>) => {

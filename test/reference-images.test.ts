@@ -6,7 +6,8 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { PAPER_CONFIG, GeneratorConfig } from '../lib/config';
+import { PAPER_CONFIG } from '../lib/generators/presets';
+import type { GeneratorConfig } from '../lib/generators/visualatom';
 import type { ClassParams, NativeSpec } from '../lib/native';
 import { native, PYTHON, ROOT, sha256, tempDir } from './helpers';
 

@@ -1,10 +1,11 @@
+import * as os from 'os';
 import type SharpModule from 'sharp';
 
 let loaded: typeof SharpModule | undefined;
 
 /**
  * sharp, loaded on first use: loading it starts libuv's thread pool, whose size is fixed from then on,
- * so configureEncoders must run before (the CLI calls it first thing).
+ * so configureEncoders must run before (the API calls it before any other work).
  */
 export function sharp(): typeof SharpModule {
   if (!loaded) {
@@ -26,12 +27,18 @@ export interface PngSettings {
 /**
  * Sets up the thread budget for `threads` parallel encodes: each sharp job on one libvips thread, no
  * operation cache, and a libuv pool large enough for the encodes plus file I/O (UV_THREADPOOL_SIZE,
- * unless set). The pool size only takes effect if nothing has started the pool yet in this process
- * (no async fs, crypto, native job or sharp load), so commands call this first.
+ * unless set), but no larger than the cores can run: more pool threads than cores only wait, and each
+ * costs a stack. The pool size only takes effect if nothing has started the pool yet in this process
+ * (no async fs, crypto, native job or sharp load), so it is set before any other work.
  */
 export function configureEncoders(threads: number): void {
-  if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = String(Math.max(4, threads + 2));
+  if (process.env.UV_THREADPOOL_SIZE === undefined) process.env.UV_THREADPOOL_SIZE = String(encoderPoolSize(threads));
   sharp();
+}
+
+/** libuv threads for `threads` parallel encodes: one per encode the cores can run, plus two for file I/O. */
+export function encoderPoolSize(threads: number, cores = os.availableParallelism()): number {
+  return Math.max(4, Math.min(threads, cores) + 2);
 }
 
 /** A gray S x S image as PNG: RGB (R = G = B, as the reference writes) or one channel. */

@@ -1,25 +1,19 @@
-/** Export: PNG trees (ImageFolder), WebDataset shards, and contact sheets. */
+/** Export: a dataset, or images rendered on the fly, as a PNG tree (ImageFolder) or WebDataset shards. */
 import * as path from 'path';
-import { drawingWarnings } from '../config';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
-import type { BuildOptions } from '../options';
-import type { ExportRun, ExportSummary } from './common';
-import { ExportSettings, openExportOutput } from './marker';
-import { configureEncoders } from './encode';
+import type { ValidatedBuildOptions } from '../options/build';
+import type { ExportSettings } from '../options/export';
+import { reportWarnings } from '../progress';
+import type { ExportRun, ExportSummary } from './export-run';
+import { openExportOutput } from './marker';
 import { exportPngTree } from './png-tree';
 import { ImageSource, openDatasetSource, RenderSource } from './source';
 import { exportWds } from './wds';
 
-export { ExportRun, ExportSummary } from './common';
-export { ExportSettings, ExportMarker, EXPORT_MARKER } from './marker';
-export { exportFormatOptions, parseBuildFormat, parseExportOptions, parseExportSettings } from './options';
-export { classFolder, pngFileName } from './png-tree';
-export { configureEncoders } from './encode';
-export { bracePattern, sampleKeyFormat } from './wds';
-export { DatasetSource, openDatasetSource, RenderSource, ImageSource } from './source';
+export { ExportRun, ExportSummary } from './export-run';
 
 /** Writes the images of `source` to `out` in the format of `settings`, holding OUT's lock. */
-export async function exportSource(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
+async function exportSource(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
   const { previous, lock } = openExportOutput(out, { settings, source: source.identity });
   try {
     return settings.to === 'png' ? await exportPngTree(source, out, settings, run, previous) : await exportWds(source, out, settings, run, previous);
@@ -49,9 +43,8 @@ export async function exportDataset(dir: string, out: string, settings: ExportSe
  * Resumes like `export`; the marker's source identity equals that of `build --format npy` with the
  * same options, so the files equal an `export` of that dataset.
  */
-export async function buildExport(options: BuildOptions, settings: ExportSettings, run: Omit<ExportRun, 'threads'>): Promise<ExportSummary> {
-  configureEncoders(options.threads);
-  for (const warning of drawingWarnings(options.config)) run.reporter.log(`warning: ${warning}`);
+export async function buildExport(options: ValidatedBuildOptions, settings: ExportSettings, run: Omit<ExportRun, 'threads'>): Promise<ExportSummary> {
+  reportWarnings(run.reporter, options.warnings);
   const source = await RenderSource.open(options);
   const onAbort = () => source.cancel();
   run.signal?.addEventListener('abort', onAbort);

@@ -1,36 +1,16 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
-import { checkSchema, identityProblem, MAX_JSON_BYTES, parseFormatJson } from '../format';
+import { checkSchema, identityProblem, MAX_JSON_BYTES, parseFormatJson } from '../dataset/format-rules';
+import { EXPORT_MARKER } from '../dataset/layout';
 import { DirectoryLock, LOCK_FILE } from '../lock';
-import { exists } from '../manifest';
-import { entryExists, readRegularInside, writeFileAtomic } from '../safe-fs';
-import { bracePattern, planTarShards } from './wds';
-import { checkWritableOutput } from '../output';
+import type { ExportSettings } from '../options/export';
+import { checkWritableOutput } from '../output-dir';
+import { entryExists, exists, readRegularInside, writeFileAtomic } from '../safe-fs';
+import { bracePattern, planTarShards, TarShardEntry } from './names';
 import type { SourceIdentity } from './source';
-
-/** The file an export keeps in its output directory: what it was made from, how, and how far it got. */
-export const EXPORT_MARKER = 'vatom-export.json';
 export const EXPORT_FORMAT = 'vatom-fast-export';
 export const EXPORT_VERSION = 1;
-
-/** One WebDataset shard; bytes and sha256 are null until it is written. */
-export interface TarShardEntry {
-  name: string;
-  first: number;
-  count: number;
-  bytes: number | null;
-  sha256: string | null;
-}
-
-/** Options that decide the bytes of an export (threads do not). */
-export interface ExportSettings {
-  to: 'png' | 'wds';
-  gray: boolean;
-  pngLevel: number;
-  shardImages?: number;
-  prefix?: string;
-}
 
 /** vatom-export.json. */
 export interface ExportMarker {

@@ -1,12 +1,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { VatomError } from '../errors';
-import { BatchReader, pipelineSizes } from './batches';
-import { ExportRun, ExportSummary, GENERATOR, pad } from './common';
-import { configureEncoders, encodePng, PngSettings, pngMatches } from './encode';
-import { EXIT_BAD_INPUT } from '../errors';
+import { GENERATOR } from '../dataset/manifest';
+import { EXIT_BAD_INPUT, VatomError } from '../errors';
+import type { ExportSettings } from '../options/export';
 import { createExclusiveAsync, describeError, openRegularInsideAsync } from '../safe-fs';
-import { EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, ExportSettings, writeMarker } from './marker';
+import { BatchReader, pipelineSizes } from './batches';
+import { encodePng, PngSettings, pngMatches } from './encode';
+import type { ExportRun, ExportSummary } from './export-run';
+import { EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, writeMarker } from './marker';
+import { classFolder, pngFileName } from './names';
 import { orderedPipeline, Semaphore } from './pool';
 import { ImageSource, ShardMismatchError } from './source';
 
@@ -32,16 +34,6 @@ const MARKER_EVERY_MS = 2000;
 const UNCHECKED = 1;
 const DONE = 2;
 
-/** The reference script's class folder: `%05d` of the absolute class index. */
-export function classFolder(cls: number): string {
-  return pad(cls, 5);
-}
-
-/** The reference script's file name: `vertex_%04d_instance_%04d.png`. */
-export function pngFileName(vertices: number, instance: number): string {
-  return `vertex_${pad(vertices, 4)}_instance_${pad(instance, 4)}.png`;
-}
-
 /**
  * Writes every image of `source` as DIR/%05d/vertex_%04d_instance_%04d.png, in parallel with bounded
  * memory. Each file is written under a temporary name and renamed, so a file with its final name is
@@ -51,7 +43,6 @@ export function pngFileName(vertices: number, instance: number): string {
 export async function exportPngTree(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun,
   previous: ExportMarker | undefined): Promise<ExportSummary> {
   const wanted = { settings, source: source.identity };
-  configureEncoders(run.threads);
   const startedAt = process.hrtime.bigint();
   const marker: ExportMarker = previous ?? {
     format: EXPORT_FORMAT, version: EXPORT_VERSION, generator: GENERATOR, complete: false, ...wanted, doneThrough: 0,

@@ -1,15 +1,15 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { datasetIdentity, nativeSpec, resolveDevice } from '../build';
+import { checkManifestOnly } from '../dataset/drawn-check';
+import { DatasetIdentity, identityOf, nativeSpec, optionsOfIdentity, renderableIdentity } from '../dataset/identity';
+import { isManifestOnly, Manifest, readManifest } from '../dataset/manifest';
+import { resolveDevice } from '../device';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
-import { DatasetIdentity, identityOf, isManifestOnly, Manifest, readManifest } from '../manifest';
 import { ClassParams, loadNative, NativeGenerator } from '../native';
-import { checkClassCount } from '../format';
 import { parseNpyHeader } from '../npy';
+import type { ValidatedBuildOptions } from '../options/build';
 import { openRegularInside, openRegularInsideAsync } from '../safe-fs';
-import { BuildOptions, optionsOfIdentity } from '../options';
-import { checkManifestOnly } from '../verify';
 import { Semaphore } from './pool';
 
 /** What decides the pixels of a dataset: its identity without the shard layout. */
@@ -255,8 +255,8 @@ export class RenderSource implements ImageSource {
   private generator: NativeGenerator | undefined;
   private readonly oneJob = new Semaphore(1);
 
-  private constructor(options: BuildOptions) {
-    this.identity = toSourceIdentity(datasetIdentity(options));
+  private constructor(options: ValidatedBuildOptions) {
+    this.identity = toSourceIdentity(renderableIdentity(options));
     this.imageSize = this.identity.imageSize;
     this.startClass = this.identity.startClass;
     this.classes = this.identity.classes;
@@ -269,12 +269,8 @@ export class RenderSource implements ImageSource {
   }
 
   /** Draws the class parameters and starts a generator on the device --device picks, with options.threads threads. */
-  static async open(options: BuildOptions): Promise<RenderSource> {
+  static async open(options: ValidatedBuildOptions): Promise<RenderSource> {
     const source = new RenderSource(options);
-    checkClassCount(options.classes, source.classes);
-    if (source.classes === 0) {
-      throw new VatomError('BAD_OPTION', `Invalid value for --classes: ${options.classes}; the reference with ${options.referenceThreads} processes makes no class of it`, EXIT_BAD_INPUT);
-    }
     const native = loadNative();
     const spec = nativeSpec(options);
     const params = await native.drawClassParams(spec);

@@ -2,45 +2,23 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tar from 'tar-stream';
+import { GENERATOR } from '../dataset/manifest';
+import { sha256Inside } from '../dataset/shard-check';
 import { VatomError } from '../errors';
-import { createExclusiveAsync, describeError, simulateDiskFull, writeFileAtomic } from '../safe-fs';
-import { sha256Inside } from '../verify';
+import type { ExportSettings } from '../options/export';
+import { createExclusiveAsync, describeError, writeFileAtomic } from '../safe-fs';
 import { BatchReader, pipelineSizes } from './batches';
-import { ExportRun, ExportSummary, GENERATOR, pad } from './common';
-import { configureEncoders, encodePng, PngSettings } from './encode';
-import { EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, ExportSettings, TarShardEntry, writeMarker } from './marker';
+import { encodePng, PngSettings } from './encode';
+import type { ExportRun, ExportSummary } from './export-run';
+import { EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, writeMarker } from './marker';
+import { bracePattern, planTarShards, sampleKeyFormat } from './names';
 import { orderedPipeline, Semaphore } from './pool';
 import { ImageSource, ShardMismatchError } from './source';
 
 /** Every member gets this time, so that equal inputs give equal shard bytes. */
 const MEMBER_MTIME = new Date(Date.UTC(2023, 5, 18));
 
-/** Shard file names for `count` images: PREFIX-000000.tar, ... */
-export function planTarShards(prefix: string, images: number, perShard: number): TarShardEntry[] {
-  const shards: TarShardEntry[] = [];
-  for (let first = 0, j = 0; first < images; first += perShard, ++j) {
-    shards.push({ name: `${prefix}-${pad(j, 6)}.tar`, first, count: Math.min(perShard, images - first), bytes: null, sha256: null });
-  }
-  return shards;
-}
-
-/** The brace pattern of a shard list (`PREFIX-{000000..000020}.tar`), as WebDataset and pretrain.py --trainshards take it. */
-export function bracePattern(prefix: string, shards: number): string {
-  return `${prefix}-{${pad(0, 6)}..${pad(shards - 1, 6)}}.tar`;
-}
-
-/**
- * Sample keys: `CLASS_INSTANCE`, zero-padded to the same widths throughout a dataset (at least 5 and
- * 4 digits), so that keys sort in dataset order. No dots: WebDataset splits key and extension at the first.
- */
-export function sampleKeyFormat(source: Pick<ImageSource, 'startClass' | 'classes' | 'instances'>): (cls: number, instance: number) => string {
-  const classWidth = Math.max(5, String(source.startClass + source.classes - 1).length);
-  const instanceWidth = Math.max(4, String(source.instances - 1).length);
-  return (cls, instance) => `${pad(cls, classWidth)}_${pad(instance, instanceWidth)}`;
-}
-
 async function writeAll(fh: fs.promises.FileHandle, chunk: Buffer, name: string): Promise<void> {
-  simulateDiskFull(name);
   for (let at = 0; at < chunk.length;) {
     const { bytesWritten } = await fh.write(chunk, at, chunk.length - at);
     at += bytesWritten;
@@ -66,7 +44,6 @@ export async function exportWds(source: ImageSource, out: string, settings: Expo
   const prefix = settings.prefix!;
   const perShard = settings.shardImages!;
   const wanted = { settings, source: source.identity };
-  configureEncoders(run.threads);
   const startedAt = process.hrtime.bigint();
   const shards = planTarShards(prefix, source.imageCount, perShard);
   for (const [j, before] of (previous?.shards ?? []).entries()) {

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { formatBytes } from '../../build';
-import { datasetInfo, readDataset } from '../../info';
+import { datasetInfo, readManifest } from '../../api';
+import { formatBytes } from '../../progress';
 
 /** `vatom-fast info DIR`: what a dataset holds and how it was made. */
 export default function infoCommand(setExit: (code: number) => void): CommandModule {
@@ -11,8 +11,8 @@ export default function infoCommand(setExit: (code: number) => void): CommandMod
       .option('json', { type: 'boolean', describe: 'Print the summary as JSON' })
       .example('$0 info data/va', 'counts, size, stream, seed and generator parameters'),
     handler: (argv) => {
-      const m = readDataset(String(argv.dir));
-      const summary = datasetInfo(String(argv.dir), m);
+      const m = readManifest(String(argv.dir));
+      const summary = datasetInfo(String(argv.dir));
       const manifestOnly = summary.rendersOnAccess === true;
       const layoutShards = Math.ceil(m.imageCount / m.shardSize);
       if (argv.json) {

@@ -1,8 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { drawingWarnings } from '../../config';
-import { configureEncoders } from '../../export/encode';
-import { makeContactSheet, parsePreviewOptions } from '../../export/preview';
-import { generatorOptions } from '../generator-options';
+import { runPreview } from '../../api';
+import { createReporter } from '../../progress';
+import { generatorOptions } from '../option-groups';
 
 /** `vatom-fast preview --out sheet.png`: a labelled contact sheet of classes x instances. */
 export default function previewCommand(setExit: (code: number) => void): CommandModule {
@@ -18,15 +17,11 @@ export default function previewCommand(setExit: (code: number) => void): Command
       .example('$0 preview --out sheet.png', '8 classes x 8 images of the paper preset')
       .example('$0 preview --out sheet.png --from data/va --classes 4 --instances 6', 'images of a built dataset'),
     handler: async (argv) => {
-      const options = parsePreviewOptions(argv);
-      configureEncoders(options.threads);
-      if (options.build && !options.quiet) {
-        for (const warning of drawingWarnings(options.build.config)) process.stderr.write(`warning: ${warning}\n`);
-      }
-      const sheet = await makeContactSheet(options);
-      if (options.json) {
+      const quiet = argv.quiet === true;
+      const sheet = await runPreview(argv, { reporter: createReporter({ quiet }) });
+      if (argv.json) {
         process.stdout.write(`${JSON.stringify(sheet)}\n`);
-      } else if (!options.quiet) {
+      } else if (!quiet) {
         process.stderr.write(`${sheet.out}: ${sheet.rows} classes x ${sheet.columns} instances, ${sheet.width} x ${sheet.height} pixels, ` +
           `cells ${sheet.cellSize} px (${sheet.resize === 'none' ? 'full size' : `${sheet.resize} resize from ${sheet.imageSize}`}), labels: ${sheet.font} font\n`);
       }

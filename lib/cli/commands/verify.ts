@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { formatBytes } from '../../build';
+import { verifyDataset } from '../../api';
 import { EXIT_FAILURE } from '../../errors';
-import { verifyDataset } from '../../verify';
+import { formatBytes } from '../../progress';
 
 /** `vatom-fast verify DIR`: every shard against the manifest; exit 1 naming each problem. */
 export default function verifyCommand(setExit: (code: number) => void): CommandModule {

@@ -1,7 +1,17 @@
-import type { Argv } from 'yargs';
 import { badOption, EXIT_BAD_INPUT, VatomError } from '../errors';
-import { BuildOptions, defaultThreads, LIMITS, parseBuildOptions, parseInteger, RawOptions } from '../options';
-import type { ExportSettings } from './marker';
+import { defaultThreads, parseBuildOptions, ValidatedBuildOptions } from './build';
+import { WORKER_FLAG_ALIASES } from './cluster-worker';
+import { LIMITS } from './limits';
+import { parseInteger, RawOptions, text } from './values';
+
+/** Options that decide the bytes of an export (threads do not). */
+export interface ExportSettings {
+  to: 'png' | 'wds';
+  gray: boolean;
+  pngLevel: number;
+  shardImages?: number;
+  prefix?: string;
+}
 
 /** Default images per WebDataset shard (the paper's 21k run: 2,100 shards of 10,000). */
 export const DEFAULT_SHARD_IMAGES = 10_000;
@@ -9,7 +19,7 @@ export const DEFAULT_PREFIX = 'visualatom';
 export const DEFAULT_PNG_LEVEL = 6;
 
 /** Everything `vatom-fast export` needs, validated. */
-export interface ExportCommandOptions {
+export interface ValidatedExportOptions {
   dir: string;
   out: string;
   settings: ExportSettings;
@@ -19,19 +29,6 @@ export interface ExportCommandOptions {
 }
 
 const given = (raw: RawOptions, name: string): boolean => raw[name] !== undefined && raw[name] !== false;
-
-function text(value: unknown): string {
-  return typeof value === 'string' ? value.trim() : String(value);
-}
-
-/** The options that say how images are written (--gray, --png-level, --shard-images, --prefix), for yargs. */
-export function exportFormatOptions<T>(y: Argv<T>) {
-  return y
-    .option('gray', { type: 'boolean', describe: 'One-channel PNGs (default: RGB with R = G = B, as the reference writes)' })
-    .option('png-level', { type: 'number', requiresArg: true, describe: `PNG zlib level 0..9 (default ${DEFAULT_PNG_LEVEL}, as PIL)` })
-    .option('shard-images', { type: 'number', requiresArg: true, describe: `WebDataset: images per tar shard (default ${DEFAULT_SHARD_IMAGES})` })
-    .option('prefix', { type: 'string', describe: `WebDataset: shard name prefix, PREFIX-000000.tar (default ${DEFAULT_PREFIX})` });
-}
 
 /**
  * Validates how images are written for output format `to`; throws a VatomError (exit 2) naming the
@@ -58,11 +55,14 @@ export function parseExportSettings(raw: RawOptions, to: 'png' | 'wds'): ExportS
   return { to, gray, pngLevel, shardImages, prefix };
 }
 
+/** What `build` writes: .npy shards or the manifest alone, or a PNG tree or WebDataset shards and how. */
+export type BuildFormat = { format: 'npy' | 'manifest' } | { format: 'png' | 'wds'; settings: ExportSettings };
+
 /**
  * `build --format npy|manifest|png|wds` (default npy) and, for png and wds, how images are written; --gray,
  * --png-level, --shard-images and --prefix are refused where they do not apply (exit 2).
  */
-export function parseBuildFormat(raw: RawOptions): { format: 'npy' | 'manifest' } | { format: 'png' | 'wds'; settings: ExportSettings } {
+export function parseBuildFormat(raw: RawOptions): BuildFormat {
   const format = raw.format === undefined ? 'npy' : text(raw.format);
   if (format !== 'npy' && format !== 'manifest' && format !== 'png' && format !== 'wds') throw badOption('format', raw.format, 'one of npy, manifest, png, wds');
   if (format === 'npy' || format === 'manifest') {
@@ -75,7 +75,7 @@ export function parseBuildFormat(raw: RawOptions): { format: 'npy' | 'manifest' 
 }
 
 /** Validates the options of `vatom-fast export DIR --to png|wds --out DIR2`. */
-export function parseExportOptions(raw: RawOptions): ExportCommandOptions {
+export function parseExportOptions(raw: RawOptions): ValidatedExportOptions {
   const dir = text(raw.dir ?? '');
   if (dir === '') throw new VatomError('BAD_OPTION', 'Missing DIR: expected the dataset directory to export', EXIT_BAD_INPUT);
   if (!given(raw, 'to')) throw new VatomError('BAD_OPTION', 'Missing --to: expected png or wds', EXIT_BAD_INPUT);
@@ -89,19 +89,21 @@ export function parseExportOptions(raw: RawOptions): ExportCommandOptions {
   return { dir, out: text(raw.out), settings, threads, quiet: raw.quiet === true, json: raw.json === true };
 }
 
+const WORKER_FLAGS: string[] = [...Object.values(WORKER_FLAG_ALIASES), ...Object.keys(WORKER_FLAG_ALIASES)];
+
 /**
- * Refuses the sharding options where `build --format` does not write .npy shards (exit 2). A
- * manifest-only build keeps --shard-size: it is part of the identity, the layout a later fill-in writes.
+ * Refuses the sharding and worker options where `build --format` does not write .npy shards (exit 2).
+ * A manifest-only build keeps --shard-size: it is part of the identity, the layout a later fill-in writes.
  */
 function refuseShardOptions(raw: RawOptions, format: 'npy' | 'manifest' | 'png' | 'wds', sharded: boolean): void {
   if (format === 'npy') return;
   if (format === 'manifest') {
-    for (const name of ['shard-index', 'shard-count']) {
+    for (const name of WORKER_FLAGS) {
       if (raw[name] !== undefined) throw badOption(name, raw[name], `no --${name} with --format manifest (a manifest-only build is one file)`);
     }
     return;
   }
-  for (const name of ['shard-size', 'shard-index', 'shard-count']) {
+  for (const name of ['shard-size', ...WORKER_FLAGS]) {
     if (raw[name] !== undefined) throw badOption(name, raw[name], `no --${name} with --format ${format} (it applies to .npy shards)`);
   }
   if (sharded) throw badOption('format', format, 'npy for a sharded build (a scheduler array index is set in the environment)');
@@ -112,7 +114,7 @@ function refuseShardOptions(raw: RawOptions, format: 'npy' | 'manifest' | 'png' 
  * (parseBuildOptions; `env` gives the scheduler's worker index), the output format, and the sharding
  * options that format allows.
  */
-export function parseBuildCommand(raw: RawOptions, env: NodeJS.ProcessEnv = process.env): { options: BuildOptions; format: ReturnType<typeof parseBuildFormat> } {
+export function parseBuildCommand(raw: RawOptions, env: NodeJS.ProcessEnv = process.env): { options: ValidatedBuildOptions; format: BuildFormat } {
   const options = parseBuildOptions(raw, true, env);
   const format = parseBuildFormat(raw);
   refuseShardOptions(raw, format.format, options.worker !== undefined);

@@ -1,40 +1,16 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { badOption, EXIT_BAD_INPUT, VatomError } from '../errors';
-import { exists } from '../manifest';
+import { openDatasetSource, RenderSource } from '../export/source';
+import { sharp } from '../export/encode';
 import type { ClassParams } from '../native';
-import { BuildOptions, defaultThreads, LIMITS, parseBuildOptions, parseInteger, RawOptions } from '../options';
-import { writeFileAtomic } from '../safe-fs';
-import { sharp } from './encode';
-import { BITMAP_ADVANCE, BITMAP_LINE, drawBitmapText } from './font';
-import { openDatasetSource, RenderSource } from './source';
+import { DEFAULT_COLUMNS, DEFAULT_ROWS, PREVIEW_LIMITS, ValidatedPreviewOptions } from '../options/preview';
+import { exists, writeFileAtomic } from '../safe-fs';
+import { BITMAP_ADVANCE, BITMAP_LINE, drawBitmapText } from './bitmap-font';
 
-/** Contact-sheet size limits: enough for a 64 x 64 sheet of 96-pixel cells. */
-export const PREVIEW_LIMITS = Object.freeze({ cellMin: 16, cellMax: 4096, sheetPixels: 64_000_000 });
-const DEFAULT_ROWS = 8;
-const DEFAULT_COLUMNS = 8;
 const DEFAULT_CELL = 128;
 const BACKGROUND = 40;
 const INK = 235;
-
-/** The generator options that only make sense when rendering (refused with --from). */
-const RENDER_ONLY = ['preset', 'image-size', 'vertices', 'orbits', 'noise-min', 'line-width', 'radius-min', 'oval-rate',
-  'start-pos', 'freq1', 'freq2', 'seed', 'rng', 'reference-threads', 'device'];
-
-/** Validated `preview` options: a sheet of `rows` classes from startClass x `columns` instances. */
-export interface PreviewOptions {
-  out: string;
-  /** Render with these (rows = classes, columns = instances), or read from a dataset. */
-  build?: BuildOptions;
-  from?: string;
-  startClass: number;
-  rows: number;
-  columns: number;
-  cellSize?: number;
-  threads: number;
-  quiet: boolean;
-  json: boolean;
-}
 
 /** Where each cell is and how the sheet was drawn (`preview --json`). */
 export interface SheetSummary {
@@ -55,34 +31,6 @@ function sheetTooLarge(rows: number, columns: number, cell: number, size: string
   return new VatomError('BAD_OPTION',
     `Invalid contact sheet size: ${rows} classes x ${columns} instances at --cell-size ${cell} make ${size} pixels; ` +
     `expected at most ${PREVIEW_LIMITS.sheetPixels} pixels: lower --classes, --instances or --cell-size`, EXIT_BAD_INPUT);
-}
-
-/** Validates `preview` options (exit 2 naming the first bad one). */
-export function parsePreviewOptions(raw: RawOptions): PreviewOptions {
-  const has = (name: string) => raw[name] !== undefined;
-  if (!has('out') || String(raw.out).trim() === '') {
-    throw new VatomError('BAD_OPTION', 'Missing --out: expected the PNG file to write the contact sheet to', EXIT_BAD_INPUT);
-  }
-  const out = String(raw.out).trim();
-  const cellSize = has('cell-size') ? parseInteger('cell-size', raw['cell-size'], PREVIEW_LIMITS.cellMin, PREVIEW_LIMITS.cellMax) : undefined;
-  const common = { out, cellSize, quiet: raw.quiet === true, json: raw.json === true };
-  if (has('from')) {
-    const from = String(raw.from).trim();
-    for (const name of RENDER_ONLY) {
-      if (has(name)) throw badOption(name, raw[name], 'no generator option with --from (the dataset already fixes them); leave it out');
-    }
-    const threads = has('threads') ? parseInteger('threads', raw.threads, 1, LIMITS.threads) : defaultThreads();
-    const rows = has('classes') ? parseInteger('classes', raw.classes, 1, Number.MAX_SAFE_INTEGER) : -1;
-    const columns = has('instances') ? parseInteger('instances', raw.instances, 1, LIMITS.instances) : -1;
-    const startClass = has('start-class') ? parseInteger('start-class', raw['start-class'], 0, LIMITS.classIndex - 1) : -1;
-    return { ...common, from, rows, columns, startClass, threads };
-  }
-  const build = parseBuildOptions({
-    ...raw,
-    classes: raw.classes ?? String(DEFAULT_ROWS),
-    instances: raw.instances ?? String(DEFAULT_COLUMNS),
-  }, false);
-  return { ...common, build, rows: build.classes, columns: build.instances, startClass: build.startClass, threads: build.threads };
 }
 
 /** Cell pixels from an S x S gray image: area average when shrinking, nearest when enlarging. */
@@ -155,7 +103,7 @@ interface RowSource {
   close(): Promise<void>;
 }
 
-async function openRows(options: PreviewOptions): Promise<RowSource & { rows: number; columns: number }> {
+async function openRows(options: ValidatedPreviewOptions): Promise<RowSource & { rows: number; columns: number }> {
   if (options.build) {
     const source = await RenderSource.open(options.build);
     const columns = options.columns;
@@ -192,7 +140,7 @@ async function openRows(options: PreviewOptions): Promise<RowSource & { rows: nu
  * the cell size and labelled under it with class, instance, q, K, n1, n2 and eta. Written as an RGB
  * PNG under a temporary name and renamed. Rows are rendered or read one at a time.
  */
-export async function makeContactSheet(options: PreviewOptions): Promise<SheetSummary> {
+export async function makeContactSheet(options: ValidatedPreviewOptions): Promise<SheetSummary> {
   const out = options.out;
   if (exists(out) && fs.statSync(out).isDirectory()) throw badOption('out', out, 'a PNG file path, not a directory');
   const parent = path.dirname(path.resolve(out));

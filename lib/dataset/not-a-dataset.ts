@@ -1,8 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { EXPORT_MARKER } from './export/marker';
-import { MANIFEST_NAME } from './manifest';
-import { PART_MANIFEST_PATTERN } from './workers';
+import { EXPORT_MARKER, MANIFEST_NAME, PART_MANIFEST_PATTERN } from './layout';
 
 /**
  * What `dir` is when it cannot be a vatom-fast dataset, as one sentence a user can act on; undefined

@@ -4,36 +4,27 @@
  * the shard index, the arithmetic of counts and sizes) in code. Nothing read from a dataset
  * directory is used before it passes here.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
-import type { GeneratorConfig } from './config';
-import { badOption, VatomError } from './errors';
-import type { ClassParams } from './native';
-
-/** Where the schema lives: the Python package's data, shipped in the npm package too (SHARED-DECISIONS 2). */
-export const SCHEMA_FILE = path.join(__dirname, '..', 'python', 'vatom_fast', 'format', 'manifest.schema.json');
+import { VatomError } from '../errors';
+import type { GeneratorConfig } from '../generators/visualatom';
+import type { ClassParams } from '../native';
+import { producedClasses, REFERENCE_MAX_INSTANCES } from '../options/build';
+import { LIMITS } from '../options/limits';
+import { formatSchema, SCHEMA_FILE } from '../shared-format';
+import { STREAMS } from './identity';
+import { MAX_SHARDS, shardFileBytes, shardNames, workerShardRange } from './layout';
 
 /** A manifest larger than this is refused before it is read (1M classes and 100k shards fit). */
 export const MAX_JSON_BYTES = 512 << 20;
 /** Deepest nesting of objects and arrays in any file of the format (it uses 4); deeper is refused before parsing. */
 export const MAX_JSON_DEPTH = 16;
-export const MAX_SHARDS = 100_000;
-export const MAX_CLASSES = 1_000_000;
-
-/** Refuses (exit 2) more classes than a manifest may list, before anything is spent on them. */
-export function checkClassCount(requested: number, classes: number): void {
-  if (classes > MAX_CLASSES) throw badOption('classes', requested, `an integer from 1 to ${MAX_CLASSES} (the classes one dataset may hold)`);
-}
-/** Bytes before the first image of an images shard, and before the first label of a labels shard. */
-export const IMAGES_DATA_OFFSET = 4096;
-export const LABELS_DATA_OFFSET = 128;
 
 let validators: { manifest: ValidateFunction; exportMarker: ValidateFunction } | undefined;
 
 function compiled(): NonNullable<typeof validators> {
   if (!validators) {
-    const schema = JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')) as Record<string, unknown>;
+    const schema = formatSchema();
     const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true, verbose: true });
     ajv.addSchema(schema);
     const id = schema.$id as string;
@@ -105,22 +96,6 @@ export function checkSchema(kind: 'manifest' | 'exportMarker', value: unknown, f
   }
 }
 
-/** Images shard and labels shard of shard i: the only names a dataset's shards may have. */
-export function shardNames(index: number): { images: string; labels: string } {
-  const n = String(index).padStart(5, '0');
-  return { images: `images-${n}.npy`, labels: `labels-${n}.npy` };
-}
-
-/** Shards [begin, end) of the global layout that worker `index` of `count` writes: contiguous runs. */
-export function workerShardRange(shards: number, index: number, count: number): [number, number] {
-  return [Math.floor((index * shards) / count), Math.floor(((index + 1) * shards) / count)];
-}
-
-/** Bytes of an images shard and of a labels shard of `count` images of S x S. */
-export function shardFileBytes(imageSize: number, count: number): { images: number; labels: number } {
-  return { images: IMAGES_DATA_OFFSET + count * imageSize * imageSize, labels: LABELS_DATA_OFFSET + 4 * count };
-}
-
 /** Minimal shape the format checks below read (the full Manifest type lives in manifest.ts). */
 interface Checked {
   rng: string; stream: string; seed: string; referenceThreads?: number;
@@ -141,14 +116,17 @@ export function identityProblem(m: Omit<Checked, 'shardSize' | 'complete' | 'cla
     if (c[lo] > c[hi]) return `config.${lo} ${c[lo]} is greater than config.${hi} ${c[hi]}`;
   }
   if (m.imageCount !== m.classes * m.instances) return `imageCount ${m.imageCount} is not classes x instances = ${m.classes * m.instances}`;
-  if (m.startClass + m.classes > 2 ** 32) return `startClass + classes ${m.startClass + m.classes} is more than 2^32`;
+  if (m.startClass + m.classes > LIMITS.classIndex) return `startClass + classes ${m.startClass + m.classes} is more than 2^32`;
   if (m.requestedClasses < m.classes) return `requestedClasses ${m.requestedClasses} is less than classes ${m.classes}`;
   const philox = m.rng === 'philox';
-  if (m.stream !== (philox ? 'philox4x32-10/format-1' : 'cpython-mt19937/render_VisualAtom.py')) return `stream ${m.stream} is not that of rng ${m.rng}`;
+  if (m.stream !== STREAMS[m.rng as keyof typeof STREAMS]) return `stream ${m.stream} is not that of rng ${m.rng}`;
   if (philox !== /^\d+$/.test(m.seed)) return `seed ${JSON.stringify(m.seed)} is not that of rng ${m.rng}`;
   if (philox !== (m.referenceThreads === undefined)) return `referenceThreads is ${philox ? 'set' : 'missing'} with rng ${m.rng}`;
-  if (philox && BigInt(m.seed) >= 2n ** 64n) return `seed ${m.seed} is not below 2^64`;
-  const produced = philox ? m.requestedClasses : Math.floor(m.requestedClasses / m.referenceThreads!) * m.referenceThreads!;
+  if (philox && BigInt(m.seed) >= LIMITS.seed) return `seed ${m.seed} is not below 2^64`;
+  if (!philox && m.instances > REFERENCE_MAX_INSTANCES) {
+    return `instances ${m.instances} is more than the ${REFERENCE_MAX_INSTANCES} the reference stream allows (it replays a class from its first image)`;
+  }
+  const produced = producedClasses({ classes: m.requestedClasses, rng: m.rng, referenceThreads: m.referenceThreads });
   if (m.classes !== produced) return `classes ${m.classes} is not what requestedClasses ${m.requestedClasses} makes with rng ${m.rng} (${produced})`;
   return undefined;
 }

@@ -1,17 +1,14 @@
-import * as fs from 'fs';
+/** manifest.json: reading it (checked against the format before use), making it and writing it. */
 import * as path from 'path';
-import { VatomError, EXIT_FAILURE } from './errors';
-import { checkSchema, manifestProblem, MAX_JSON_BYTES, parseFormatJson } from './format';
-import { readRegularInside, writeFileAtomic } from './safe-fs';
-import { partManifestName } from './workers';
-import type { GeneratorConfig } from './config';
-import type { ClassParams } from './native';
+import { VatomError } from '../errors';
+import type { ClassParams } from '../native';
+import { readRegularInside, writeFileAtomic } from '../safe-fs';
+import { checkSchema, manifestProblem, MAX_JSON_BYTES, parseFormatJson } from './format-rules';
+import { DatasetIdentity, FORMAT_NAME, FORMAT_VERSION, identityOf } from './identity';
+import { MANIFEST_NAME, partManifestName, shardNames } from './layout';
 
-export const MANIFEST_NAME = 'manifest.json';
-export const FORMAT_NAME = 'vatom-fast';
-export const FORMAT_VERSION = 1;
-/** The default stream's frozen layout (native/core/philox_stream.hpp). */
-export const PHILOX_STREAM = 'philox4x32-10/format-1';
+/** Who wrote a manifest or an export marker. */
+export const GENERATOR = `vatom-fast ${require('../../package.json').version as string}`;
 
 /** One shard: images [first, first + count) of the class-major order. Sizes and checksums are null until written. */
 export interface ShardEntry {
@@ -23,24 +20,6 @@ export interface ShardEntry {
   labelsBytes: number | null;
   imagesSha256: string | null;
   labelsSha256: string | null;
-}
-
-/** Everything that decides a dataset's bytes; two builds with equal identities write equal files. */
-export interface DatasetIdentity {
-  format: string;
-  version: number;
-  rng: 'philox' | 'reference';
-  stream: string;
-  seed: string;
-  referenceThreads?: number;
-  config: GeneratorConfig;
-  imageSize: number;
-  startClass: number;
-  requestedClasses: number;
-  classes: number;
-  instances: number;
-  imageCount: number;
-  shardSize: number;
 }
 
 /** Which part of the shard layout a worker's partial manifest covers (sharded builds). */
@@ -75,34 +54,9 @@ export interface Manifest extends DatasetIdentity {
   part?: PartInfo;
 }
 
-const IDENTITY_KEYS: ReadonlyArray<keyof DatasetIdentity> = [
-  'format', 'version', 'rng', 'stream', 'seed', 'referenceThreads', 'config', 'imageSize', 'startClass',
-  'requestedClasses', 'classes', 'instances', 'imageCount', 'shardSize',
-];
-
-/** The identity fields of a manifest, in their canonical order. */
-export function identityOf(m: DatasetIdentity): DatasetIdentity {
-  const out: Record<string, unknown> = {};
-  for (const key of IDENTITY_KEYS) if (m[key] !== undefined) out[key] = m[key];
-  return out as unknown as DatasetIdentity;
-}
-
-/** The identity fields of two manifests that differ, as `name: ours vs theirs` lines. */
-export function identityDifferences(a: DatasetIdentity, b: DatasetIdentity): string[] {
-  const out: string[] = [];
-  for (const key of IDENTITY_KEYS) {
-    const x = JSON.stringify(a[key]);
-    const y = JSON.stringify(b[key]);
-    if (x !== y) out.push(`${key}: ${y ?? 'absent'} there, ${x ?? 'absent'} here`);
-  }
-  return out;
-}
-
-export { shardNames } from './format';
-
 /**
  * Reads DIR/NAME (manifest.json or a worker's part manifest) and checks it against the format
- * (lib/format.ts) before anything uses it: read through one fd of a regular file inside DIR, size
+ * (format-rules.ts) before anything uses it: read through one fd of a regular file inside DIR, size
  * and nesting bounded, schema, canonical shard names and the arithmetic of counts and sizes.
  */
 export function readManifest(dir: string, name = MANIFEST_NAME): Manifest {
@@ -148,14 +102,43 @@ export function writeManifest(dir: string, manifest: Manifest, name = MANIFEST_N
   writeFileAtomic(dir, name, manifestText(manifest));
 }
 
-/** Whether a path exists; errors other than "not found" are raised. */
-export function exists(p: string): boolean {
-  try {
-    fs.statSync(p);
-    return true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
-    throw new VatomError('IO', `cannot read ${p}: ${(err as Error).message}`, EXIT_FAILURE);
+/** The shard list of a dataset: ranges of shardSize images, the last one shorter; nothing written yet. */
+export function planShards(identity: Pick<DatasetIdentity, 'imageCount' | 'shardSize'>): ShardEntry[] {
+  const shards: ShardEntry[] = [];
+  for (let first = 0, i = 0; first < identity.imageCount; first += identity.shardSize, ++i) {
+    shards.push({
+      ...shardNames(i),
+      first,
+      count: Math.min(identity.shardSize, identity.imageCount - first),
+      imagesBytes: null,
+      labelsBytes: null,
+      imagesSha256: null,
+      labelsSha256: null,
+    });
   }
+  return shards;
+}
+
+/** The manifest of a dataset (or of one worker's part of it, with `part` set). */
+export function makeManifest(identity: DatasetIdentity, classParams: ClassParams[], shards: ShardEntry[],
+  imagesDataOffset: number, complete: boolean, part?: PartInfo): Manifest {
+  return {
+    ...identityOf(identity),
+    complete,
+    storage: 'npy',
+    generator: GENERATOR,
+    dtype: 'uint8',
+    channels: 1,
+    order: 'class-major',
+    imagesDataOffset,
+    ...(identity.rng === 'reference' ? { referenceExact: true } : {}),
+    classParams: classParams.map((p, i) => ({ class: identity.startClass + i, ...p })),
+    shards,
+    ...(part ? { part } : {}),
+  };
+}
+
+/** The class parameters of a manifest as the native side takes them (without their class index). */
+export function drawnParams(m: Pick<Manifest, 'classParams'>): ClassParams[] {
+  return m.classParams.map(({ class: _c, ...p }) => p);
 }

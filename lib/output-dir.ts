@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { EXIT_BAD_INPUT, VatomError } from './errors';
-import { exists } from './manifest';
+import { exists } from './safe-fs';
 
 /** The path itself if it exists, else its nearest existing ancestor. */
 export function nearestExisting(p: string): string {

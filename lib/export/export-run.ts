@@ -31,10 +31,3 @@ export interface ExportSummary {
   /** WebDataset: the file that holds the pattern. */
   shardList?: string;
 }
-
-/** n in decimal, zero-padded to at least `width` digits (printf %0Nd). */
-export function pad(n: number, width: number): string {
-  return String(n).padStart(width, '0');
-}
-
-export const GENERATOR = `vatom-fast ${require('../../package.json').version as string}`;
