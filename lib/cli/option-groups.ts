@@ -4,7 +4,18 @@ import { DEFAULT_PNG_LEVEL, DEFAULT_PREFIX, DEFAULT_SHARD_IMAGES } from '../opti
 import { formatBytes } from '../progress';
 
 /** Every family's parameters once, in the order the presets list them. */
-const FAMILY_PARAMETERS = [...new Map(Object.values(PRESETS).flatMap((p) => p.family.parameters.map((q) => [q.option, q] as const))).values()];
+const FAMILY_PARAMETERS = (() => {
+  const byOption = new Map<string, { option: string; keys: readonly string[]; describe: string }>();
+  for (const family of new Set(Object.values(PRESETS).map((p) => p.family))) {
+    for (const q of family.parameters) {
+      const seen = byOption.get(q.option);
+      // An option two families share: the first family's text, then what it means to the others.
+      if (seen === undefined) byOption.set(q.option, { ...q });
+      else if (seen.describe !== q.describe) seen.describe += ` (${q.describe})`;
+    }
+  }
+  return [...byOption.values()];
+})();
 
 /**
  * The generator options shared by commands that render. Ranges are strings; numbers are declared as
