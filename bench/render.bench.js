@@ -12,7 +12,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { loadNative } = require('../dist/native');
-const { PAPER_CONFIG } = require('../dist/config');
+const { PAPER_CONFIG } = require('../dist/generators/presets');
 
 const BATCH = Number(process.env.BENCH_BATCH || 48);
 const cores = os.availableParallelism();

@@ -8,7 +8,7 @@ import { checkShard } from './dataset/shard-check';
 import { DeviceChoice, resolveDevice } from './device';
 import { badOption, EXIT_BAD_INPUT, VatomError } from './errors';
 import { DirectoryLock, LOCK_FILE } from './lock';
-import { loadNative, NativeAddon } from './native';
+import { loadNative, NativeAddon, startGenerator } from './native';
 import type { ValidatedBuildOptions } from './options/build';
 import { checkWritableOutput, nearestExisting } from './output-dir';
 import { formatBytes, Reporter, reportWarnings } from './progress';
@@ -222,7 +222,7 @@ async function buildLocked(options: ValidatedBuildOptions, identity: DatasetIden
   }
   if (manifest.shards.some((s) => s.imagesSha256 === null)) writeManifest(options.out, manifest, manifestName);
 
-  const generator = new native.Generator({ ...spec, classParams }, options.threads, device.device);
+  const generator = startGenerator(native, { ...spec, classParams }, options.threads, device.device);
   const onAbort = () => generator.cancel();
   signal?.addEventListener('abort', onAbort);
   let written = 0;

@@ -1,7 +1,7 @@
 /** The library API of vatom-fast: the command line's operations with typed camelCase options (README, "Library"). */
 export {
   build, validateBuildOptions, preview, exportDataset, mergeDataset, verifyDataset, datasetInfo, readManifest,
-  BuildOptions, GeneratorOptions, ImageFormatOptions, PreviewOptions, ExportOptions, MergeOptions, RunOptions, IntegerRange,
+  BuildOptions, GeneratorOptions, ImageFormatOptions, PreviewOptions, ExportOptions, MergeOptions, VerifyOptions, RunOptions, IntegerRange,
 } from './api';
 export { buildManifest, BuildSummary, ManifestBuildSummary } from './build';
 export { datasetIdentity, optionsOfIdentity } from './dataset/identity';

@@ -1,4 +1,4 @@
-import { familyOf } from './dataset/identity';
+import { manifestFamily } from './dataset/identity';
 import { storedBytes } from './dataset/layout';
 import { isManifestOnly, Manifest, readManifest, Storage } from './dataset/manifest';
 import { describeNonDataset } from './dataset/not-a-dataset';
@@ -47,7 +47,7 @@ export function datasetInfo(dir: string, manifest: Manifest = readDataset(dir)):
     complete: m.complete,
     storage: m.storage ?? 'npy',
     ...(isManifestOnly(m) ? { rendersOnAccess: true as const, storedBytes: storedBytes(m) } : {}),
-    family: familyOf(m),
+    family: manifestFamily(m),
     rng: m.rng,
     stream: m.stream,
     seed: m.seed,

@@ -87,6 +87,8 @@ function createLock(dir: string, name: string, holder: LockHolder): number | und
     try {
       fs.writeSync(fd, `${JSON.stringify(holder)}\n`);
       fs.fsyncSync(fd);
+    } catch (err) {
+      throw new VatomError('IO', `cannot create the lock ${path.join(dir, name)}: ${describeError(err)}`);
     } finally {
       fs.closeSync(fd);
     }

@@ -91,3 +91,16 @@ export function loadNative(): NativeAddon {
       '  - or with node-gyp (CPU only): npx node-gyp rebuild'].join('\n'),
   );
 }
+
+/**
+ * A generator of `spec` with `threads` rendering threads; a native failure to start them (threads or
+ * memory the system will not give) becomes one message naming the thread count and what to do.
+ */
+export function startGenerator(native: NativeAddon, spec: NativeSpec, threads: number, device: 'cpu' | 'cuda'): NativeGenerator {
+  try {
+    return new native.Generator(spec, threads, device);
+  } catch (err) {
+    throw new VatomError('IO', `cannot start the renderer with ${threads} thread${threads === 1 ? '' : 's'} on the ${device}: ` +
+      `${(err as Error).message.split('\n')[0]}; use fewer --threads or raise the process limits`);
+  }
+}

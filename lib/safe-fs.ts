@@ -117,7 +117,7 @@ export function createExclusive(dir: string, name: string): number {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
         throw new VatomError('IO', `cannot create ${file}: ${describeError(err)}`, EXIT_FAILURE);
       }
-      fs.rmSync(file, { force: true, recursive: false });
+      removeLeftover(dir, name);
     }
   }
 }
@@ -132,8 +132,32 @@ export async function createExclusiveAsync(dir: string, name: string): Promise<f
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
         throw new VatomError('IO', `cannot create ${file}: ${describeError(err)}`, EXIT_FAILURE);
       }
-      await fs.promises.rm(file, { force: true });
+      removeLeftover(dir, name);
     }
+  }
+}
+
+/**
+ * Removes DIR/NAME, a temporary file a killed run left (a symlink itself, never its target). A
+ * directory there was not left by vatom-fast: it is refused, naming it and the fix, and kept.
+ */
+export function removeLeftover(dir: string, name: string): void {
+  const file = plain(dir, name);
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new VatomError('IO', `cannot remove ${file}: ${describeError(err)}`, EXIT_FAILURE);
+  }
+  if (stat.isDirectory()) {
+    throw new VatomError('OUTPUT_CONFLICT', `${file} is a directory where vatom-fast writes a temporary file; ` +
+      `remove it (rmdir ${JSON.stringify(file)}) and rerun the same command`, EXIT_FAILURE);
+  }
+  try {
+    fs.rmSync(file, { force: true });
+  } catch (err) {
+    throw new VatomError('IO', `cannot remove ${file}: ${describeError(err)}`, EXIT_FAILURE);
   }
 }
 

@@ -36,6 +36,11 @@ export interface NativeTesting {
   mtWords(seed: number, n: number): Uint32Array;
   pyRandomCalls(seed: number, calls: Array<[string, ...number[]]>): number[];
   pnoise1(xs: Float64Array): Float64Array;
+  /** The native paper config at an image size (pixel-valued parameters scaled), in the presets' names. */
+  paperConfig(imageSize: number): Record<string, number>;
+  /** What the native spec check allows, field by field: [min, max]. */
+  specLimits(): Record<string, [number, number]>;
+  maxPoolThreads: number;
 }
 
 export function nativeTesting(): NativeTesting {

@@ -85,4 +85,18 @@ describe('a full disk at one file names the file, keeps nothing that looks compl
     // The same export on a disk with room finishes it.
     expect(runCli(['export', ds, '--to', 'wds', '--out', out, '--quiet']).status).toBe(0);
   });
+
+  it('merge: the lock and the merged manifest', async () => {
+    const dir = path.join(T, 'split');
+    for (const workerIndex of [0, 1]) await vatom.build({ out: dir, shardSize: 2, workerIndex, workerCount: 2, ...SMALL });
+    const parts = fs.readdirSync(dir).filter((f) => f.startsWith('manifest.part-')).sort();
+    let restore = fillDiskAt('.tmp');
+    let err = await failure(() => vatom.mergeDataset(dir)).finally(restore);
+    expect([err.code, err.exitCode, err.message]).toEqual(['IO', 1, `cannot create the lock ${path.join(dir, '.lock')}: no space left on device (disk full)`]);
+    restore = fillDiskAt('manifest.json.tmp');
+    err = await failure(() => vatom.mergeDataset(dir)).finally(restore);
+    expect(err.message).toBe(`cannot write ${path.join(dir, 'manifest.json')}: no space left on device (disk full)`);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('manifest.'))).toEqual(parts);
+    expect((await vatom.mergeDataset(dir)).parts).toBe(2);
+  });
 });

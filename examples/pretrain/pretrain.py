@@ -3,12 +3,20 @@
 
 One GPU:    python3 pretrain.py --data DATA --out RUN
 Several:    torchrun --nproc-per-node 8 pretrain.py --data DATA --out RUN
+No files:   python3 pretrain.py --data preset:visualatom-1k --data-seed 0 --out RUN
 CPU smoke:  python3 pretrain.py --data DATA --out RUN --smoke
+
+The input (--input device, the default) is vatom_fast.train.TrainLoader: batches rendered (or read)
+by native threads and augmented as whole batches on the training device. --input workers keeps the
+per-image torchvision transforms in DataLoader worker processes, for comparison.
 
 Rerunning with the same --out resumes from RUN/checkpoint.pt (written atomically every
 --checkpoint-every steps and at the end of every epoch). Every random draw of a step is a function of
-(seed, rank, step) and every sample's augmentation a function of (seed, epoch, index), so a job killed
-at any point continues with the same samples and, on CPU, the same weights bit for bit.
+(seed, rank, step) and every batch's augmentation a function of (seed, epoch, step, rank) (or, with
+--input workers, every sample's of (seed, epoch, index)), so a job killed at any point continues with
+the same samples and, on CPU, the same weights bit for bit. Everything found in the run directory is
+checked before any work: files that are not regular files, a hard-linked log, a checkpoint that is not
+one of this script's runs with these settings.
 
 Needs PyTorch and torchvision; uses timm's ViT when timm is installed (--impl).
 """
@@ -17,12 +25,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import hashlib
+import io
 import json
 import math
 import os
 import random
 import signal
+import stat
 import sys
 import time
 from pathlib import Path
@@ -43,7 +54,8 @@ except ImportError:  # running from a source checkout without the package instal
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
     import vatom_fast
 
-from vatom_fast import ShardWindowSampler, VisualAtomDataset, holdout_split
+from vatom_fast import NativeError, NativeUnavailable, ShardWindowSampler, VisualAtomDataset, holdout_split
+from vatom_fast.train import TrainLoader, eval_batch
 
 PROG = "pretrain.py"
 
@@ -73,6 +85,11 @@ RECIPE: Dict[str, Any] = {
     "cutmix": 1.0,
     "mix_switch_prob": 0.5,
     "reprob": 0.25,
+    "hflip": 0.0,
+    "repeated_aug": None,  # 3 with --input device (DeiT's sampler), 1 with --input workers
+    "input": "device",
+    "data_seed": 0,
+    "data_options": {},
     "amp": "auto",
     "holdout": 10,
     "window_images": None,
@@ -105,6 +122,7 @@ SMOKE: Dict[str, Any] = {
     "mixup": 0.0,
     "cutmix": 0.0,
     "reprob": 0.0,
+    "repeated_aug": 1,
     "holdout": 8,
     "workers": 0,
     "device": "cpu",
@@ -128,7 +146,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class UsageError(Exception):
-    """A bad option value: reported as one line, exit status 2, before any work."""
+    """A bad option value or run directory: reported as one line, exit status 2, before any work."""
+
+
+class RunError(Exception):
+    """A failure mid-run that loses nothing complete (a full disk while checkpointing): one line, exit 1."""
 
 
 # ---------------------------------------------------------------------------------------- config
@@ -154,7 +176,14 @@ def _optional_float(text: str) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     a = p.add_argument
-    a("--data", required=True, help="vatom-fast dataset directory (stored shards or manifest-only)")
+    a("--data", required=True,
+      help="vatom-fast dataset directory (stored shards or manifest-only), or preset:NAME (rendered, no files)")
+    a("--data-seed", type=int, help="with --data preset:NAME: the dataset's seed (default 0)")
+    a("--data-option", action="append", metavar="KEY=VALUE", dest="data_option",
+      help="with --data preset:NAME: a generator option of the preset (repeatable; e.g. classes=100)")
+    a("--input", choices=["device", "workers"],
+      help="device: TrainLoader, batched augmentation on the training device (default); "
+           "workers: per-image torchvision transforms in DataLoader workers")
     a("--out", required=True, help="run directory: config, checkpoint, log.jsonl, model.pt; rerun to resume")
     a("--smoke", action="store_true", help="the small CPU configuration of the tests (flags still override it)")
     a("--model", choices=sorted(MODELS), help="vit_tiny = DeiT-T, vit_base = ViT-B/16 (default vit_base)")
@@ -180,12 +209,17 @@ def build_parser() -> argparse.ArgumentParser:
     a("--cutmix", type=float, help="cutmix alpha, 0 = off (default 1.0)")
     a("--mix-switch-prob", type=float, help="chance of cutmix rather than mixup when both are on (default 0.5)")
     a("--reprob", type=float, help="random erasing probability (default 0.25)")
+    a("--hflip", type=float, help="horizontal flip probability (default 0.0, as the papers)")
+    a("--repeated-aug", type=int,
+      help="repeated augmentation: each image this many times per epoch across ranks (default 3 with --input "
+           "device; --input workers supports 1 only)")
     a("--amp", choices=["auto", "none", "fp16", "bf16"],
       help="mixed precision; auto: bf16 (fp16 without bf16 support) on CUDA, none on CPU")
     a("--holdout", type=int, help="held-out images per class, the last instances of every class (default 10)")
     a("--window-images", type=_optional_int,
       help="ShardWindowSampler window: images shuffled together (default: 32 classes' worth, at least 4 shards)")
-    a("--workers", type=int, help="DataLoader workers per process (default 8)")
+    a("--workers", type=int,
+      help="--input device: rendering and augmentation threads (at least 1); workers: DataLoader workers (default 8)")
     a("--device", choices=["auto", "cpu", "cuda"], help="auto: cuda when available")
     a("--threads", type=_optional_int, help="torch.set_num_threads (default: PyTorch's choice)")
     a("--seed", type=int, help="default 0")
@@ -203,15 +237,39 @@ def resolve_config(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if args.smoke:
         cfg.update(SMOKE)
     for key, value in vars(args).items():
-        if key not in ("data", "out", "smoke") and value is not None:
+        if key not in ("data", "out", "smoke", "data_option") and value is not None:
             cfg[key] = None if value == NONE else value
     if cfg["epochs"] is None:
         cfg["epochs"] = 90 if cfg["model"] == "vit_base" else 300
-    cfg["data"] = os.path.abspath(args.data)
+    if cfg["repeated_aug"] is None:
+        cfg["repeated_aug"] = 3 if cfg["input"] == "device" else 1
+    cfg["data_options"] = parse_data_options(args.data_option or [])
+    is_preset = args.data.startswith(PRESET_PREFIX)
+    if not is_preset and (args.data_option or args.data_seed is not None):
+        raise UsageError("--data-seed and --data-option need --data preset:NAME")
+    cfg["data"] = args.data if is_preset else os.path.abspath(args.data)
     cfg["out"] = os.path.abspath(args.out)
     cfg["smoke"] = bool(args.smoke)
     validate_config(cfg)
     return cfg
+
+
+PRESET_PREFIX = "preset:"
+
+
+def parse_data_options(items: List[str]) -> Dict[str, Any]:
+    """KEY=VALUE pairs; a value that reads as JSON (a number, true/false) is taken as that."""
+    out: Dict[str, Any] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        if not eq or not key:
+            raise UsageError(f"--data-option must be KEY=VALUE, got {item!r}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        out[key.replace("-", "_")] = value
+    return out
 
 
 def validate_config(cfg: Dict[str, Any]) -> None:
@@ -221,16 +279,22 @@ def validate_config(cfg: Dict[str, Any]) -> None:
 
     for key in ("image_size", "epochs", "batch_size", "accum_steps", "checkpoint_every"):
         need(cfg[key] >= 1, key.replace("_", "-"), "an integer >= 1")
-    for key in ("warmup_steps", "workers", "randaug_ops", "log_every", "holdout", "seed"):
+    for key in ("warmup_steps", "workers", "randaug_ops", "log_every", "holdout", "seed", "data_seed"):
         need(cfg[key] >= 0, key.replace("_", "-"), "an integer >= 0")
     for key in ("lr", "min_lr", "warmup_lr"):
         need(cfg[key] >= 0 and math.isfinite(cfg[key]), key.replace("_", "-"), "a finite number >= 0")
     need(cfg["lr"] > 0, "lr", "a number > 0")
     for key in ("weight_decay", "mixup", "cutmix", "randaug_mstd"):
         need(cfg[key] >= 0 and math.isfinite(cfg[key]), key.replace("_", "-"), "a finite number >= 0")
-    for key in ("label_smoothing", "mix_switch_prob", "reprob"):
+    for key in ("label_smoothing", "mix_switch_prob", "reprob", "hflip"):
         need(0 <= cfg[key] <= 1, key.replace("_", "-"), "a number in [0, 1]")
     need(0 <= cfg["drop_path"] < 1, "drop-path", "a number in [0, 1)")
+    need(1 <= cfg["repeated_aug"] <= 64, "repeated-aug", "an integer from 1 to 64")
+    if cfg["input"] == "workers" and cfg["repeated_aug"] != 1:
+        raise UsageError(f"--repeated-aug {cfg['repeated_aug']} needs --input device "
+                         "(the workers path shows each image once per epoch)")
+    if cfg["input"] == "device" and cfg["randaug_ops"] > 0 and cfg["randaug_m"] != int(cfg["randaug_m"]):
+        raise UsageError(f"--randaug-m must be an integer with --input device (timm's m), got {cfg['randaug_m']!r}")
     need(0 <= cfg["randaug_m"] <= 10, "randaug-m", "a number in [0, 10]")
     need(0 < cfg["crop_scale"][0] <= cfg["crop_scale"][1] <= 1, "crop-scale", "MIN:MAX with 0 < MIN <= MAX <= 1")
     need(0 < cfg["crop_ratio"][0] <= cfg["crop_ratio"][1], "crop-ratio", "MIN:MAX with 0 < MIN <= MAX")
@@ -265,9 +329,15 @@ def derive_seed(*parts: Any) -> int:
 
 
 def _create(path: Path, append: bool = False) -> int:
-    """A write fd on ``path`` that never follows a symlink planted in the run directory."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-    return os.open(path, flags | (os.O_APPEND if append else os.O_EXCL), 0o644)
+    """A write fd on ``path`` that never follows a symlink planted in the run directory, never waits on
+    a FIFO, and is a regular file with no other name (an OSError otherwise)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = os.open(path, flags | (os.O_APPEND if append else os.O_EXCL), 0o644)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+        os.close(fd)
+        raise OSError(errno.EPERM, "not a regular file with a single name", str(path))
+    return fd
 
 
 def open_append(path: Path) -> Any:
@@ -278,24 +348,136 @@ def open_append(path: Path) -> Any:
 def atomic_write(path: Path, write: Any) -> None:
     """``write(file)`` into a temporary file created exclusively (a stale one from a killed run, or a
     planted symlink, is removed first, never followed), fsync and rename: a kill leaves the old file
-    or the new one."""
+    or the new one. A write that fails (a full disk) removes the temporary file and raises RunError."""
     tmp = path.with_name(path.name + ".tmp")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
-    with os.fdopen(_create(tmp), "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        with os.fdopen(_create(tmp), "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        reason = e.strerror or str(e)
+        kept = "the previous one is kept" if path.exists() else "nothing was written"
+        raise RunError(f"cannot write {path}: {reason}; {kept}: free space (or fix the directory) and rerun "
+                       "the same command to resume") from None
+
+
+def to_plain(obj: Any) -> Any:
+    """The checkpoint with every float as a tagged string: PyTorch 1.13's weights-only loader reads
+    tensors, ints, strings, lists, tuples and dicts, but not floats."""
+    if isinstance(obj, float):
+        return {FLOAT_TAG: repr(obj)}
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_plain(v) for v in obj)
+    return obj
+
+
+def from_plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        if len(obj) == 1 and FLOAT_TAG in obj:
+            return float(obj[FLOAT_TAG])
+        return {k: from_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(from_plain(v) for v in obj)
+    return obj
+
+
+FLOAT_TAG = "__float__"
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    atomic_write(path, lambda f: torch.save(obj, f))
+    # serialised in memory first: torch's zip writer aborts the process (an exception from a
+    # destructor) when a write fails, where a plain write gives a clean OSError
+    buf = io.BytesIO()
+    torch.save(to_plain(obj), buf)
+    atomic_write(path, lambda f: f.write(buf.getbuffer()))
+
+
+# What the run directory may hold, checked before any work: a planted FIFO would hang the run, a
+# directory or symlink would be found only when writing after training, and a hard-linked log would
+# append to a file elsewhere.
+RUN_FILES = ("checkpoint.pt", "log.jsonl", "model.pt", "config.json")
+APPENDED = ("log.jsonl",)
+
+
+def check_run_dir(out: Path, extra: Tuple[str, ...] = ()) -> None:
+    try:
+        st = os.lstat(out)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"--out {out} is not a directory: give a directory for the run (it is created if missing)")
+    for name in RUN_FILES + extra:
+        try:
+            st = os.lstat(out / name)
+        except FileNotFoundError:
+            continue
+        what = None
+        if stat.S_ISLNK(st.st_mode):
+            what = "is a symbolic link"
+        elif stat.S_ISDIR(st.st_mode):
+            what = "is a directory"
+        elif stat.S_ISFIFO(st.st_mode):
+            what = "is a FIFO"
+        elif not stat.S_ISREG(st.st_mode):
+            what = "is not a regular file"
+        elif (name in APPENDED or name.startswith("samples-rank")) and st.st_nlink > 1:
+            what = f"has {st.st_nlink} hard links (appending would change the other names' file)"
+        if what:
+            raise UsageError(f"--out {out}: {name} {what}: remove it, or use another --out")
+
+
+# The checkpoint's schema: what resume() reads, with its type.
+CHECKPOINT_KEYS = {"identity": dict, "model": dict, "optimizer": dict, "scheduler": dict, "scaler": dict,
+                   "sampler": dict, "rng": list, "step": int, "epoch_stats": list}
+
+
+def read_checkpoint(path: Path) -> Dict[str, Any]:
+    """RUN/checkpoint.pt as data (never code: the weights-only loader), checked against the schema; a
+    file that is not one of this script's checkpoints is a UsageError naming it."""
+    def bad(why: str) -> UsageError:
+        return UsageError(f"{path} {why}: remove it to start the run over, or use another --out")
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise bad(f"cannot be opened ({e.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise bad("is not a regular file")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read()
+    finally:
+        os.close(fd)
+    if not data:
+        raise bad("is empty (a run killed while writing it on a file system without atomic rename?)")
+    try:
+        state = from_plain(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
+    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same one-line answer
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        if "Weights only load failed" in first:
+            first = "it holds objects other than tensors and plain values"
+        raise bad(f"is not a readable checkpoint ({first[:160]})") from None
+    if not isinstance(state, dict):
+        raise bad(f"is not a checkpoint of this script (it holds a {type(state).__name__})")
+    for key, kind in CHECKPOINT_KEYS.items():
+        if not isinstance(state.get(key), kind) or (kind is int and isinstance(state.get(key), bool)):
+            raise bad(f"is not a checkpoint of this script ({key!r} is missing or not a {kind.__name__})")
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state["model"].items()):
+        raise bad("is not a checkpoint of this script (its model is not a dict of tensors)")
+    return state
 
 
 # ---------------------------------------------------------------------------------------- model
@@ -387,9 +569,51 @@ def train_transform(cfg: Dict[str, Any]) -> T.Compose:
     ops: List[Any] = [T.RandomResizedCrop(cfg["image_size"], scale=tuple(cfg["crop_scale"]),
                                           ratio=tuple(cfg["crop_ratio"]), interpolation=T.InterpolationMode.BICUBIC,
                                           antialias=True)]
+    if cfg["hflip"] > 0:
+        ops.append(T.RandomHorizontalFlip(cfg["hflip"]))
     if cfg["randaug_ops"] > 0:
         ops.append(RandAugmentMstd(cfg["randaug_ops"], cfg["randaug_m"], cfg["randaug_mstd"]))
     return T.Compose(ops)
+
+
+def device_loader(cfg: Dict[str, Any], ds: VisualAtomDataset, micro: int, indices: np.ndarray, rank: int,
+                  world: int, device: torch.device) -> TrainLoader:
+    """The recipe as TrainLoader settings: timm's names for the same flags."""
+    randaug = None
+    if cfg["randaug_ops"] > 0:
+        randaug = f"rand-m{int(cfg['randaug_m'])}-n{cfg['randaug_ops']}-mstd{cfg['randaug_mstd']}-inc1"
+    try:
+        return TrainLoader(ds, micro, image_size=cfg["image_size"], seed=cfg["seed"], device=device,
+                           threads=max(1, cfg["workers"]), rank=rank, world_size=world, indices=indices,
+                           scale=tuple(cfg["crop_scale"]), ratio=tuple(cfg["crop_ratio"]), hflip=cfg["hflip"],
+                           randaug=randaug, reprob=cfg["reprob"], mixup=cfg["mixup"], cutmix=cfg["cutmix"],
+                           switch_prob=cfg["mix_switch_prob"], smoothing=cfg["label_smoothing"],
+                           repeats=cfg["repeated_aug"])
+    except ValueError as e:
+        raise UsageError(f"--input device: {e}") from None
+
+
+def open_dataset(cfg: Dict[str, Any]) -> Tuple[VisualAtomDataset, Dict[str, Any]]:
+    """The dataset, and what identifies it (by content, not by path: a moved dataset still resumes)."""
+    data = cfg["data"]
+    try:
+        if data.startswith(PRESET_PREFIX):
+            name = data[len(PRESET_PREFIX):]
+            ds = VisualAtomDataset.preset(name, seed=cfg["data_seed"], output="tensor", channels=1,
+                                          relative_labels=True, **cfg["data_options"])
+            return ds, {"preset": name, "dataset_seed": cfg["data_seed"], "options": cfg["data_options"]}
+        ds = VisualAtomDataset(data, output="tensor", channels=1, relative_labels=True)
+    except (ValueError, TypeError, OSError, KeyError, NativeError, NativeUnavailable) as e:
+        raise UsageError(f"--data {data}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    return ds, {"images": len(ds), "classes": ds.num_classes, "instances": ds.instances,
+                "image_source": ds.image_size, "dataset_seed": ds.manifest.get("seed")}
+
+
+def load_images(ds: VisualAtomDataset, indices: np.ndarray) -> torch.Tensor:
+    """uint8 (B, 1, S, S) of ``indices``: rendered as a batch, or read from the shards."""
+    if ds.rendering:
+        return ds.render_batch(indices, output="tensor", threads=max(1, torch.get_num_threads()))[0]
+    return torch.stack([ds[int(i)][0] for i in indices])
 
 
 class TrainView(torch.utils.data.Dataset):
@@ -562,8 +786,12 @@ def set_rng_states(states: Dict[str, Any], device: torch.device) -> None:
 def emit(line: Dict[str, Any], log_path: Path) -> None:
     text = json.dumps(line)
     print(text, flush=True)
-    with open_append(log_path) as f:
-        f.write(text + "\n")
+    try:
+        with open_append(log_path) as f:
+            f.write(text + "\n")
+    except OSError as e:
+        raise RunError(f"cannot append to {log_path}: {e.strerror or e}; rerun the same command to resume "
+                       "from the last checkpoint") from None
 
 
 class Trainer:
@@ -574,10 +802,8 @@ class Trainer:
         self.out = Path(cfg["out"])
         self.ckpt_path = self.out / "checkpoint.pt"
         self.log_path = self.out / "log.jsonl"
-        try:
-            ds = VisualAtomDataset(cfg["data"], output="tensor", channels=1, relative_labels=True)
-        except (ValueError, OSError) as e:
-            raise UsageError(f"--data {cfg['data']}: {e}") from None
+        check_run_dir(self.out)
+        ds, dataset_id = open_dataset(cfg)
         if cfg["holdout"] >= ds.instances:
             raise UsageError(f"--holdout must be below the dataset's {ds.instances} instances per class, "
                              f"got {cfg['holdout']}")
@@ -594,9 +820,18 @@ class Trainer:
         # A window of few classes gives batches of few classes, which stalls training (batches drawn from
         # 4 classes of 10 keep a small ViT at chance for 200 steps); 32 classes' worth mixes well.
         window = cfg["window_images"] or max(4 * max(ds.shard_sizes), 32 * ds.instances)
-        self.sampler = ShardWindowSampler(ds, window_images=window, seed=cfg["seed"], num_replicas=world,
-                                          rank=self.rank, indices=train_idx)
-        self.steps_per_epoch = self.sampler.num_samples // self.per_rank_step
+        self.on_device = cfg["input"] == "device"
+        if self.on_device:
+            if self.per_rank_step > len(train_idx) // world:
+                raise UsageError(f"--batch-size {cfg['batch_size']} is larger than an epoch "
+                                 f"({len(train_idx)} training images)")
+            self.loader = device_loader(cfg, ds, self.micro, train_idx, self.rank, world, self.device)
+            self.steps_per_epoch = len(self.loader) // accum
+            window = None
+        else:
+            self.sampler = ShardWindowSampler(ds, window_images=window, seed=cfg["seed"], num_replicas=world,
+                                              rank=self.rank, indices=train_idx)
+            self.steps_per_epoch = self.sampler.num_samples // self.per_rank_step
         if self.steps_per_epoch == 0:
             raise UsageError(f"--batch-size {cfg['batch_size']} is larger than an epoch "
                              f"({len(train_idx)} training images)")
@@ -624,10 +859,7 @@ class Trainer:
         self.resolved = dict(cfg, amp=amp_mode, impl=impl, world_size=world, micro_batch=self.micro,
                              steps_per_epoch=self.steps_per_epoch, total_steps=total_steps, classes=ds.num_classes,
                              train_images=len(train_idx), heldout_images=len(held_idx), image_source=ds.image_size,
-                             window_images=window, device=str(self.device))
-        # the dataset by what it holds, not where it lies (a moved dataset still resumes)
-        dataset_id = {"images": len(ds), "classes": ds.num_classes, "instances": ds.instances,
-                      "image_source": ds.image_size, "dataset_seed": ds.manifest.get("seed")}
+                             window_images=window, device=str(self.device), dataset=dataset_id)
         self.identity = training_identity(dict(cfg, impl=impl, amp=amp_mode, world_size=world, data=dataset_id))
 
         self.aug = BatchAugment(cfg, ds.num_classes, self.device)
@@ -635,10 +867,13 @@ class Trainer:
         pin = self.device.type == "cuda"
         # the DataLoaders draw their worker seeds from this, not from the global generator
         self.loader_gen = torch.Generator().manual_seed(derive_seed(cfg["seed"], "loader", self.rank))
-        self.eval_loader = torch.utils.data.DataLoader(
-            EvalView(ds, held_idx[self.rank::world], cfg["image_size"]),
-            batch_size=cfg["eval_batch_size"] or self.micro, num_workers=cfg["workers"], pin_memory=pin,
-            generator=self.loader_gen)
+        self.held_idx = held_idx[self.rank::world]
+        self.eval_loader = None
+        if not self.on_device:
+            self.eval_loader = torch.utils.data.DataLoader(
+                EvalView(ds, self.held_idx, cfg["image_size"]),
+                batch_size=cfg["eval_batch_size"] or self.micro, num_workers=cfg["workers"], pin_memory=pin,
+                generator=self.loader_gen)
 
         self.step = self.epoch = self.step_in_epoch = self.iter_start = 0
         self.epoch_stats = [0.0, 0.0, 0.0]  # loss sum, images, seconds: this epoch so far, all ranks
@@ -655,32 +890,47 @@ class Trainer:
 
     def resume(self) -> None:
         """Load RUN/checkpoint.pt if there is one, after checking that it belongs to this configuration."""
-        if not self.ckpt_path.exists():
+        if not os.path.lexists(self.ckpt_path):
             return
-        # A checkpoint holds only tensors and plain values, so PyTorch 2 loads it as data, never code.
-        # PyTorch 1.13's weights-only loader cannot read floats: there it is an ordinary pickle.
-        state = torch.load(self.ckpt_path, map_location="cpu", weights_only=int(torch.__version__.split(".")[0]) >= 2)
+        state = read_checkpoint(self.ckpt_path)
         saved = state["identity"]
         diff = sorted(k for k in set(self.identity) | set(saved) if self.identity.get(k) != saved.get(k))
         if diff:
             k = diff[0]
             raise UsageError(f"--out {self.cfg['out']} holds a run with {k}={saved.get(k)!r}, this run has "
                              f"{k}={self.identity.get(k)!r}: use the same settings to resume, or another --out")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.sampler.load_state_dict(state["sampler"])
-        set_rng_states(state["rng"][self.rank], self.device)
-        self.step, self.epoch_stats = state["step"], list(state["epoch_stats"])
-        self.epoch = self.sampler.epoch
-        self.step_in_epoch = state["sampler"]["offset"] // (self.world * self.per_rank_step)
+        def part(what: str, load: Any) -> None:
+            try:
+                load()
+            except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError) as e:
+                reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+                raise UsageError(f"{self.ckpt_path}: its {what} does not fit this run ({reason}): remove it to "
+                                 "start over, or use another --out") from None
+
+        part("model", lambda: self.model.load_state_dict(state["model"]))
+        part("optimizer state", lambda: self.optimizer.load_state_dict(state["optimizer"]))
+        part("schedule", lambda: self.scheduler.load_state_dict(state["scheduler"]))
+        part("loss scaler", lambda: self.scaler.load_state_dict(state["scaler"]))
+        if self.on_device:
+            part("sampler state", lambda: self.loader.load_state_dict(state["sampler"]))
+            self.epoch = self.loader.epoch
+            self.step_in_epoch = self.loader.start_step // self.cfg["accum_steps"]
+        else:
+            part("sampler state", lambda: self.sampler.load_state_dict(state["sampler"]))
+            self.epoch = self.sampler.epoch
+            self.step_in_epoch = state["sampler"]["offset"] // (self.world * self.per_rank_step)
+        part("random state", lambda: set_rng_states(state["rng"][self.rank], self.device))
+        part("progress", lambda: [float(x) for x in state["epoch_stats"][:3]])
+        self.step, self.epoch_stats = state["step"], [float(x) for x in state["epoch_stats"][:3]]
         self.say(f"resuming {self.ckpt_path} at step {self.step} (epoch {self.epoch}, step {self.step_in_epoch} of it)")
 
     def checkpoint(self, epoch_done: bool) -> None:
         """Write RUN/checkpoint.pt (rank 0; every rank must call it): after the current step, or at the
         start of the next epoch."""
-        if epoch_done:
+        if self.on_device:
+            epoch, step = (self.epoch + 1, 0) if epoch_done else (self.epoch, self.step_in_epoch * self.cfg["accum_steps"])
+            sampler_state = dict(self.loader.state_dict(step=0), epoch=epoch, step=step)
+        elif epoch_done:
             self.sampler.set_epoch(self.epoch + 1)
             sampler_state = self.sampler.state_dict(consumed=0)
         else:  # consumed counts from where this epoch's iteration started (a resumed one starts midway)
@@ -708,17 +958,21 @@ class Trainer:
         loss_sum, indices = 0.0, []
         accum = cfg["accum_steps"]
         for a in range(accum):
-            x, y, idx = next(batches)
-            indices += idx.tolist()
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            x, target = self.aug.mix(self.aug.erase(self.aug.images(x), gen), y, mix_rng)
+            if self.on_device:  # augmented, mixed and on the device already
+                x, target = next(batches)
+                indices += self.loader.batch_indices(self.step_in_epoch * accum + a).tolist()
+            else:
+                x, y, idx = next(batches)
+                indices += idx.tolist()
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                x, target = self.aug.mix(self.aug.erase(self.aug.images(x), gen), y, mix_rng)
             last = a == accum - 1
             with self.ddp.no_sync() if self.world > 1 and not last else contextlib.nullcontext():
                 with self.amp():
                     logits = self.ddp(x)
                 loss = torch.sum(-target * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
                 self.scaler.scale(loss / accum).backward()
-            loss_sum += float(loss) * y.shape[0]
+            loss_sum += float(loss) * x.shape[0]
         if cfg["clip_grad"] is not None:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), cfg["clip_grad"])
@@ -735,24 +989,42 @@ class Trainer:
         self.model.eval()
         correct = seen = 0
         with torch.no_grad():
-            for x, y in self.eval_loader:
+            for x, y in self.eval_batches():
                 x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
                 with self.amp():
-                    logits = self.model(self.aug.images(x))
+                    logits = self.model(x)
                 correct += int((logits.argmax(1) == y).sum())
                 seen += int(y.shape[0])
         self.model.train()
         return float(correct), float(seen)
 
+    def eval_batches(self) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+        """Normalised held-out images and their labels: whole images resized (PIL's bicubic)."""
+        if self.eval_loader is not None:
+            for x, y in self.eval_loader:
+                yield self.aug.images(x.to(self.device, non_blocking=True)), y
+            return
+        size = self.cfg["eval_batch_size"] or self.micro
+        labels = torch.from_numpy(np.asarray(self.ds.labels(), dtype=np.int64))
+        for b in range(0, len(self.held_idx), size):
+            idx = np.asarray(self.held_idx[b:b + size], dtype=np.int64)
+            yield eval_batch(load_images(self.ds, idx).to(self.device), self.cfg["image_size"]), labels[idx]
+
     def run_epoch(self, trace: Any) -> bool:
         """The rest of the current epoch; False when stopped by SIGTERM (after a checkpoint)."""
         cfg = self.cfg
-        self.sampler.set_epoch(self.epoch)
         left = self.steps_per_epoch - self.step_in_epoch
         self.iter_start = self.step_in_epoch
-        batch_sampler = EpochBatches(self.sampler, self.micro, left * cfg["accum_steps"])
-        loader = torch.utils.data.DataLoader(self.view, batch_sampler=batch_sampler, num_workers=cfg["workers"],
-                                             pin_memory=self.device.type == "cuda", generator=self.loader_gen)
+        if self.on_device:
+            self.loader.set_epoch(self.epoch)
+            self.loader.load_state_dict(dict(self.loader.state_dict(step=0), epoch=self.epoch,
+                                             step=self.step_in_epoch * cfg["accum_steps"]))
+            loader: Any = self.loader
+        else:
+            self.sampler.set_epoch(self.epoch)
+            batch_sampler = EpochBatches(self.sampler, self.micro, left * cfg["accum_steps"])
+            loader = torch.utils.data.DataLoader(self.view, batch_sampler=batch_sampler, num_workers=cfg["workers"],
+                                                 pin_memory=self.device.type == "cuda", generator=self.loader_gen)
         batches = iter(loader)
         stopping = False
         t0 = time.perf_counter()
@@ -775,9 +1047,13 @@ class Trainer:
                 self.epoch_stats[2] += time.perf_counter() - t0
                 self.checkpoint(epoch_done=False)
                 if stopping:
+                    if hasattr(batches, "close"):
+                        batches.close()
                     return False
                 self.say(f"checkpoint at step {self.step}")
                 t0 = time.perf_counter()
+        if hasattr(batches, "close"):
+            batches.close()  # the input threads of a TrainLoader epoch
         del batches, loader
         self.epoch_stats[2] += time.perf_counter() - t0
 
@@ -795,6 +1071,8 @@ class Trainer:
         return not stopping
 
     def run(self) -> int:
+        if self.cfg["trace_samples"]:
+            check_run_dir(self.out, (f"samples-rank{self.rank}.jsonl",))
         self.resume()
         self.out.mkdir(parents=True, exist_ok=True)  # every rank: the trace files are per rank
         if self.rank == 0:
@@ -835,6 +1113,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except UsageError as e:
         print(f"{PROG}: {e}", file=sys.stderr)
         return 2
+    except RunError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

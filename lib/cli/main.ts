@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { VatomError, EXIT_BAD_INPUT } from '../errors';
+import { badOption, VatomError, EXIT_BAD_INPUT } from '../errors';
 import { describeError } from '../safe-fs';
 import buildCommand from './commands/build';
 import verifyCommand from './commands/verify';
@@ -43,17 +43,25 @@ const COMMANDS = ['build', 'verify', 'info', 'merge', 'export', 'preview'];
  * --help says so; validation gets the text as typed instead of yargs' conversion (which reads "0x10"
  * as 16, "abc" as NaN and a 64-bit seed rounded), so that it checks and quotes what the user wrote.
  */
-function optionTexts(argv: string[]): Map<string, string> {
+function optionTexts(argv: string[]): { texts: Map<string, string>; attached: Map<string, string> } {
   const texts = new Map<string, string>();
+  const attached = new Map<string, string>();
   for (let i = 0; i < argv.length; ++i) {
     if (argv[i] === '--') break;
     const m = /^--([^=]+)(?:=([\s\S]*))?$/.exec(argv[i]);
     if (m === null) continue;
-    if (m[2] !== undefined) texts.set(m[1], m[2]);
-    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) texts.set(m[1], argv[i + 1]);
+    if (m[2] !== undefined) {
+      texts.set(m[1], m[2]);
+      attached.set(m[1], m[2]);
+    } else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) {
+      texts.set(m[1], argv[i + 1]);
+    }
   }
-  return texts;
+  return { texts, attached };
 }
+
+/** The values yargs documents for a boolean option given as `--name=VALUE`. */
+const BOOLEAN_TEXTS = ['true', 'false'];
 
 /** yargs' "Missing required argument: out\n<what>" as "Missing --out: expected <what>". */
 function missingMessage(message: string): string | undefined {
@@ -65,7 +73,7 @@ function missingMessage(message: string): string | undefined {
 /** Runs the command line; resolves to the exit status. */
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
-  const texts = optionTexts(argv);
+  const { texts, attached } = optionTexts(argv);
   const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   try {
     if (argv.length > 0 && !argv[0].startsWith('-') && !COMMANDS.includes(argv[0])) {
@@ -86,6 +94,12 @@ export async function main(argv: string[]): Promise<number> {
       .example('$0 verify data/va', 'every shard against the manifest')
       .epilog('Run vatom-fast <command> --help for the options of a command.')
       .middleware((parsed) => {
+        // yargs reads any --flag=TEXT of a boolean flag as true; only its documented spellings are taken.
+        for (const [name, text] of attached) {
+          if (typeof parsed[name] === 'boolean' && !BOOLEAN_TEXTS.includes(text)) {
+            throw badOption(name, text, `--${name} alone, --${name}=true, --${name}=false or --no-${name}`);
+          }
+        }
         for (const [name, text] of texts) {
           if (typeof parsed[name] !== 'number') continue;
           parsed[name] = text;

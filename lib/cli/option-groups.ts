@@ -1,21 +1,7 @@
 import type { Argv } from 'yargs';
-import { PRESETS } from '../generators/presets';
+import { GENERATOR_PARAMETERS, PRESETS } from '../generators/presets';
 import { DEFAULT_PNG_LEVEL, DEFAULT_PREFIX, DEFAULT_SHARD_IMAGES } from '../options/export';
 import { formatBytes } from '../progress';
-
-/** Every family's parameters once, in the order the presets list them. */
-const FAMILY_PARAMETERS = (() => {
-  const byOption = new Map<string, { option: string; keys: readonly string[]; describe: string }>();
-  for (const family of new Set(Object.values(PRESETS).map((p) => p.family))) {
-    for (const q of family.parameters) {
-      const seen = byOption.get(q.option);
-      // An option two families share: the first family's text, then what it means to the others.
-      if (seen === undefined) byOption.set(q.option, { ...q });
-      else if (seen.describe !== q.describe) seen.describe += ` (${q.describe})`;
-    }
-  }
-  return [...byOption.values()];
-})();
 
 /**
  * The generator options shared by commands that render. Ranges are strings; numbers are declared as
@@ -27,7 +13,7 @@ export function generatorOptions<T>(y: Argv<T>, counts = { classes: 'the preset\
     .option('classes', { type: 'number', requiresArg: true, describe: `Number of classes (default: ${counts.classes})` })
     .option('instances', { type: 'number', requiresArg: true, describe: `Images per class (default: ${counts.instances})` })
     .option('start-class', { type: 'number', requiresArg: true, describe: 'Index of the first class (default 0)' });
-  for (const p of FAMILY_PARAMETERS) {
+  for (const p of GENERATOR_PARAMETERS) {
     out = p.keys.length === 2
       ? out.option(p.option, { type: 'string', describe: p.describe })
       : out.option(p.option, { type: 'number', requiresArg: true, describe: p.describe });

@@ -4,9 +4,10 @@
  */
 import * as fs from 'fs';
 import { VatomError } from '../errors';
-import { ClassParams, loadNative } from '../native';
+import { ClassParams, loadNative, NativeGenerator, startGenerator } from '../native';
 import type { ValidatedBuildOptions } from '../options/build';
-import { openRegularInside } from '../safe-fs';
+import type { Reporter } from '../progress';
+import { openRegularInside, openRegularInsideAsync } from '../safe-fs';
 import { datasetIdentity, identityDifferences, nativeSpec, optionsOfIdentity } from './identity';
 import { drawnParams, Manifest, ShardEntry } from './manifest';
 
@@ -65,7 +66,7 @@ export async function spotCheckProblem(dir: string, m: Manifest): Promise<string
     ? [[written[0], written[0].first], [last, last.first + last.count - 1]]
     : written[0].first === 0 ? [[written[0], 0]] : [];
   if (samples.length === 0) return undefined;
-  const generator = new (loadNative().Generator)({ ...nativeSpec(optionsOfIdentity(m, 1)), classParams: drawnParams(m) }, 1, 'cpu');
+  const generator = generatorOf(m, 1);
   const bytes = m.imageSize ** 2;
   for (const [shard, i] of samples) {
     const expected = await generator.render(i, i + 1);
@@ -81,3 +82,70 @@ export async function spotCheckProblem(dir: string, m: Manifest): Promise<string
   return undefined;
 }
 
+
+/** A CPU generator of the dataset a manifest describes (the CPU renderer is the reference for every device). */
+function generatorOf(m: Manifest, threads: number): NativeGenerator {
+  return startGenerator(loadNative(), { ...nativeSpec(optionsOfIdentity(m, threads)), classParams: drawnParams(m) }, threads, 'cpu');
+}
+
+/** Images compared per render: bounded memory; the reference stream renders whole classes, as it replays each from its start. */
+function renderBatch(m: Manifest): number {
+  const bytes = m.imageSize ** 2;
+  const batch = Math.max(1, Math.floor((64 << 20) / bytes));
+  return m.rng === 'reference' && m.instances * bytes <= 256 << 20 ? Math.max(batch, m.instances) : batch;
+}
+
+/** How a full render check runs. */
+export interface RenderCheckRun {
+  threads: number;
+  reporter: Reporter;
+  signal?: AbortSignal;
+}
+
+/**
+ * The first written image that is not what the manifest's configuration renders, every one rendered
+ * again and compared with the file (at render speed), named by class, instance and shard; undefined
+ * if all are. A checksum only shows that a file is what the manifest records; this shows that the
+ * bytes are what the dataset is, wherever a change hides.
+ */
+export async function renderedImagesProblem(dir: string, m: Manifest, run: RenderCheckRun): Promise<string | undefined> {
+  const written = m.shards.filter((s) => s.imagesSha256 !== null);
+  const bytes = m.imageSize ** 2;
+  const batch = renderBatch(m);
+  const generator = generatorOf(m, run.threads);
+  const onAbort = () => generator.cancel();
+  run.signal?.addEventListener('abort', onAbort);
+  let done = 0;
+  run.reporter.start(written.reduce((sum, s) => sum + s.count, 0), 0);
+  try {
+    for (const shard of written) {
+      const { fh } = await openRegularInsideAsync(dir, shard.images);
+      try {
+        for (let begin = shard.first; begin < shard.first + shard.count; begin += batch) {
+          if (run.signal?.aborted) throw new VatomError('CANCELLED', 'verify interrupted');
+          const end = Math.min(shard.first + shard.count, begin + batch);
+          const expected = await generator.render(begin, end).catch((err: Error) => {
+            if (err.message === 'cancelled') throw new VatomError('CANCELLED', 'verify interrupted');
+            throw err;
+          });
+          const actual = Buffer.alloc(expected.length);
+          const { bytesRead } = await fh.read(actual, 0, actual.length, m.imagesDataOffset + (begin - shard.first) * bytes);
+          if (bytesRead !== actual.length || !actual.equals(expected)) {
+            let i = begin;
+            while (i < end - 1 && actual.subarray((i - begin) * bytes, (i - begin + 1) * bytes).equals(expected.subarray((i - begin) * bytes, (i - begin + 1) * bytes))) ++i;
+            const c = Math.floor(i / m.instances);
+            return `image ${i} (class ${m.startClass + c}, instance ${i - c * m.instances}) in ${shard.images} is not what the manifest's configuration renders`;
+          }
+          done += end - begin;
+          run.reporter.update(done);
+        }
+      } finally {
+        await fh.close();
+      }
+    }
+    return undefined;
+  } finally {
+    run.signal?.removeEventListener('abort', onAbort);
+    run.reporter.stop();
+  }
+}

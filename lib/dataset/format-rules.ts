@@ -9,10 +9,10 @@ import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import { VatomError } from '../errors';
 import type { GeneratorConfig } from '../generators/visualatom';
 import type { ClassParams } from '../native';
-import { producedClasses, REFERENCE_MAX_INSTANCES } from '../options/build';
+import { producedClasses } from '../options/build';
 import { LIMITS } from '../options/limits';
 import { formatSchema, SCHEMA_FILE } from '../shared-format';
-import { familyOf, streamName } from './identity';
+import { manifestFamily, streamName } from './identity';
 import { MAX_SHARDS, shardFileBytes, shardNames, workerShardRange } from './layout';
 
 /** A manifest larger than this is refused before it is read (1M classes and 100k shards fit). */
@@ -139,14 +139,14 @@ export function identityProblem(m: Omit<Checked, 'shardSize' | 'complete' | 'cla
   if (m.startClass + m.classes > LIMITS.classIndex) return `startClass + classes ${m.startClass + m.classes} is more than 2^32`;
   if (m.requestedClasses < m.classes) return `requestedClasses ${m.requestedClasses} is less than classes ${m.classes}`;
   const philox = m.rng === 'philox';
-  if (m.stream !== streamName(familyOf(m), m.rng as 'philox' | 'reference')) {
-    return `stream ${m.stream} is not that of rng ${m.rng} and family ${familyOf(m)}`;
+  if (m.stream !== streamName(manifestFamily(m), m.rng as 'philox' | 'reference')) {
+    return `stream ${m.stream} is not that of rng ${m.rng} and family ${manifestFamily(m)}`;
   }
   if (philox !== /^\d+$/.test(m.seed)) return `seed ${JSON.stringify(m.seed)} is not that of rng ${m.rng}`;
   if (philox !== (m.referenceThreads === undefined)) return `referenceThreads is ${philox ? 'set' : 'missing'} with rng ${m.rng}`;
   if (philox && BigInt(m.seed) >= LIMITS.seed) return `seed ${m.seed} is not below 2^64`;
-  if (!philox && m.instances > REFERENCE_MAX_INSTANCES) {
-    return `instances ${m.instances} is more than the ${REFERENCE_MAX_INSTANCES} the reference stream allows (it replays a class from its first image)`;
+  if (!philox && m.instances > LIMITS.referenceInstances) {
+    return `instances ${m.instances} is more than the ${LIMITS.referenceInstances} the reference stream allows (it replays a class from its first image)`;
   }
   const produced = producedClasses({ classes: m.requestedClasses, rng: m.rng, referenceThreads: m.referenceThreads });
   if (m.classes !== produced) return `classes ${m.classes} is not what requestedClasses ${m.requestedClasses} makes with rng ${m.rng} (${produced})`;
@@ -158,14 +158,14 @@ export function manifestProblem(m: Checked): string | undefined {
   const identity = identityProblem(m);
   if (identity) return identity;
   const c = m.config;
-  const rcdb = familyOf(m) === 'rcdb';
+  const rcdb = manifestFamily(m) === 'rcdb';
   if (m.classParams.length !== m.classes) return `classParams lists ${m.classParams.length} classes, classes is ${m.classes}`;
   for (const [i, p] of m.classParams.entries()) {
     if (p.class !== m.startClass + i) return `classParams[${i}].class is ${p.class}, expected ${m.startClass + i}`;
     if (p.vertices < c.verticesMin || p.vertices > c.verticesMax) return `classParams[${i}].vertices ${p.vertices} is outside config ${c.verticesMin}:${c.verticesMax}`;
     if (p.orbits < c.orbitsMin || p.orbits > c.orbitsMax) return `classParams[${i}].orbits ${p.orbits} is outside config ${c.orbitsMin}:${c.orbitsMax}`;
     for (const key of RCDB_ONLY_PARAMS) {
-      if ((key in p) !== rcdb) return `classParams[${i}].${key} is ${rcdb ? 'missing' : 'set'} with family ${familyOf(m)}`;
+      if ((key in p) !== rcdb) return `classParams[${i}].${key} is ${rcdb ? 'missing' : 'set'} with family ${manifestFamily(m)}`;
     }
   }
   const layoutShards = Math.ceil(m.imageCount / m.shardSize);

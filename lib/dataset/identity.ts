@@ -22,7 +22,7 @@ export function streamName(family: string, rng: 'philox' | 'reference'): string 
 }
 
 /** The generator family of a manifest (version 1: VisualAtom). */
-export function familyOf(m: { family?: string }): string {
+export function manifestFamily(m: { family?: string }): string {
   return m.family ?? 'visualatom';
 }
 /** The reference script seeds process t with t + 1; manifests record that in place of a seed. */
@@ -155,10 +155,10 @@ export function optionsOfIdentity(m: DatasetIdentity, threads?: number): Validat
     quiet: true,
   };
   if (threads !== undefined) raw.threads = threads;
-  const preset = familyPreset(familyOf(m));
+  const preset = familyPreset(manifestFamily(m));
   if (preset === undefined) throw badOption('family', m.family, `one of ${Object.keys(FAMILIES).join(', ')}`);
   raw.preset = preset;
-  for (const { option, keys } of FAMILIES[familyOf(m)].parameters) {
+  for (const { option, keys } of FAMILIES[manifestFamily(m)].parameters) {
     raw[option] = keys.length === 2 ? `${c[keys[0]]}:${c[keys[1]]}` : c[keys[0]];
   }
   if (m.rng === 'reference') raw['reference-threads'] = m.referenceThreads;

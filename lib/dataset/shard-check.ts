@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import { VatomError } from '../errors';
 import { parseNpyHeader } from '../npy';
 import { openRegularInside, openRegularInsideAsync } from '../safe-fs';
+import { labelOf } from './layout';
 import type { Manifest, ShardEntry } from './manifest';
 
 const HASH_CHUNK = 8 << 20;
@@ -39,6 +40,29 @@ interface FileExpectation {
   descr: string;
   shape: number[];
   dataOffset?: number;
+  /** A labels file: the label each of its images must have (class-major, from the index). */
+  labels?: { first: number; startClass: number; instances: number };
+}
+
+const LABEL_CHUNK = 1 << 20;
+
+/** The first label of an open labels file that is not its image's class, as a problem; undefined if all are. */
+async function wrongLabel(fh: fs.promises.FileHandle, name: string, dataOffset: number, count: number,
+  expected: NonNullable<FileExpectation['labels']>): Promise<string | undefined> {
+  const buffer = Buffer.alloc(4 * Math.min(count, LABEL_CHUNK));
+  for (let k = 0; k < count;) {
+    const n = Math.min(count - k, LABEL_CHUNK);
+    const { bytesRead } = await fh.read(buffer, 0, 4 * n, dataOffset + 4 * k);
+    if (bytesRead !== 4 * n) return `${name}: ended early`;
+    for (let j = 0; j < n; ++j) {
+      const index = expected.first + k + j;
+      const want = labelOf(expected, index);
+      const got = buffer.readInt32LE(4 * j);
+      if (got !== want) return `${name}: label ${got} for image ${index}, which is of class ${want} (labels follow from the class-major index)`;
+    }
+    k += n;
+  }
+  return undefined;
 }
 
 /** Problems with one file of a shard; an empty list means it is exactly what the manifest says. */
@@ -73,7 +97,8 @@ export async function checkShardFile(dir: string, e: FileExpectation, signal?: A
     }
     const actual = await sha256Handle(fh, signal);
     if (actual !== e.sha256) return [`${e.name}: sha256 ${actual}, expected ${e.sha256}`];
-    return [];
+    const label = e.labels ? await wrongLabel(fh, e.name, size - 4 * e.shape[0], e.shape[0], e.labels) : undefined;
+    return label ? [label] : [];
   } finally {
     await fh.close();
   }
@@ -100,11 +125,13 @@ export function checkShardSizes(dir: string, s: ShardEntry): string[] {
 }
 
 /** Problems with one shard (images and labels). */
-export async function checkShard(dir: string, m: Pick<Manifest, 'imageSize' | 'imagesDataOffset'>, s: ShardEntry, signal?: AbortSignal): Promise<string[]> {
+export async function checkShard(dir: string, m: Pick<Manifest, 'imageSize' | 'imagesDataOffset' | 'startClass' | 'instances'>, s: ShardEntry,
+  signal?: AbortSignal): Promise<string[]> {
   return [
     ...await checkShardFile(dir, { name: s.images, bytes: s.imagesBytes, sha256: s.imagesSha256, descr: '|u1',
       shape: [s.count, m.imageSize, m.imageSize], dataOffset: m.imagesDataOffset }, signal),
-    ...await checkShardFile(dir, { name: s.labels, bytes: s.labelsBytes, sha256: s.labelsSha256, descr: '<i4', shape: [s.count] }, signal),
+    ...await checkShardFile(dir, { name: s.labels, bytes: s.labelsBytes, sha256: s.labelsSha256, descr: '<i4', shape: [s.count],
+      labels: { first: s.first, startClass: m.startClass, instances: m.instances } }, signal),
   ];
 }
 

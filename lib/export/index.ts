@@ -12,12 +12,18 @@ import { exportWds } from './wds';
 
 export { ExportRun, ExportSummary } from './export-run';
 
-/** Writes the images of `source` to `out` in the format of `settings`, holding OUT's lock. */
-async function exportSource(source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
+/** Writes the images of `source` to `out` in the format of `settings`, holding OUT's lock; `run.signal` also stops a read in progress. */
+async function exportSource(command: 'build' | 'export', source: ImageSource, out: string, settings: ExportSettings, run: ExportRun): Promise<ExportSummary> {
   const { previous, lock } = openExportOutput(out, { settings, source: source.identity });
+  const onAbort = () => source.cancel?.();
+  run.signal?.addEventListener('abort', onAbort);
   try {
     return settings.to === 'png' ? await exportPngTree(source, out, settings, run, previous) : await exportWds(source, out, settings, run, previous);
+  } catch (err) {
+    if (run.signal?.aborted) throw new VatomError('CANCELLED', `${command} interrupted; rerun the same command to resume`);
+    throw err;
   } finally {
+    run.signal?.removeEventListener('abort', onAbort);
     lock.release();
   }
 }
@@ -31,7 +37,7 @@ export async function exportDataset(dir: string, out: string, settings: ExportSe
   }
   const source = await openDatasetSource(dir, run.threads);
   try {
-    return await exportSource(source, out, settings, run);
+    return await exportSource('export', source, out, settings, run);
   } finally {
     await source.close();
   }
@@ -46,15 +52,9 @@ export async function exportDataset(dir: string, out: string, settings: ExportSe
 export async function buildExport(options: ValidatedBuildOptions, settings: ExportSettings, run: Omit<ExportRun, 'threads'>): Promise<ExportSummary> {
   reportWarnings(run.reporter, options.warnings);
   const source = await RenderSource.open(options);
-  const onAbort = () => source.cancel();
-  run.signal?.addEventListener('abort', onAbort);
   try {
-    return await exportSource(source, options.out, settings, { ...run, threads: options.threads });
-  } catch (err) {
-    if (run.signal?.aborted) throw new VatomError('CANCELLED', 'build interrupted; rerun the same command to resume');
-    throw err;
+    return await exportSource('build', source, options.out, settings, { ...run, threads: options.threads });
   } finally {
-    run.signal?.removeEventListener('abort', onAbort);
     await source.close();
   }
 }

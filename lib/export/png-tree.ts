@@ -1,16 +1,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { manifestFamily } from '../dataset/identity';
 import { GENERATOR } from '../dataset/manifest';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
+import { rcdbParamFile } from '../generators/rcdb-param-file';
 import type { ExportSettings } from '../options/export';
-import { createExclusiveAsync, describeError, openRegularInsideAsync } from '../safe-fs';
+import { createExclusiveAsync, describeError, entryExists, openRegularInsideAsync, removeLeftover, writeFileAtomic } from '../safe-fs';
 import { BatchReader, pipelineSizes } from './batches';
 import { encodePng, PngSettings, pngMatches } from './encode';
 import type { ExportRun, ExportSummary } from './export-run';
 import { EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, writeMarker } from './marker';
-import { familyOf } from '../dataset/identity';
-import { rcdbParamFile } from '../generators/rcdb-param-file';
-import { writeFileAtomic } from '../safe-fs';
 import { PARAM_FOLDER, paramFileName, pngPlace } from './names';
 import { orderedPipeline, Semaphore } from './pool';
 import { ImageSource, ShardMismatchError } from './source';
@@ -41,11 +40,13 @@ const DONE = 2;
 function exportFolder(out: string, folder: string): string {
   let dir = out;
   for (const part of folder.split('/')) {
+    const parent = dir;
     dir = path.join(dir, part);
-    fs.mkdirSync(dir, { recursive: true });
-    if (!fs.lstatSync(dir).isDirectory()) {
-      throw new VatomError('OUTPUT_CONFLICT', `--out ${out}: ${dir} is not a directory (a symlink or file where a folder goes)`, EXIT_BAD_INPUT);
+    if (entryExists(parent, part) && !fs.lstatSync(dir).isDirectory()) {
+      throw new VatomError('OUTPUT_CONFLICT', `--out ${out}: ${dir} is not a directory (a symlink or file where a folder goes); ` +
+        'remove it and rerun the same command', EXIT_BAD_INPUT);
     }
+    fs.mkdirSync(dir, { recursive: true });
   }
   return dir;
 }
@@ -83,7 +84,7 @@ export async function exportPngTree(source: ImageSource, out: string, settings: 
   const n = source.imageCount;
   const S = source.imageSize;
   const png: PngSettings = { gray: settings.gray, level: settings.pngLevel };
-  const family = familyOf(source.identity);
+  const family = manifestFamily(source.identity);
   const placeOf = (i: number) => {
     const c = Math.floor(i / source.instances);
     const p = source.classParams[c];
@@ -103,7 +104,7 @@ export async function exportPngTree(source: ImageSource, out: string, settings: 
     if (run.signal?.aborted) break;
     const dir = exportFolder(out, pngPlace(family, p.class, p.vertices, 0).folder);
     const names = new Set(fs.readdirSync(dir));
-    for (const name of names) if (name.endsWith('.tmp')) fs.rmSync(path.join(dir, name), { force: true });
+    for (const name of names) if (name.endsWith('.tmp')) removeLeftover(dir, name);
     for (let j = 0; j < source.instances; ++j) {
       const i = c * source.instances + j;
       if (names.has(pngPlace(family, p.class, p.vertices, j).name)) status[i] = i < marker.doneThrough ? DONE : UNCHECKED;

@@ -1,12 +1,12 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { checkManifestOnly } from '../dataset/drawn-check';
+import { checkManifestOnly, spotCheckProblem } from '../dataset/drawn-check';
 import { DatasetIdentity, identityOf, nativeSpec, optionsOfIdentity, renderableIdentity } from '../dataset/identity';
 import { isManifestOnly, Manifest, readManifest } from '../dataset/manifest';
 import { resolveDevice } from '../device';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
-import { ClassParams, loadNative, NativeGenerator } from '../native';
+import { ClassParams, loadNative, NativeGenerator, startGenerator } from '../native';
 import { parseNpyHeader } from '../npy';
 import type { ValidatedBuildOptions } from '../options/build';
 import { openRegularInside, openRegularInsideAsync } from '../safe-fs';
@@ -29,6 +29,8 @@ export interface ImageSource {
   read(begin: number, end: number): Promise<Buffer>;
   /** Resolves once everything read so far is known to be what the source promises (a dataset: its sha256). */
   verified?(): Promise<void>;
+  /** Stops a read in progress (Ctrl-C); it rejects. */
+  cancel?(): void;
   close(): Promise<void>;
 }
 
@@ -221,12 +223,22 @@ export class DatasetSource implements ImageSource {
 
 /**
  * The images of dataset directory DIR: read from its shards, or, for a manifest-only dataset, rendered
- * by the native generator with `threads` threads once its class parameters have been checked against
- * a fresh draw (the same images its shards would hold; exit 2 naming the first disagreement).
+ * by the native generator with `threads` threads. Either way only once its class parameters have been
+ * checked against a fresh draw (and a stored one's sample images against a fresh render): exit 2
+ * naming the first disagreement, before anything is written.
  */
 export async function openDatasetSource(dir: string, threads: number): Promise<ImageSource> {
   const manifest = readManifestForExport(dir);
-  if (!isManifestOnly(manifest)) return new DatasetSource(dir, manifest);
+  if (!isManifestOnly(manifest)) {
+    const source = new DatasetSource(dir, manifest);
+    // Checksums cover the files, not the manifest's own fields: what the images are named and labelled after.
+    const problem = (await checkManifestOnly(manifest))[0] ?? await spotCheckProblem(dir, manifest);
+    if (problem !== undefined) {
+      throw new VatomError('BAD_MANIFEST', `${dir}: the manifest does not describe this dataset: ${problem}; nothing was exported (run vatom-fast verify ${dir})`,
+        EXIT_BAD_INPUT);
+    }
+    return source;
+  }
   const problems = await checkManifestOnly(manifest);
   if (problems.length > 0) {
     throw new VatomError('BAD_MANIFEST', `${dir} is a manifest-only dataset that cannot render: ${problems[0]}; run vatom-fast verify ${dir}`, EXIT_BAD_INPUT);
@@ -253,6 +265,7 @@ export class RenderSource implements ImageSource {
   readonly imageCount: number;
   private params: Array<ClassParams & { class: number }> = [];
   private generator: NativeGenerator | undefined;
+  private cancelled = false;
   private readonly oneJob = new Semaphore(1);
 
   private constructor(options: ValidatedBuildOptions) {
@@ -275,16 +288,17 @@ export class RenderSource implements ImageSource {
     const spec = nativeSpec(options);
     const params = await native.drawClassParams(spec);
     source.params = params.map((p, i) => ({ class: source.startClass + i, ...p }));
-    source.generator = new native.Generator({ ...spec, classParams: params }, options.threads, resolveDevice(options, native).device);
+    source.generator = startGenerator(native, { ...spec, classParams: params }, options.threads, resolveDevice(options, native).device);
     return source;
   }
 
   read(begin: number, end: number): Promise<Buffer> {
-    return this.oneJob.run(() => this.generator!.render(begin, end));
+    return this.oneJob.run(() => (this.cancelled ? Promise.reject(new Error('cancelled')) : this.generator!.render(begin, end)));
   }
 
-  /** Stops a render in progress (Ctrl-C): the native renderers check the flag between orbits. */
+  /** Stops the render in progress and refuses those queued (Ctrl-C): the native renderers check the flag between orbits. */
   cancel(): void {
+    this.cancelled = true;
     this.generator?.cancel();
   }
 

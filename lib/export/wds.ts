@@ -6,7 +6,7 @@ import { GENERATOR } from '../dataset/manifest';
 import { sha256Inside } from '../dataset/shard-check';
 import { VatomError } from '../errors';
 import type { ExportSettings } from '../options/export';
-import { createExclusiveAsync, describeError, writeFileAtomic } from '../safe-fs';
+import { createExclusiveAsync, describeError, removeLeftover, writeFileAtomic } from '../safe-fs';
 import { BatchReader, pipelineSizes } from './batches';
 import { encodePng, PngSettings } from './encode';
 import type { ExportRun, ExportSummary } from './export-run';
@@ -60,7 +60,7 @@ export async function exportWds(source: ImageSource, out: string, settings: Expo
   marker.complete = false;
   writeMarker(out, marker);
   for (const name of fs.readdirSync(out)) {
-    if (name.startsWith(`${prefix}-`) && name.endsWith('.tar.partial')) fs.rmSync(path.join(out, name), { force: true });
+    if (name.startsWith(`${prefix}-`) && name.endsWith('.tar.partial')) removeLeftover(out, name);
   }
 
   let kept = 0;

@@ -1,6 +1,6 @@
 import * as os from 'os';
 import { badOption, VatomError, EXIT_BAD_INPUT } from '../errors';
-import { DEFAULT_PRESET, FAMILIES, PRESETS } from '../generators/presets';
+import { DEFAULT_PRESET, FAMILIES, familyOf, PRESETS } from '../generators/presets';
 import { GeneratorConfig, GeneratorFamily, parameterBound, PIXEL_VALUED } from '../generators/visualatom';
 import { renamedFlagsWarning, workerSlice, WorkerSlice } from './cluster-worker';
 import { LIMITS } from './limits';
@@ -31,12 +31,6 @@ export interface ValidatedBuildOptions {
   json: boolean;
 }
 
-/**
- * Instances per class above which the reference stream is refused: it replays a class from its start
- * to reach an image, so reading one image of a class costs up to this many renders.
- */
-export const REFERENCE_MAX_INSTANCES = 100_000;
-
 /** Classes the dataset holds: the reference drops the last classes % referenceThreads classes. */
 export function producedClasses(options: { classes: number; rng: string; referenceThreads?: number }): number {
   if (options.rng !== 'reference') return options.classes;
@@ -48,7 +42,7 @@ export function parseBuildOptions(raw: RawOptions, requireOut = true, env: NodeJ
   const given = (name: string): boolean => raw[name] !== undefined;
   const preset = given('preset') ? parseChoice('preset', raw.preset, Object.keys(PRESETS)) : DEFAULT_PRESET;
   const base = PRESETS[preset];
-  const family = base.family;
+  const family = familyOf(preset);
   const config: GeneratorConfig = { ...base.config };
 
   if (requireOut && (!given('out') || text(raw.out) === '')) {
@@ -97,9 +91,9 @@ export function parseBuildOptions(raw: RawOptions, requireOut = true, env: NodeJ
     const problem = family.referenceProblem(config);
     if (problem) throw badOption(problem[0], raw[problem[0]] ?? problem[1], problem[2]);
   }
-  if (rng === 'reference' && instances > REFERENCE_MAX_INSTANCES) {
+  if (rng === 'reference' && instances > LIMITS.referenceInstances) {
     throw badOption('instances', raw.instances ?? instances,
-      `at most ${REFERENCE_MAX_INSTANCES} with --rng reference (it replays a class from its first image to reach any other)`);
+      `at most ${LIMITS.referenceInstances} with --rng reference (it replays a class from its first image to reach any other)`);
   }
   if (rng === 'reference' && given('seed')) {
     throw badOption('seed', raw.seed, 'no --seed with --rng reference (the reference seeds process t with t + 1)');

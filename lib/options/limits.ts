@@ -15,6 +15,11 @@ export const LIMITS = Object.freeze({
   threads: schemaBound('identity', 'referenceThreads').max,
   /** Workers of one sharded build. */
   workers: schemaBound('part', 'count').max,
+  /**
+   * Instances per class of the reference stream: it replays a class from its start to reach an image,
+   * so reading one image costs up to this many renders.
+   */
+  referenceInstances: 100_000,
   /** Seeds of the philox stream are 64-bit. */
   seed: 2n ** 64n,
 });

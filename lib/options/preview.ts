@@ -1,5 +1,5 @@
 import { badOption, EXIT_BAD_INPUT, VatomError } from '../errors';
-import { PRESETS } from '../generators/presets';
+import { GENERATOR_PARAMETERS } from '../generators/presets';
 import { defaultThreads, parseBuildOptions, ValidatedBuildOptions } from './build';
 import { LIMITS } from './limits';
 import { parseInteger, RawOptions } from './values';
@@ -10,7 +10,7 @@ export const DEFAULT_ROWS = 8;
 export const DEFAULT_COLUMNS = 8;
 
 /** The options that only make sense when rendering (refused with --from): every family's parameters and the stream's. */
-const RENDER_ONLY = ['preset', ...new Set(Object.values(PRESETS).flatMap((p) => p.family.parameters.map((q) => q.option))),
+const RENDER_ONLY = ['preset', ...GENERATOR_PARAMETERS.map((p) => p.option),
   'seed', 'rng', 'reference-threads', 'device'];
 
 /** Validated `preview` options: a sheet of `rows` classes from startClass x `columns` instances. */

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "cuda_api.hpp"
@@ -116,6 +117,8 @@ class DrawParamsWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       params_ = vatom::draw_class_params(spec_);
+    } catch (const std::bad_alloc&) {
+      SetError(vatom::kOutOfMemory);
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -140,8 +143,9 @@ Napi::Value DrawClassParams(const Napi::CallbackInfo& info) {
   return promise;
 }
 
-// A dataset's renderer and thread pool, kept across shards so that a sequential stream (reference)
-// continues where the previous shard ended instead of replaying from its start.
+// A dataset's renderer, thread pool and shard writer, kept across shards so that a sequential stream
+// (reference) continues where the previous shard ended instead of replaying from its start, and the
+// chunk buffers are allocated once.
 class Generator : public Napi::ObjectWrap<Generator> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -157,9 +161,11 @@ class Generator : public Napi::ObjectWrap<Generator> {
     spec_ = spec_from_js(info[0].As<Napi::Object>());
     const int threads = info[1].As<Napi::Number>().Int32Value();
     const std::string device = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "cpu";
-    pool_ = std::make_unique<vatom::ThreadPool>(threads);
     try {
+      pool_ = std::make_unique<vatom::ThreadPool>(threads);
       renderer_ = vatom::make_renderer(spec_, vatom::parse_device(device));
+    } catch (const std::bad_alloc&) {
+      throw Napi::Error::New(info.Env(), vatom::kOutOfMemory);
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), e.what());
     }
@@ -180,6 +186,8 @@ class Generator : public Napi::ObjectWrap<Generator> {
         job_();
       } catch (const vatom::Cancelled&) {
         SetError("cancelled");
+      } catch (const std::bad_alloc&) {
+        SetError(vatom::kOutOfMemory);
       } catch (const std::exception& e) {
         SetError(e.what());
       }
@@ -220,7 +228,6 @@ class Generator : public Napi::ObjectWrap<Generator> {
     auto result = std::make_shared<vatom::ShardResult>();
     auto job = [this, task, progress, result] {
       vatom::WriteOptions options;
-      options.threads = pool_->size();
       options.chunk_images = renderer_->preferred_chunk_images();
       if (progress) {
         options.on_progress = [progress](int64_t done) {
@@ -231,7 +238,7 @@ class Generator : public Napi::ObjectWrap<Generator> {
         std::shared_ptr<Napi::ThreadSafeFunction> tsfn;
         ~Release() { if (tsfn) tsfn->Release(); }
       } release{progress};
-      *result = vatom::write_shard(spec_, *renderer_, *pool_, task, options);
+      *result = writer_.write(spec_, *renderer_, *pool_, task, options);
     };
     auto done = [result](Napi::Env env) -> Napi::Value {
       Napi::Object o = Napi::Object::New(env);
@@ -278,6 +285,7 @@ class Generator : public Napi::ObjectWrap<Generator> {
   DatasetSpec spec_;
   std::unique_ptr<vatom::ThreadPool> pool_;
   std::unique_ptr<vatom::ImageRenderer> renderer_;
+  vatom::ShardWriter writer_;
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

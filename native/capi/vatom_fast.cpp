@@ -50,7 +50,9 @@ vatom_status guarded(Body&& body) noexcept {
   } catch (const std::invalid_argument& e) {
     return fail(VATOM_ERROR_INVALID_ARGUMENT, e.what());
   } catch (const std::bad_alloc&) {
-    return fail(VATOM_ERROR_OUT_OF_MEMORY, "out of memory");
+    return fail(VATOM_ERROR_OUT_OF_MEMORY, vatom::kOutOfMemory);
+  } catch (const vatom::ResourceError& e) {
+    return fail(VATOM_ERROR_OUT_OF_MEMORY, e.what());
   } catch (const vatom::CudaOutOfMemory& e) {
     return fail(VATOM_ERROR_OUT_OF_MEMORY, e.what());
   } catch (const std::runtime_error& e) {
@@ -177,7 +179,8 @@ vatom_status vatom_renderer_create(const vatom_spec* spec, int32_t threads, cons
   return guarded([&] {
     require(out != nullptr, "out is NULL");
     *out = nullptr;
-    require(threads >= 1 && threads <= 1024, "threads is " + std::to_string(threads) + ", expected 1 to 1024");
+    require(threads >= 1 && threads <= vatom::kMaxPoolThreads, "threads is " + std::to_string(threads) +
+                                                                   ", expected 1 to " + std::to_string(vatom::kMaxPoolThreads));
     const vatom::Device dev = vatom::parse_device(device != nullptr ? device : "cpu");
     auto r = std::make_unique<vatom_renderer>();
     r->spec = to_spec(spec);

@@ -38,7 +38,7 @@ typedef enum vatom_status {
   VATOM_ERROR_INVALID_ARGUMENT = 1, /* a bad spec, device, pointer or buffer size */
   VATOM_ERROR_OUT_OF_RANGE = 2,     /* an image index outside [0, image count) */
   VATOM_ERROR_CANCELLED = 3,        /* vatom_renderer_cancel was called */
-  VATOM_ERROR_OUT_OF_MEMORY = 4,
+  VATOM_ERROR_OUT_OF_MEMORY = 4,    /* memory, or a thread, the system would not give */
   VATOM_ERROR_UNAVAILABLE = 5,      /* e.g. a CUDA device asked of a build or machine without one */
   VATOM_ERROR_INTERNAL = 6
 } vatom_status;
@@ -53,7 +53,7 @@ typedef enum vatom_family {
   VATOM_FAMILY_RCDB = 1        /* Radial Contour DataBase (CVPR 2022) */
 } vatom_family;
 
-/* The generator's family and parameters (manifest.json "generator" and "config"). RCDB reads
+/* The generator's family and parameters (manifest.json "family" and "config"). RCDB reads
  * vertices_max (its vertex_num), orbits_min (line_num_min), noise_min, line_width, radius_min,
  * oval_rate, start_pos and, in the philox stream, radius_span; its freq ranges are 0:0. */
 typedef struct vatom_config {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -192,7 +193,7 @@ const char kUsage[] =
     "otherwise, shard by shard, and prints each shard's sha256 (equal to what `vatom-fast build` with the\n"
     "same options records) and the throughput. With the philox stream, the pixel-valued defaults\n"
     "(--start-pos, --radius-min, --line-width, --noise-min and the radius span) follow --image-size as in\n"
-    "vatom-fast. --family must come first.\n"
+    "vatom-fast.\n"
     "\n"
     "Without --out nothing is written: images are rendered and hashed in memory, and the time spent\n"
     "rendering (without hashing) is printed beside the total. With --out DIR the shards are written as\n"
@@ -220,13 +221,14 @@ static int run(int argc, char** argv) {
   vatom::DatasetSpec spec;
   spec.classes = 10;
   spec.instances = 10;
-  int threads = static_cast<int>(std::thread::hardware_concurrency());
+  int threads = static_cast<int>(
+      std::clamp(std::thread::hardware_concurrency(), 1u, static_cast<unsigned>(vatom::kMaxPoolThreads)));
   int64_t shard_size = 0;
   std::string out;
   std::string device = "cpu", measure = "e2e";
-  std::vector<std::string> given;
   int repeats = 1;
   double target = 0;
+  std::vector<std::pair<std::string, std::string>> options;
   for (int i = 1; i < argc; ++i) {
     const std::string option = argv[i];
     if (option == "--help" || option == "-h") {
@@ -234,21 +236,29 @@ static int run(int argc, char** argv) {
       return 0;
     }
     if (i + 1 >= argc) usage("missing value for " + option + " (vatom-native --help for the options)");
-    const std::string value = argv[++i];
-    given.push_back(option);
-    if (option == "--family") {
-      if (i != 2) usage("--family must be the first option (it sets the defaults the others change)");
-      if (value == "rcdb") spec.config = vatom::rcdb::preset_config();
-      else if (value != "visualatom") usage("--family must be visualatom or rcdb, not " + value);
-    } else if (option == "--classes") spec.classes = to_int(option, value);
+    options.emplace_back(option, argv[++i]);
+  }
+  // The family, the stream and the image size first: they decide the defaults (with the philox stream
+  // the pixel-valued ones follow the image size).
+  vatom::GeneratorConfig base;
+  int32_t image_size = base.image_size;
+  for (const auto& [option, value] : options) {
+    if (option == "--image-size") image_size = static_cast<int32_t>(to_int(option, value));
+    else if (option == "--rng") spec.stream = value == "reference" ? vatom::StreamKind::Reference : vatom::StreamKind::Philox;
+    else if (option == "--family" && value == "rcdb") base = vatom::rcdb::preset_config();
+    else if (option == "--family" && value != "visualatom") usage("--family must be visualatom or rcdb, not " + value);
+  }
+  spec.config = spec.stream == vatom::StreamKind::Philox ? vatom::scaled_config(base, image_size) : base;
+  spec.config.image_size = image_size;
+  for (const auto& [option, value] : options) {
+    if (option == "--classes") spec.classes = to_int(option, value);
     else if (option == "--instances") spec.instances = to_int(option, value);
     else if (option == "--start-class") spec.start_class = to_int(option, value);
-    else if (option == "--image-size") spec.config.image_size = static_cast<int32_t>(to_int(option, value));
+    else if (option == "--image-size" || option == "--rng" || option == "--family") continue;
     else if (option == "--start-pos") spec.config.start_pos = static_cast<int32_t>(to_int(option, value));
     else if (option == "--vertices") to_range(option, value, spec.config.vertices_min, spec.config.vertices_max);
     else if (option == "--orbits") to_range(option, value, spec.config.orbits_min, spec.config.orbits_max);
     else if (option == "--seed") spec.seed = std::strtoull(value.c_str(), nullptr, 10);
-    else if (option == "--rng") spec.stream = value == "reference" ? vatom::StreamKind::Reference : vatom::StreamKind::Philox;
     else if (option == "--reference-threads") spec.reference_threads = static_cast<int32_t>(to_int(option, value));
     else if (option == "--threads") threads = static_cast<int>(to_int(option, value));
     else if (option == "--shard-size") shard_size = to_int(option, value);
@@ -265,19 +275,9 @@ static int run(int argc, char** argv) {
     else if (option == "--target") target = to_double(option, value);
     else usage("unknown option " + option + " (vatom-native --help for the options)");
   }
-  // As vatom-fast's scaledToImageSize: the preset's pixel values carried to the image size.
-  const vatom::GeneratorConfig paper =
-      spec.config.family == vatom::Family::Rcdb ? vatom::rcdb::preset_config() : vatom::GeneratorConfig{};
-  if (spec.stream == vatom::StreamKind::Philox && spec.config.image_size != paper.image_size) {
-    const auto defaulted = [&](const char* option) { return std::find(given.begin(), given.end(), option) == given.end(); };
-    const auto scale = [&](double value) { return value * spec.config.image_size / paper.image_size; };
-    if (defaulted("--start-pos")) spec.config.start_pos = static_cast<int32_t>(std::lround(scale(paper.start_pos)));
-    if (defaulted("--radius-min")) spec.config.radius_min = static_cast<int32_t>(std::lround(scale(paper.radius_min)));
-    if (defaulted("--line-width")) spec.config.line_width = scale(paper.line_width);
-    if (defaulted("--noise-min")) spec.config.noise_min = scale(paper.noise_min);
-    spec.config.radius_span = static_cast<int32_t>(std::lround(scale(paper.radius_span)));
+  if (threads < 1 || threads > vatom::kMaxPoolThreads) {
+    usage("--threads must be from 1 to " + std::to_string(vatom::kMaxPoolThreads) + ", not " + std::to_string(threads));
   }
-  if (threads < 1) threads = 1;
   if (device != "cpu" && device != "cuda" && device != "both") usage("--device must be cpu, cuda or both, not " + device);
   if (measure != "e2e" && measure != "device" && measure != "both") {
     usage("--cuda-measure must be e2e, device or both, not " + measure);
@@ -319,8 +319,8 @@ static int run(int argc, char** argv) {
     renderer = vatom::make_renderer(spec);
   }
   vatom::WriteOptions write_options;
-  write_options.threads = threads;
   if (gpu) write_options.chunk_images = gpu->preferred_chunk_images();
+  vatom::ShardWriter writer;
   const auto started = std::chrono::steady_clock::now();
   std::vector<uint8_t> pixels;
   double render_s = 0;
@@ -332,7 +332,7 @@ static int run(int argc, char** argv) {
       char name[64];
       std::snprintf(name, sizeof name, "/images-%05d.npy", shard);
       vatom::ShardTask task{first, count, out + name, out + "/labels-" + std::string(name + 8)};
-      digest = vatom::write_shard(spec, *renderer, pool, task, write_options).images_sha256;
+      digest = writer.write(spec, *renderer, pool, task, write_options).images_sha256;
     } else {
       const int64_t size = spec.config.image_size;
       const std::string header = vatom::npy_header("|u1", {count, size, size}, vatom::kImageDataOffset);
@@ -381,6 +381,10 @@ static int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     return run(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "vatom-native: %s\n", vatom::kOutOfMemory);
+    return 1;
   } catch (const std::exception& e) {
     std::fflush(stdout);
     std::fprintf(stderr, "vatom-native: %s\n", e.what());

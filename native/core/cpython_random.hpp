@@ -1,7 +1,6 @@
 // CPython's `random` module generator (MT19937 with CPython's int seeding) and the calls that
 // render_VisualAtom.py makes on it: random(), getrandbits(k), randint(a, b) (bit-length rejection on
 // getrandbits, as Random._randbelow_with_getrandbits in CPython 3.11) and uniform(a, b).
-// REFERENCE_RENDERER.md, section 1.
 //
 // The state (624 words + index) is a plain copyable struct, so a replay can snapshot it at any point.
 // skip_words(n) advances by n outputs without tempering them: only the twists are computed.

@@ -1,5 +1,5 @@
 // 1-D Perlin noise exactly as noise.pnoise1 (package `noise` 1.2.3, octaves 1, repeat 1024, base 0):
-// float32 throughout, every operation rounded to float, no FMA (see REFERENCE_RENDERER.md, section 2).
+// float32 throughout, every operation rounded to float, no FMA.
 #pragma once
 #include <cstdint>
 #include "hd.hpp"

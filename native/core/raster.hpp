@@ -1,7 +1,7 @@
 // 1-pixel lines that set exactly the pixels Pillow 9.4's ImageDraw.line(width=1) sets for one segment:
 // endpoints truncated toward zero, Bresenham from the first point with the end excluded (ties step the
 // minor axis, |dx| == |dy| takes the steep branch), the end point plotted on its own, and clipping per
-// pixel. REFERENCE_RENDERER.md, section 3.
+// pixel.
 #pragma once
 #include <cstdint>
 #include "hd.hpp"

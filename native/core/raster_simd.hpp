@@ -1,6 +1,6 @@
-// What the vector polygon rasterizers (raster_avx2 in philox_simd_avx2.cpp, raster_avx512 in
-// philox_simd_avx512.cpp) share besides their vector code: setting the pixels at the offsets they
-// collect. Internal linkage, like everything those kernels inline (simd_target.hpp).
+// What the vector polygon rasterizer (PhiloxVectorKernels::raster) uses besides its vector code: setting
+// the pixels at the offsets it collects. Internal linkage, like everything the kernels inline
+// (simd_target.hpp).
 #pragma once
 #include <cstdint>
 

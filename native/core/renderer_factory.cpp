@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
@@ -19,7 +20,8 @@ Device parse_device(const std::string& name) {
 
 namespace {
 
-constexpr int64_t kImageSizeMin = 16, kImageSizeMax = 8192;
+// The generator config's bounds (the manifest schema's generatorConfig) and the class parameters'
+// (the values a config within them can draw).
 constexpr int64_t kVerticesMax = 100000, kOrbitsMax = 100000, kFrequencyMax = 1000000;
 constexpr int64_t kPixelsMax = 1000000;
 constexpr double kRealMax = 1000000;
@@ -53,23 +55,45 @@ struct Checker {
   }
 };
 
+const FieldLimit& limit(const char* field) {
+  for (const FieldLimit& l : spec_limits()) {
+    if (std::strcmp(l.field, field) == 0) return l;
+  }
+  throw std::logic_error(std::string("no limit for ") + field);
+}
+
+int64_t min_of(const char* field) { return static_cast<int64_t>(limit(field).min); }
+int64_t max_of(const char* field) { return static_cast<int64_t>(limit(field).max); }
+
 }  // namespace
+
+const std::vector<FieldLimit>& spec_limits() {
+  static const std::vector<FieldLimit> limits = {
+      {"imageSize", 16, 8192},          {"verticesMin", 3, kVerticesMax}, {"verticesMax", 3, kVerticesMax},
+      {"orbitsMin", 1, kOrbitsMax},     {"orbitsMax", 1, kOrbitsMax},     {"noiseMin", 0, kRealMax},
+      {"lineWidth", 0, kRealMax},       {"radiusMin", 0, kPixelsMax},     {"radiusSpan", 0, kPixelsMax},
+      {"ovalRate", 1, kRealMax},
+      {"startPos", 0, kPixelsMax},      {"freq1Min", 0, kFrequencyMax},   {"freq1Max", 0, kFrequencyMax},
+      {"freq2Min", 0, kFrequencyMax},   {"freq2Max", 0, kFrequencyMax},   {"referenceThreads", 1, 1024},
+  };
+  return limits;
+}
 
 std::string spec_problem(const DatasetSpec& spec) {
   Checker c;
   const GeneratorConfig& g = spec.config;
   if (g.family != Family::VisualAtom && g.family != Family::Rcdb) c.fail("family is not visualatom or rcdb");
-  c.integer("imageSize", g.image_size, kImageSizeMin, kImageSizeMax);
-  c.range("vertices", g.vertices_min, g.vertices_max, 3, kVerticesMax);
-  c.range("orbits", g.orbits_min, g.orbits_max, 1, kOrbitsMax);
-  c.real("noiseMin", g.noise_min, 0, kRealMax);
-  c.real("lineWidth", g.line_width, 0, kRealMax);
-  c.integer("radiusMin", g.radius_min, 0, kPixelsMax);
-  c.integer("radiusSpan", g.radius_span, 0, kPixelsMax);
-  c.real("ovalRate", g.oval_rate, 1, kRealMax);
-  c.integer("startPos", g.start_pos, 0, kPixelsMax);
-  c.range("freq1", g.freq1_min, g.freq1_max, 0, kFrequencyMax);
-  c.range("freq2", g.freq2_min, g.freq2_max, 0, kFrequencyMax);
+  c.integer("imageSize", g.image_size, min_of("imageSize"), max_of("imageSize"));
+  c.range("vertices", g.vertices_min, g.vertices_max, min_of("verticesMin"), max_of("verticesMax"));
+  c.range("orbits", g.orbits_min, g.orbits_max, min_of("orbitsMin"), max_of("orbitsMax"));
+  c.real("noiseMin", g.noise_min, limit("noiseMin").min, limit("noiseMin").max);
+  c.real("lineWidth", g.line_width, limit("lineWidth").min, limit("lineWidth").max);
+  c.integer("radiusMin", g.radius_min, min_of("radiusMin"), max_of("radiusMin"));
+  c.integer("radiusSpan", g.radius_span, min_of("radiusSpan"), max_of("radiusSpan"));
+  c.real("ovalRate", g.oval_rate, limit("ovalRate").min, limit("ovalRate").max);
+  c.integer("startPos", g.start_pos, min_of("startPos"), max_of("startPos"));
+  c.range("freq1", g.freq1_min, g.freq1_max, min_of("freq1Min"), max_of("freq1Max"));
+  c.range("freq2", g.freq2_min, g.freq2_max, min_of("freq2Min"), max_of("freq2Max"));
   if (g.freq2_min == g.freq2_max && g.freq2_min != 0 && g.freq1_min <= g.freq2_min && g.freq2_min <= g.freq1_max) {
     c.fail("freq2 is " + std::to_string(g.freq2_min) + ":" + std::to_string(g.freq2_max) +
            ", expected a range that can draw a value other than n1 (the redraw of n2 would never end)");
@@ -83,7 +107,7 @@ std::string spec_problem(const DatasetSpec& spec) {
     c.fail("classes * instances is more than 2^53 images");
   }
   if (spec.stream == StreamKind::Reference) {
-    c.integer("referenceThreads", spec.reference_threads, 1, 1024);
+    c.integer("referenceThreads", spec.reference_threads, min_of("referenceThreads"), max_of("referenceThreads"));
     if (!c.failed && spec.classes % spec.reference_threads != 0) {
       c.fail("classes (" + std::to_string(spec.classes) + ") must be a multiple of referenceThreads (" +
              std::to_string(spec.reference_threads) + ") for the reference stream");
@@ -106,8 +130,8 @@ std::string spec_problem(const DatasetSpec& spec) {
       c.real((at + "lineWidth").c_str(), p.line_width, 0, kRealMax);
       c.real((at + "ovalX").c_str(), p.oval_x, 0, kRealMax);
       c.real((at + "ovalY").c_str(), p.oval_y, 0, kRealMax);
-      c.real((at + "centreY").c_str(), p.centre_y, -kPixelsMax, kPixelsMax + kImageSizeMax);
-      c.real((at + "centreX").c_str(), p.centre_x, -kPixelsMax, kPixelsMax + kImageSizeMax);
+      c.real((at + "centreY").c_str(), p.centre_y, -kPixelsMax, kPixelsMax + max_of("imageSize"));
+      c.real((at + "centreX").c_str(), p.centre_x, -kPixelsMax, kPixelsMax + max_of("imageSize"));
     }
   }
   if (!c.failed && g.family == Family::Rcdb) {

@@ -15,9 +15,17 @@ enum class Device { Cpu, Cuda };
 // "cpu" or "cuda"; throws std::invalid_argument naming the allowed values otherwise.
 Device parse_device(const std::string& name);
 
+// What spec_problem allows of a generator config field and of referenceThreads, by the manifest
+// schema's names: the bounds that keep the native code's indices and coordinates in range. A test
+// compares them with the schema, which the command line and Python check options against.
+struct FieldLimit {
+  const char* field;
+  double min, max;
+};
+const std::vector<FieldLimit>& spec_limits();
+
 // Why the spec cannot be rendered safely (a field, its value and what is allowed), or "" when it can.
-// These are the bounds that keep the native code's indices and coordinates in range (the same as
-// lib/options.ts LIMITS); the CLI's option checks stay the one place for user-facing validation.
+// The CLI's option checks stay the one place for user-facing validation.
 std::string spec_problem(const DatasetSpec& spec);
 
 // The class parameters the spec's config, stream and seed draw, for its classes.

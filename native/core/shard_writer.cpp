@@ -3,13 +3,19 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
-#include <future>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <stdexcept>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "npy.hpp"
@@ -18,7 +24,10 @@
 namespace vatom {
 namespace {
 
-constexpr int64_t kChunkBytes = 64ll << 20;
+// A chunk of about 8 MiB stays in the caches between its rendering and its hashing; three buffers let
+// rendering run ahead while the output thread works.
+constexpr int64_t kChunkBytes = 8ll << 20;
+constexpr int kBuffers = 3;
 
 // Test hook for the disk-full path: VATOM_TEST_FAIL_WRITE_AFTER=N makes shard writes fail with
 // ENOSPC once this process has written N bytes of shards, as a full disk would.
@@ -103,54 +112,152 @@ void sync_directory_of(const std::string& path) {
   if (rc != 0) throw io_error("cannot sync directory", dir);
 }
 
+// The output thread's side of the pipeline: chunks in rendering order, each written to the images file
+// and hashed, then its buffer handed back. The first failure stops it; the rendering side sees it
+// before its next chunk.
+class ChunkSink {
+ public:
+  ChunkSink(TempFile& file, Sha256& hash, size_t buffers) : file_(file), hash_(hash), free_(buffers) {
+    for (size_t i = 0; i < buffers; ++i) free_[i] = i;
+    try {
+      thread_ = std::thread([this] { run(); });
+    } catch (const std::system_error& e) {
+      throw ResourceError(std::string("cannot start the shard's output thread (") + e.what() +
+                          "); raise the process's thread limit (ulimit -u)");
+    }
+  }
+  // Stops the thread (after the chunks already queued, unless stop(false) came first).
+  ~ChunkSink() { stop(false); }
+
+  // A free buffer's index, once the output thread is done with one; rethrows its failure.
+  size_t take_free() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !free_.empty() || error_; });
+    if (error_) std::rethrow_exception(error_);
+    const size_t b = free_.back();
+    free_.pop_back();
+    return b;
+  }
+
+  void put(size_t buffer, const uint8_t* data, size_t bytes, int64_t images) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(Chunk{buffer, data, bytes, images});
+    }
+    changed_.notify_all();
+  }
+
+  int64_t images_done() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return images_done_;
+  }
+
+  // finish: write what is queued, then stop; otherwise stop at once. Rethrows the thread's failure
+  // when finishing.
+  void stop(bool finish) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!finish) queue_.clear();
+      closing_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (finish && error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  struct Chunk {
+    size_t buffer;
+    const uint8_t* data;
+    size_t bytes;
+    int64_t images;
+  };
+
+  void run() {
+    for (;;) {
+      Chunk c;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [&] { return !queue_.empty() || closing_; });
+        if (queue_.empty()) return;
+        c = queue_.front();
+        queue_.pop_front();
+      }
+      try {
+        file_.write(c.data, c.bytes);
+        hash_.update(c.data, c.bytes);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        error_ = std::current_exception();
+        queue_.clear();
+        changed_.notify_all();
+        return;
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        free_.push_back(c.buffer);
+        images_done_ += c.images;
+      }
+      changed_.notify_all();
+    }
+  }
+
+  TempFile& file_;
+  Sha256& hash_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Chunk> queue_;
+  std::vector<size_t> free_;
+  int64_t images_done_ = 0;
+  bool closing_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
 }  // namespace
 
-ShardResult write_shard(const DatasetSpec& spec, ImageRenderer& renderer, ThreadPool& pool,
-                        const ShardTask& task, const WriteOptions& options) {
+ShardResult ShardWriter::write(const DatasetSpec& spec, ImageRenderer& renderer, ThreadPool& pool,
+                               const ShardTask& task, const WriteOptions& options) {
   const int64_t image_bytes = spec.image_bytes();
   const int64_t size = spec.config.image_size;
   ShardResult result;
+
+  int64_t chunk = options.chunk_images > 0 ? options.chunk_images
+                                           : std::max<int64_t>(kChunkBytes / image_bytes, 4 * pool.size());
+  chunk = std::max<int64_t>(1, std::min(chunk, task.count));
+  // Uninitialised and kept for the next shard: the renderer overwrites every byte it hands on.
+  const size_t chunk_bytes = static_cast<size_t>(chunk * image_bytes);
+  if (chunk_bytes > buffer_bytes_) {
+    buffers_.clear();
+    buffer_bytes_ = 0;
+    for (int b = 0; b < kBuffers; ++b) buffers_.emplace_back(new uint8_t[chunk_bytes]);
+    buffer_bytes_ = chunk_bytes;
+  }
 
   TempFile images(task.images_path);
   Sha256 images_hash;
   const std::string header = npy_header("|u1", {task.count, size, size}, kImageDataOffset);
   images.write(header.data(), header.size());
   images_hash.update(header.data(), header.size());
-
-  int64_t chunk = options.chunk_images > 0 ? options.chunk_images : kChunkBytes / image_bytes;
-  if (chunk < 2 * pool.size()) chunk = 2 * pool.size();
-  if (chunk > task.count) chunk = task.count;
-  std::vector<uint8_t> buffers[2];
-  buffers[0].resize(static_cast<size_t>(chunk * image_bytes));
-  buffers[1].resize(static_cast<size_t>(chunk * image_bytes));
-
-  // Rendering chunk n overlaps writing and hashing chunk n - 1.
-  std::future<void> pending;
-  int64_t written_images = 0, pending_images = 0;
-  auto finish_pending = [&] {
-    if (!pending.valid()) return;
-    pending.get();
-    written_images += pending_images;
-    if (options.on_progress) options.on_progress(written_images);
-  };
-  try {
-    int which = 0;
-    for (int64_t done = 0; done < task.count; done += chunk, which ^= 1) {
-      if (renderer.cancel_requested()) throw Cancelled();
-      const int64_t n = task.count - done < chunk ? task.count - done : chunk;
-      uint8_t* buffer = buffers[which].data();
-      renderer.render(task.first + done, task.first + done + n, buffer, pool);
-      finish_pending();
-      pending_images = n;
-      pending = std::async(std::launch::async, [&images, &images_hash, buffer, bytes = n * image_bytes] {
-        images.write(buffer, static_cast<size_t>(bytes));
-        images_hash.update(buffer, static_cast<size_t>(bytes));
-      });
+  {
+    // Rendering chunk n overlaps writing and hashing the chunks before it.
+    ChunkSink sink(images, images_hash, buffers_.size());
+    try {
+      for (int64_t done = 0; done < task.count; done += chunk) {
+        const size_t b = sink.take_free();
+        if (options.on_progress && done > 0) options.on_progress(sink.images_done());
+        if (renderer.cancel_requested()) throw Cancelled();
+        const int64_t n = std::min(chunk, task.count - done);
+        uint8_t* buffer = buffers_[b].get();
+        renderer.render(task.first + done, task.first + done + n, buffer, pool);
+        sink.put(b, buffer, static_cast<size_t>(n * image_bytes), n);
+      }
+    } catch (...) {
+      sink.stop(false);
+      throw;
     }
-    finish_pending();
-  } catch (...) {
-    if (pending.valid()) pending.wait();
-    throw;
+    sink.stop(true);
+    if (options.on_progress) options.on_progress(task.count);
   }
   images.sync_and_close();
 

@@ -1,5 +1,5 @@
-// What the x86 SIMD kernels (philox_simd_avx*.cpp, reference_simd_avx*.cpp, pnoise_simd.hpp) share to
-// be built for a target the rest of the build does not assume:
+// What the x86 SIMD kernels (simd_lanes.hpp, pnoise_simd.hpp and the kernel templates of the generator
+// families) share to be built for a target the rest of the build does not assume:
 //
 //   VATOM_X86_SIMD       1 where this build can emit AVX2 and AVX-512 code (GCC or Clang on x86-64,
 //                        without -DVATOM_NO_SIMD); the kernel sets of a build without it are null.

@@ -1,18 +1,37 @@
 #include "thread_pool.hpp"
 
+#include <new>
+#include <string>
+#include <system_error>
+
 namespace vatom {
 
 ThreadPool::ThreadPool(int threads) {
-  for (int w = 1; w < threads; ++w) workers_.emplace_back([this, w] { worker_loop(w); });
+  // A thread the system refuses (a pids or memory limit) must not unwind past workers that are
+  // already waiting on this pool: they are stopped and joined before the error leaves.
+  try {
+    workers_.reserve(static_cast<size_t>(threads > 1 ? threads - 1 : 0));
+    for (int w = 1; w < threads; ++w) workers_.emplace_back([this, w] { worker_loop(w); });
+  } catch (const std::exception& e) {
+    const size_t started = workers_.size() + 1;
+    stop();
+    const bool no_thread = dynamic_cast<const std::system_error*>(&e) != nullptr;
+    throw ResourceError("cannot start " + std::to_string(threads) + " threads: the system allowed " +
+                        std::to_string(started) + " (" + (no_thread ? e.what() : "out of memory") +
+                        "); use fewer threads or raise the process's thread or memory limit (ulimit -u, ulimit -v)");
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop(); }
+
+void ThreadPool::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
+  workers_.clear();
 }
 
 void ThreadPool::run_items(int worker) {

@@ -7,13 +7,29 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 namespace vatom {
 
+// A thread or memory the system would not give; its message says what was asked and what to change.
+class ResourceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The message for std::bad_alloc wherever it becomes an error a user reads.
+constexpr const char* kOutOfMemory =
+    "out of memory: use fewer threads, a smaller shard or chunk, or raise the process's memory limit (ulimit -v)";
+
+// The most threads a caller may ask of a pool (the command line's and the C ABI's bound).
+constexpr int kMaxPoolThreads = 1024;
+
 class ThreadPool {
  public:
+  // Starts threads - 1 workers; throws ResourceError when the system refuses one (none is left
+  // running).
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -26,6 +42,7 @@ class ThreadPool {
   void parallel_for(int64_t count, const std::function<void(int64_t, int)>& body);
 
  private:
+  void stop();
   void worker_loop(int worker);
   void run_items(int worker);
 

@@ -1,6 +1,8 @@
 /* The C ABI from C: the header compiles as C, a bad spec comes back as a code and a message (and the
  * process lives), ranges and index lists agree, out-of-range indices and cancellation are reported.
- * Prints one line per check and "capi-check: all passed"; exit status 1 on the first failure. */
+ * Prints one line per check and "capi-check: all passed"; exit status 1 on the first failure.
+ * `vatom-capi-check threads N` instead makes a renderer of N threads, renders one image and prints
+ * "status S: MESSAGE" (the resource-limit tests run it under ulimit). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,20 @@ static void small_spec(vatom_spec* s) {
   s->instances = 3;
 }
 
-int main(void) {
+static int make_threads(int threads) {
+  vatom_spec s;
+  vatom_renderer* r = NULL;
+  unsigned char pixels[32 * 32];
+  small_spec(&s);
+  vatom_status st = vatom_renderer_create(&s, threads, "cpu", &r);
+  if (st == VATOM_OK) st = vatom_render_range(r, 0, 1, pixels, sizeof pixels);
+  printf("status %d: %s\n", (int)st, vatom_last_error());
+  vatom_renderer_free(r);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc == 3 && strcmp(argv[1], "threads") == 0) return make_threads(atoi(argv[2]));
   vatom_spec s;
   vatom_renderer* r = NULL;
   vatom_info info;

@@ -73,7 +73,7 @@ void check_noise(const psimd::Kernels& k) {
 }
 
 // The reference stream's noise kernel against P = (((pnoise1f(float(u)) * coef) - coef) - wave1) - wave2,
-// u = 0.0 + 10000 * random() of words w[2v], w[2v + 1] (REFERENCE_RENDERER.md, section 2), bit for bit.
+// u = 0.0 + 10000 * random() of words w[2v], w[2v + 1], bit for bit.
 void check_reference_noise(const rsimd::Kernels& k, std::mt19937_64& rng, int rounds) {
   const int32_t n = 1 << 12;
   Aligned<uint32_t> w(2 * n);

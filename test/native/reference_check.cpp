@@ -1,5 +1,5 @@
 // Developer check of the reference stream:
-//   reference_check fixtures REFDIR [threads]      render V1 and V2 of shared/reference and compare
+//   reference_check fixtures REFDIR [threads]      render V1 and V2 of REFDIR (test/fixtures/reference) and compare
 //                                                  the sha256 of the gray pixels with hashes.json
 //   reference_check bench [images] [threads] [chunk]
 //                                                  paper preset, one reference process, rendered in

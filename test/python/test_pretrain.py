@@ -135,13 +135,15 @@ RESUME = ["--smoke", "--epochs", "3", "--checkpoint-every", "4", "--randaug-ops"
           "--cutmix", "1.0", "--reprob", "0.25", "--drop-path", "0.1", "--workers", "2", "--log-every", "1"]
 
 
-def test_sigkill_and_restart_give_the_same_weights(dataset, tmp_path):
+@pytest.mark.parametrize("input_path", ["device", "workers"])
+def test_sigkill_and_restart_give_the_same_weights(dataset, tmp_path, input_path):
+    resume = [*RESUME, "--input", input_path]
     ref = tmp_path / "ref"
-    r = run(["--data", str(dataset), "--out", str(ref), *RESUME])
+    r = run(["--data", str(dataset), "--out", str(ref), *resume])
     assert r.returncode == 0, r.stderr
 
     out = tmp_path / "killed"
-    args = [sys.executable, str(SCRIPT), "--data", str(dataset), "--out", str(out), *RESUME]
+    args = [sys.executable, str(SCRIPT), "--data", str(dataset), "--out", str(out), *resume]
     # steps per epoch: 10; checkpoints at 4, 8, 10 (epoch end), 12, 16, 20, ...: SIGKILL between two
     # of them (losing steps), then SIGTERM (preemption: the script checkpoints the step it is at)
     for kill_after, sig in ((6, signal.SIGKILL), (17, signal.SIGTERM)):
@@ -165,7 +167,7 @@ def test_sigkill_and_restart_give_the_same_weights(dataset, tmp_path):
         assert not (out / "model.pt").exists()
     stopped_at = int(err.split("terminated: checkpoint at step ")[1].split(";")[0])
     assert stopped_at >= 17
-    r = run(["--data", str(dataset), "--out", str(out), *RESUME])
+    r = run(["--data", str(dataset), "--out", str(out), *resume])
     assert r.returncode == 0, r.stderr
     assert f"resuming {out / 'checkpoint.pt'} at step {stopped_at} " in r.stderr
 
@@ -175,7 +177,7 @@ def test_sigkill_and_restart_give_the_same_weights(dataset, tmp_path):
     assert drop_rate(killed_log) == drop_rate(epoch_lines(ref))  # same loss and top-1, epoch by epoch
 
     # resuming with other training settings is refused before any work
-    bad = run(["--data", str(dataset), "--out", str(out), *RESUME, "--lr", "0.002"])
+    bad = run(["--data", str(dataset), "--out", str(out), *resume, "--lr", "0.002"])
     assert bad.returncode == 2
     assert bad.stderr.strip().endswith("holds a run with lr=0.001, this run has lr=0.002: use the same settings to "
                                        "resume, or another --out")
@@ -191,7 +193,8 @@ def test_two_gloo_processes_split_each_epoch(dataset, tmp_path):
     for rank in (0, 1):
         env = dict(_env(), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-        args = ["--data", str(dataset), "--out", str(out), "--smoke", "--epochs", "2", "--trace-samples"]
+        args = ["--data", str(dataset), "--out", str(out), "--smoke", "--epochs", "2", "--trace-samples",
+                "--input", "workers"]
         procs.append(subprocess.Popen([sys.executable, str(SCRIPT), *args], env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
     results = [p.communicate(timeout=600) for p in procs]
@@ -261,7 +264,7 @@ def test_logs_are_never_appended_through_a_symlink(tmp_path):
     victim = tmp_path / "victim"
     victim.write_text("untouched\n")
     (tmp_path / "log.jsonl").symlink_to(victim)
-    with pytest.raises(OSError):
+    with pytest.raises(P.RunError, match="cannot append to .*log.jsonl"):
         P.emit({"epoch": 0}, tmp_path / "log.jsonl")
     assert victim.read_text() == "untouched\n"
     P.emit({"epoch": 0}, tmp_path / "fresh.jsonl")
@@ -337,3 +340,144 @@ def test_schedule_and_mixing():
     erased = P.BatchAugment(dict(cfg, reprob=1.0), 10, torch.device("cpu")).erase(x, torch.Generator().manual_seed(0))
     changed = (erased != x).any(1).float().mean(dim=(1, 2))
     assert ((changed > 0.015) & (changed < 0.34)).all()  # one region of 2%..33% in every image
+
+
+def test_two_gloo_processes_share_repeated_augmentation(dataset, tmp_path):
+    """--input device with DeiT's repeated augmentation over 2 ranks: the three copies of an image are
+    dealt round robin, so the ranks' samples interleave into the tripled order."""
+    out = tmp_path / "ddp"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for rank in (0, 1):
+        env = dict(_env(), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        args = ["--data", str(dataset), "--out", str(out), "--smoke", "--epochs", "1", "--trace-samples",
+                "--repeated-aug", "3", "--batch-size", "32"]
+        procs.append(subprocess.Popen([sys.executable, str(SCRIPT), *args], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    results = [p.communicate(timeout=600) for p in procs]
+    for p, (_, err) in zip(procs, results):
+        assert p.returncode == 0, err[-3000:]
+    traces = [[i for x in (out / f"samples-rank{r}.jsonl").read_text().splitlines() for i in json.loads(x)["indices"]]
+              for r in (0, 1)]
+    assert len(traces[0]) == len(traces[1]) == 160  # 320 training images over 2 ranks, 5 steps of 16 each
+    dealt = [i for pair in zip(*traces) for i in pair]
+    whole = len(dealt) // 3 * 3  # 320 is not a multiple of 3: the epoch ends inside a group
+    assert dealt[:whole] == [i for i in dealt[:whole:3] for _ in range(3)]  # each image three times in a row
+    held = {i for i in range(CLASSES * INSTANCES) if i % INSTANCES >= INSTANCES - HOLDOUT}
+    assert not held & set(dealt)
+
+
+def test_preset_data_trains_with_no_files_and_is_recorded(tmp_path):
+    out = tmp_path / "run"
+    r = run(["--data", "preset:visualatom-1k", "--data-seed", "3", "--data-option", "classes=4",
+             "--data-option", "instances=12", "--holdout", "2", "--smoke", "--epochs", "1", "--batch-size", "8",
+             "--out", str(out)])
+    if "cannot render" in r.stderr:
+        pytest.skip(r.stderr)
+    assert r.returncode == 0, r.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"] == "preset:visualatom-1k"
+    assert config["dataset"] == {"preset": "visualatom-1k", "dataset_seed": 3, "options": {"classes": 4, "instances": 12}}
+    assert config["train_images"] == 40 and config["heldout_images"] == 8
+    bad = run(["--data", "preset:visualatom-1k", "--data-option", "colour=red", "--smoke", "--out", str(tmp_path / "b")])
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "colour" in bad.stderr, bad.stderr
+    assert not (tmp_path / "b").exists()
+    nope = run(["--data", str(tmp_path), "--data-seed", "1", "--smoke", "--out", str(tmp_path / "c")])
+    assert nope.returncode == 2 and nope.stderr == "pretrain.py: --data-seed and --data-option need --data preset:NAME\n"
+
+
+# ------------------------------------------------------------------ the run directory is input too
+
+def plant(path: Path, kind: str, victim: Path) -> None:
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "symlink":
+        path.symlink_to(victim)
+    elif kind == "hardlink":
+        os.link(victim, path)
+
+
+@pytest.mark.parametrize("name, kind", [(n, k) for n in ("checkpoint.pt", "log.jsonl", "model.pt")
+                                        for k in ("fifo", "directory", "symlink")] + [("log.jsonl", "hardlink")])
+def test_planted_run_files_are_refused_before_any_work(dataset, tmp_path, name, kind):
+    out = tmp_path / "run"
+    out.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    plant(out / name, kind, victim)
+    r = run(["--data", str(dataset), "--out", str(out), "--smoke"], )
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and f"{name} " in r.stderr and "remove it" in r.stderr, r.stderr
+    assert r.stdout == ""  # refused before the configuration is even printed, let alone training
+    assert victim.read_text() == "untouched\n"
+    assert sorted(p.name for p in out.iterdir()) == [name]
+
+
+@pytest.fixture(scope="module")
+def finished_run(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("finished") / "run"
+    r = run(["--data", str(dataset), "--out", str(out), "--smoke", "--epochs", "1", "--checkpoint-every", "4"])
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def _bad_checkpoint(kind: str, good: Path, path: Path, tmp_path: Path) -> None:
+    if kind == "random bytes":
+        path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    elif kind == "truncated":
+        path.write_bytes(good.read_bytes()[:len(good.read_bytes()) // 2])
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "code":
+        class Planted:
+            def __reduce__(self):
+                return (os.system, (f"touch {tmp_path / 'pwned'}",))
+        import pickle
+
+        path.write_bytes(pickle.dumps({"model": Planted()}))
+    else:
+        state = torch.load(good, weights_only=True)
+        if kind == "no model":
+            del state["model"]
+        elif kind == "garbage sampler state":
+            state["sampler"] = {"epoch": "soon", "step": -3}
+        elif kind == "wrong shapes":
+            state["model"] = {k: v[..., :1] if v.dim() else v for k, v in state["model"].items()}
+        torch.save(state, path)
+
+
+@pytest.mark.parametrize("kind", ["random bytes", "truncated", "empty", "code", "no model", "garbage sampler state",
+                                  "wrong shapes"])
+def test_bad_checkpoints_are_one_line_and_exit_2(dataset, finished_run, tmp_path, kind):
+    out = tmp_path / "run"
+    shutil.copytree(finished_run, out)
+    (out / "model.pt").unlink()
+    _bad_checkpoint(kind, finished_run / "checkpoint.pt", out / "checkpoint.pt", tmp_path)
+    r = run(["--data", str(dataset), "--out", str(out), "--smoke", "--epochs", "1", "--checkpoint-every", "4"])
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and str(out / "checkpoint.pt") in r.stderr, r.stderr
+    assert "remove it to start" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "pwned").exists()  # a pickle's code never runs
+    assert not (out / "model.pt").exists()
+
+
+def test_a_full_disk_while_checkpointing_is_one_line_and_leaves_no_temporary(dataset, tmp_path):
+    import resource
+
+    out = tmp_path / "run"
+
+    def small_files():  # writes past 256 kB fail with EFBIG (Python ignores SIGXFSZ): a full disk's class
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
+
+    r = subprocess.run([sys.executable, str(SCRIPT), "--data", str(dataset), "--out", str(out), "--smoke", "--epochs",
+                        "1", "--checkpoint-every", "4"], env=_env(), capture_output=True, text=True, timeout=600,
+                       preexec_fn=small_files)
+    assert r.returncode == 1, (r.returncode, r.stderr)  # no traceback, no SIGABRT
+    assert r.stderr.count("\n") == 1 and f"cannot write {out / 'checkpoint.pt'}: File too large" in r.stderr, r.stderr
+    assert "nothing was written" in r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["config.json"]

@@ -174,15 +174,14 @@ def test_preset_equals_a_cli_build_of_the_preset(tmp_path):
 
 def test_presets_json_is_the_clis_definition():
     presets = json.loads((REPO / "python" / "vatom_fast" / "format" / "presets.json").read_text())
-    r = subprocess.run(["node", "-e", "const { PRESETS } = require(process.argv[1]); console.log(JSON.stringify("
-                        "Object.fromEntries(Object.entries(PRESETS).map(([n, p]) => [n, { ...p, family: p.family.name }]))))",
+    r = subprocess.run(["node", "-e", "console.log(JSON.stringify(require(process.argv[1]).PRESETS))",
                         str(REPO / "dist" / "generators" / "presets.js")], capture_output=True, text=True, check=True)
     cli = json.loads(r.stdout)
     assert set(cli) == set(presets["presets"]) == {"visualatom-1k", "visualatom-21k", "rcdb-1k", "rcdb-21k"}
     for name, p in presets["presets"].items():
-        assert cli[name] == {"family": p["family"], "classes": p["classes"], "instances": p["instances"],
+        assert cli[name] == {"family": p.get("family", "visualatom"), "classes": p["classes"], "instances": p["instances"],
                              "config": presets["configs"][p["config"]], "referenceThreads": p.get("referenceThreads", 1)}
-        assert vatom_fast.render.RenderSpec.preset(name).family == p["family"]
+        assert vatom_fast.render.RenderSpec.preset(name).family == p.get("family", "visualatom")
 
 
 @pytest.mark.parametrize("name", ["philox-t1-start5", "reference-t2-procs2"])

@@ -10,10 +10,13 @@
 
 #include "cpython_random.hpp"
 #include "detmath.hpp"
+#include "generators/visualatom/config.hpp"
 #include "philox.hpp"
 #include "pnoise.hpp"
 #include "raster.hpp"
+#include "renderer_factory.hpp"
 #include "sha256.hpp"
+#include "thread_pool.hpp"
 
 namespace {
 
@@ -147,7 +150,44 @@ Napi::Value DetSinCos(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// paperConfig(imageSize) -> the native paper config at that image size, in the presets file's names.
+Napi::Value PaperConfig(const Napi::CallbackInfo& info) {
+  const vatom::GeneratorConfig c = vatom::paper_config(info[0].As<Napi::Number>().Int32Value());
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("imageSize", c.image_size);
+  o.Set("verticesMin", c.vertices_min);
+  o.Set("verticesMax", c.vertices_max);
+  o.Set("orbitsMin", c.orbits_min);
+  o.Set("orbitsMax", c.orbits_max);
+  o.Set("noiseMin", c.noise_min);
+  o.Set("lineWidth", c.line_width);
+  o.Set("radiusMin", c.radius_min);
+  o.Set("ovalRate", c.oval_rate);
+  o.Set("startPos", c.start_pos);
+  o.Set("freq1Min", c.freq1_min);
+  o.Set("freq1Max", c.freq1_max);
+  o.Set("freq2Min", c.freq2_min);
+  o.Set("freq2Max", c.freq2_max);
+  o.Set("radiusSpan", c.radius_span);
+  return o;
+}
+
+// specLimits() -> {field: [min, max]}: what the native spec check allows.
+Napi::Value SpecLimits(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  for (const vatom::FieldLimit& l : vatom::spec_limits()) {
+    Napi::Array range = Napi::Array::New(info.Env(), 2);
+    range.Set(0u, l.min);
+    range.Set(1u, l.max);
+    o.Set(l.field, range);
+  }
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object testing) {
+  testing.Set("paperConfig", Napi::Function::New(env, PaperConfig));
+  testing.Set("specLimits", Napi::Function::New(env, SpecLimits));
+  testing.Set("maxPoolThreads", Napi::Number::New(env, vatom::kMaxPoolThreads));
   testing.Set("philox", Napi::Function::New(env, Philox));
   testing.Set("rasterize", Napi::Function::New(env, Rasterize));
   testing.Set("sha256", Napi::Function::New(env, Sha256Hex));

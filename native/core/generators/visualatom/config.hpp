@@ -1,6 +1,8 @@
-// The generator's parameters, already validated by the TypeScript layer (lib/options.ts): the native
-// side trusts them and does no checking of its own.
+// The generator's parameters, already validated by the caller (renderer_factory's spec_problem says
+// what the native side needs). The defaults are the paper preset (a test compares them with the presets
+// file).
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 namespace vatom {
@@ -25,7 +27,26 @@ struct GeneratorConfig {
   int32_t radius_span = 50;
 };
 
-// What one class draws once (DESIGN.md, "The generator"). The real-valued parameters are doubles so
+// A preset's config with its pixel-valued parameters (start position, minimum radius and radius span,
+// line width, minimum noise) carried to image_size, as the command line's defaults are.
+inline GeneratorConfig scaled_config(const GeneratorConfig& preset, int32_t image_size) {
+  GeneratorConfig c = preset;
+  const auto scale = [&](double value) { return value * image_size / preset.image_size; };
+  if (image_size != preset.image_size) {
+    c.start_pos = static_cast<int32_t>(std::lround(scale(preset.start_pos)));
+    c.radius_min = static_cast<int32_t>(std::lround(scale(preset.radius_min)));
+    c.radius_span = static_cast<int32_t>(std::lround(scale(preset.radius_span)));
+    c.line_width = scale(preset.line_width);
+    c.noise_min = scale(preset.noise_min);
+  }
+  c.image_size = image_size;
+  return c;
+}
+
+// The paper's config at image_size.
+inline GeneratorConfig paper_config(int32_t image_size) { return scaled_config(GeneratorConfig{}, image_size); }
+
+// What one class draws once. The real-valued parameters are doubles so
 // that the reference stream keeps Python's values; the philox stream stores float values in them.
 struct ClassParams {
   int32_t vertices = 0;  // q

@@ -2,7 +2,8 @@
 // AVX-512 (x86-64, chosen at run time by CPU detection). All three compute exactly the words, floats and
 // integers of philox_image.hpp: Philox is integer arithmetic, and the float math is the same IEEE
 // add/sub/mul/convert operations in the same order, one lane per vertex (no FMA, no approximations), so
-// the bytes of an image do not depend on which kernel ran.
+// the bytes of an image do not depend on which kernel ran. The AVX2 and AVX-512 sets are one template
+// (philox_simd_kernels.hpp) over the lane traits of simd_lanes.hpp.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -1,7 +1,6 @@
 // The reference stream (`--rng reference`): the images render_VisualAtom.py writes, pixel for pixel,
 // for `reference_threads` processes of the script (process t seeded with t + 1, its classes
 // [t * cpt, (t + 1) * cpt) of the dataset with cpt = spec.classes / reference_threads).
-// REFERENCE_RENDERER.md is the specification.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -1,5 +1,4 @@
 // The reference stream (`--rng reference`): render_VisualAtom.py pixel for pixel.
-// REFERENCE_RENDERER.md is the specification; section numbers below refer to it.
 //
 // Each process t of the reference script is one sequential MT19937 stream (seed t + 1) through all
 // instances of its classes. The number of words a call takes never depends on a floating-point value
@@ -43,7 +42,7 @@ namespace {
 constexpr double kPi = 3.141592653589793;  // math.pi
 
 // ------------------------------------------------------------------------------------------------
-// Draws (section 4.1 / 4.2)
+// Draws
 
 // Python evaluates uniform(a, b) as a + (b - a) * random(); the arguments are exact as doubles.
 ClassParams draw_class_params(CPythonRandom& r, const GeneratorConfig& c) {
@@ -80,8 +79,8 @@ void skip_lines(CPythonRandom& r, int32_t vertices, int32_t orbits) {
   }
 }
 
-// A class's parameters and its per-vertex constants, which the script evaluates identically every
-// time (section 4.2 allows precomputing them), padded with zeros to rsimd::padded_vertices(q).
+// A class's parameters and its per-vertex constants, which the script evaluates identically on every
+// orbit and are therefore computed once, padded with zeros to rsimd::padded_vertices(q).
 struct ClassData {
   ClassParams p;
   bool has_tables = false;
@@ -246,7 +245,7 @@ void seek(Walker& w, const StreamInfo& s, int64_t jt, int64_t kt) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// One image (section 4.2).
+// One image.
 
 struct Snapshot {
   MtState state;
@@ -477,19 +476,25 @@ std::vector<ClassParams> reference_class_params(const GeneratorConfig& config, i
   std::atomic<int32_t> next{0};
   std::exception_ptr error;
   std::mutex error_mutex;
-  std::vector<std::thread> threads;
-  for (int32_t i = 0; i < nthreads; ++i) {
-    threads.emplace_back([&] {
-      for (int32_t t = next++; t < reference_threads; t = next++) {
-        try {
-          process(t);
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!error) error = std::current_exception();
-        }
+  const auto work = [&] {
+    for (int32_t t = next++; t < reference_threads; t = next++) {
+      try {
+        process(t);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
       }
-    });
+    }
+  };
+  // The threads only speed the replay up: where the system gives fewer, the calling thread and the
+  // ones it has do the work.
+  std::vector<std::thread> threads;
+  try {
+    threads.reserve(static_cast<size_t>(nthreads - 1));
+    for (int32_t i = 1; i < nthreads; ++i) threads.emplace_back(work);
+  } catch (const std::exception&) {
   }
+  work();
   for (auto& th : threads) th.join();
   if (error) std::rethrow_exception(error);
   return out;

@@ -2,9 +2,10 @@
 // vertex from its two MT19937 words, the vertex update and the truncated pixel coordinates. Three
 // builds, chosen like the default stream's (philox_simd.hpp: psimd::best_isa(), VATOM_SIMD=scalar|avx2
 // caps it): "scalar" is baseline x86-64 code (SSE2 where the build has it, plain C++ otherwise), AVX2
-// and AVX-512 are compiled for their targets and picked at run time.
+// and AVX-512 are one template (reference_simd_kernels.hpp) compiled for each target and picked at
+// run time.
 //
-// Exactness (REFERENCE_RENDERER.md, sections 1.3, 1.6, 2, 4.2): every lane does the scalar definition's
+// Exactness: every lane does the scalar definition's
 // IEEE operations in its order, on the same types: random() = (a * 2^26 + b) * 2^-53 and
 // u = 10000 * random() in double, x = float(u) (round to nearest even, the MXCSR default), pnoise1 in
 // float (gradients from a table, floor by truncate-and-adjust), then in double
