@@ -31,8 +31,15 @@ export const CUDA_RENDERER_VERIFIED = false;
  * (exit 2).
  */
 export function chooseDevice(requested: 'auto' | 'cpu' | 'cuda', support: DeviceSupport, rng: 'philox' | 'reference' = 'philox',
-  cudaVerified = CUDA_RENDERER_VERIFIED): DeviceChoice {
+  cudaVerified = CUDA_RENDERER_VERIFIED, family = 'visualatom'): DeviceChoice {
   if (requested === 'cpu') return { device: 'cpu', reason: 'requested with --device cpu' };
+  // The CUDA kernels draw VisualAtom only; another family renders on the CPU, never with unchecked bytes.
+  if (family !== 'visualatom') {
+    if (requested === 'cuda') {
+      throw new VatomError('BAD_OPTION', `Invalid value for --device: "cuda"; the CUDA renderer draws VisualAtom only, the ${family} family renders on the CPU. Use --device cpu or auto`, EXIT_BAD_INPUT);
+    }
+    return { device: 'cpu', reason: `the ${family} family renders on the CPU` };
+  }
   const usable = support.cuda && support.cudaDevices > 0;
   const why = !support.cuda
     ? 'this build of vatom-fast has no CUDA support: nvcc was not found when it was built, or VATOM_CUDA was off'
@@ -54,7 +61,8 @@ export function chooseDevice(requested: 'auto' | 'cpu' | 'cuda', support: Device
 }
 
 /** The device validated options run on with the loaded addon; refusals (device support) come before any work. */
-export function resolveDevice(options: Pick<ValidatedBuildOptions, 'device' | 'rng'>, native: NativeAddon): DeviceChoice {
+export function resolveDevice(options: Pick<ValidatedBuildOptions, 'device' | 'rng' | 'family'>, native: NativeAddon): DeviceChoice {
   const c = native.cuda;
-  return chooseDevice(options.device, { cuda: c.compiled, cudaDevices: c.devices, names: c.names, error: c.error }, options.rng);
+  return chooseDevice(options.device, { cuda: c.compiled, cudaDevices: c.devices, names: c.names, error: c.error }, options.rng,
+    CUDA_RENDERER_VERIFIED, options.family.name);
 }

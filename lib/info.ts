@@ -1,3 +1,4 @@
+import { manifestFamily } from './dataset/identity';
 import { storedBytes } from './dataset/layout';
 import { isManifestOnly, Manifest, readManifest, Storage } from './dataset/manifest';
 import { describeNonDataset } from './dataset/not-a-dataset';
@@ -12,6 +13,8 @@ export interface DatasetInfo {
   /** Manifest-only: images render on access, and would take storedBytes as .npy shards. */
   rendersOnAccess?: true;
   storedBytes?: number;
+  /** The generator family (version 1 datasets: visualatom). */
+  family: string;
   rng: 'philox' | 'reference';
   stream: string;
   seed: string;
@@ -44,6 +47,7 @@ export function datasetInfo(dir: string, manifest: Manifest = readDataset(dir)):
     complete: m.complete,
     storage: m.storage ?? 'npy',
     ...(isManifestOnly(m) ? { rendersOnAccess: true as const, storedBytes: storedBytes(m) } : {}),
+    family: manifestFamily(m),
     rng: m.rng,
     stream: m.stream,
     seed: m.seed,

@@ -13,10 +13,15 @@ export interface ClassParams {
   lineWidth: number;
   ovalX: number;
   ovalY: number;
+  /** RCDB only: the first instance's centre (the script's start_pos_h, start_pos_w). */
+  centreY?: number;
+  centreX?: number;
 }
 
 /** What the native side needs to know about a dataset; validated by options.ts before it gets here. */
 export interface NativeSpec {
+  /** The generator family; absent: VisualAtom. */
+  family?: string;
   config: GeneratorConfig;
   rng: 'philox' | 'reference';
   /** Decimal string: seeds go up to 2^64 - 1. */

@@ -34,6 +34,9 @@ export function schemaBound(definition: string, field?: string): SchemaBound {
   const definitions = formatSchema().definitions as Record<string, SchemaNode>;
   let node = definitions[definition];
   if (field !== undefined) node = (node.properties as Record<string, SchemaNode>)[field];
+  // A field may name a shared definition ({"$ref": "#/definitions/NAME"}).
+  const ref = typeof node?.$ref === 'string' ? /^#\/definitions\/([A-Za-z0-9]+)$/.exec(node.$ref) : null;
+  if (ref) node = definitions[ref[1]];
   if (node === undefined || typeof node.minimum !== 'number' || typeof node.maximum !== 'number') {
     throw new Error(`${SCHEMA_FILE}: no numeric bounds at ${definition}${field ? `.${field}` : ''}`);
   }
@@ -52,7 +55,7 @@ export function schemaMaxItems(definition: string, field: string): number {
 export interface PresetsFile {
   configs: Record<string, Record<string, number>>;
   default: string;
-  presets: Record<string, { family?: string; classes: number; instances: number; config: string }>;
+  presets: Record<string, { family?: string; classes: number; instances: number; config: string; referenceThreads?: number }>;
 }
 
 /** The presets file, parsed. */

@@ -75,8 +75,8 @@ describe('library API', () => {
       log: (message) => calls.push(message.split(':')[0]),
       stop: () => calls.push('stop'),
     };
-    await vatom.build({ out: path.join(dir, 'reported'), classes: 1, instances: 2, ...SMALL }, { reporter });
-    // The warning: at 64 pixels a base radius of up to 52 can enclose the canvas.
+    await vatom.build({ out: path.join(dir, 'reported'), classes: 1, instances: 2, ...SMALL, radiusMin: 40 }, { reporter });
+    // The warning: at 64 pixels a base radius of up to 46 (40 + the span of 6) can enclose the canvas.
     expect(calls).toEqual(['warning', 'device', 'start 2 0', 'stop']);
     const out = path.join(dir, 'refused');
     expect(await refusal(() => vatom.build({ out, classes: 0 }))).toBe('BAD_OPTION 2: Invalid value for classes: 0; expected an integer >= 1');

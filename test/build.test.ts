@@ -62,12 +62,13 @@ describe('determinism', () => {
     expect(sha256(allPixels(out))).not.toBe(sha256(allPixels(one)));
   });
 
-  // Pins the philox stream of format 1: a change to the stream, the noise, the trigonometry or the
-  // rasterizer changes these. Never update them without a new format version.
+  // Pins the philox stream of format 2: a change to the stream, the noise, the trigonometry or the
+  // rasterizer changes these. Never update them without a new format version. (Format 2 carries the
+  // radius span to the image size: 6 here, at 64 pixels, where format 1 drew a span of 50.)
   it('matches the golden hashes of the small config', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(one, 'manifest.json'), 'utf8'));
     expect(manifest.shards.map((s: { imagesSha256: string }) => s.imagesSha256)).toEqual([
-      '305f018349e6d5e827fab82e6e3c0405d40e490d6825bcb6cdf4d80953b53726',
+      'db309f0a152196d27661b15cd712de20308648aa278a3bbf169ef6806f3c3dc9',
     ]);
   });
 });
@@ -95,15 +96,15 @@ describe('the paper preset', () => {
   });
 });
 
-describe('format 1 on disk', () => {
+describe('format 2 on disk', () => {
   const out = path.join(tempDir(), 'ds');
   beforeAll(() => build(out, [...SMALL_SET, '--shard-size', '8']));
 
   it('writes a manifest with the config, per-class parameters and shard checksums', () => {
     const m = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
-    expect(m).toMatchObject({ format: 'vatom-fast', version: 1, complete: true, rng: 'philox', seed: '7',
+    expect(m).toMatchObject({ format: 'vatom-fast', version: 2, family: 'visualatom', complete: true, rng: 'philox', seed: '7',
       imageSize: 64, classes: 6, instances: 5, startClass: 0, imageCount: 30, shardSize: 8, imagesDataOffset: 4096 });
-    expect(m.config).toMatchObject({ verticesMin: 20, verticesMax: 60, orbitsMin: 1, orbitsMax: 12, startPos: 64 });
+    expect(m.config).toMatchObject({ verticesMin: 20, verticesMax: 60, orbitsMin: 1, orbitsMax: 12, startPos: 64, radiusSpan: 6 });
     expect(m.classParams.map((p: { class: number }) => p.class)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(m.shards.map((s: { images: string; count: number }) => [s.images, s.count])).toEqual([
       ['images-00000.npy', 8], ['images-00001.npy', 8], ['images-00002.npy', 8], ['images-00003.npy', 6]]);

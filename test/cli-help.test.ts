@@ -30,7 +30,8 @@ describe('help', () => {
   it('gives examples and says that a build without --classes and --instances is the whole 262 GB preset', () => {
     expect(build.stdout).toMatch(/\nExamples:\n {2}vatom-fast build --classes 10/);
     expect(build.stdout.replace(/\s+/g, ' ')).toContain('Without --classes and --instances, a build makes the whole preset ' +
-      '(visualatom-1k: 1,000 x 1,000 images, 262.1 GB at 512 x 512; visualatom-21k: 21,000 x 1,000 images, 5.5 TB at 512 x 512)');
+      '(visualatom-1k: 1,000 x 1,000 images, 262.1 GB at 512 x 512; visualatom-21k: 21,000 x 1,000 images, 5.5 TB at 512 x 512; ' +
+      'rcdb-1k: 1,000 x 1,000 images, 262.1 GB at 512 x 512; rcdb-21k: 21,000 x 1,000 images, 5.5 TB at 512 x 512)');
     for (const command of ['verify', 'info', 'export', 'preview', 'merge']) {
       expect(runCli([command, '--help']).stdout).toMatch(new RegExp(`\\nExamples:\\n {2}vatom-fast ${command} `));
     }

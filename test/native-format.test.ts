@@ -3,8 +3,9 @@
 // pixel-valued defaults at other image sizes (lib/config.ts) and the thread cap (lib/options.ts).
 import * as fs from 'fs';
 import * as path from 'path';
-import { PAPER_CONFIG, scaledToImageSize } from '../lib/config';
-import { LIMITS } from '../lib/options';
+import { PAPER_CONFIG } from '../lib/generators/presets';
+import { scaledToImageSize } from '../lib/generators/visualatom';
+import { LIMITS } from '../lib/options/limits';
 import { nativeTesting, ROOT } from './helpers';
 
 const FORMAT = path.join(ROOT, 'python', 'vatom_fast', 'format');
@@ -26,7 +27,7 @@ describe('native constants against the shared format files', () => {
     for (const [field, rule] of Object.entries<{ minimum: number; maximum: number }>(schema.definitions.generatorConfig.properties)) {
       expected[field] = [rule.minimum, rule.maximum];
     }
-    const threads = schema.definitions.identity.properties.referenceThreads;
+    const threads = schema.definitions.threads;
     expected.referenceThreads = [threads.minimum, threads.maximum];
     expect(testing.specLimits()).toEqual(expected);
   });

@@ -59,17 +59,17 @@ describe('pixel-valued defaults', () => {
     ]);
   });
 
-  // The generator's fixed radius span (r0 up to radius-min + 50) still encloses a 64-pixel canvas now
-  // and then, which the warning says; the 512-pixel start position made it 36 of these 100 images.
-  it('leave 5 of 100 images blank at --image-size 64 alone, where the 512-pixel start position left 36', () => {
+  // The radius span follows the image size like the other pixel values (6 at 64 pixels, 50 at 512), so
+  // no first orbit encloses the canvas; the 512-pixel start position still leaves 36 of these 100 blank.
+  it('leave no image blank at --image-size 64 alone (the radius span scales too), where the 512-pixel start position left 36', () => {
     const dir = tempDir();
     const blank = (name: string) => images(path.join(dir, name)).filter((image) => image.every((v) => v === 0)).length;
     const args = ['build', '--image-size', '64', '--classes', '10', '--instances', '10'];
     const r = runCli([...args, '--out', path.join(dir, 'small')]);
     expect(r.status).toBe(0);
     expect(r.stderr).not.toMatch(/start position/);
-    expect(r.stderr).toMatch(/^warning: base radius up to 51 pixels \(the minimum radius 1 \+ 50\) on a 64-pixel canvas: a drawing whose first orbit encloses the whole canvas leaves its image empty/m);
-    expect(blank('small')).toBe(5);
+    expect(r.stderr).not.toMatch(/base radius/);
+    expect(blank('small')).toBe(0);
     expect(runCli([...args, '--start-pos', '512', '--radius-min', '10', '--line-width', '0.1', '--quiet', '--out', path.join(dir, 'paper-pixels')]).status).toBe(0);
     expect(blank('paper-pixels')).toBe(36);
 
@@ -82,7 +82,8 @@ describe('pixel-valued defaults', () => {
   it('warn about nothing at the paper preset or at 256 pixels', () => {
     expect(drawingWarnings(PAPER_CONFIG)).toEqual([]);
     expect(drawingWarnings(parseBuildOptions({ out: 'x', 'image-size': '256' }).config)).toEqual([]);
-    expect(drawingWarnings(parseBuildOptions({ out: 'x', 'image-size': '64' }).config)).toHaveLength(1);
+    expect(drawingWarnings(parseBuildOptions({ out: 'x', 'image-size': '64' }).config)).toEqual([]);
+    expect(drawingWarnings(parseBuildOptions({ out: 'x', 'image-size': '64', 'radius-min': '40' }).config)).toHaveLength(1);
     expect(drawingWarnings(parseBuildOptions({ out: 'x', 'image-size': '64', rng: 'reference' }).config)).toHaveLength(2);
   });
 
@@ -102,7 +103,7 @@ describe('vatom-native --help', () => {
   it('prints its usage and exits 0; a missing value points to it', () => {
     const help = spawnSync(path.join(ROOT, 'build', 'vatom-native'), ['--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/^usage: vatom-native \[--classes N\]/);
+    expect(help.stdout).toMatch(/^usage: vatom-native \[--family visualatom\|rcdb\] \[--classes N\]/);
     const bad = spawnSync(path.join(ROOT, 'build', 'vatom-native'), ['--classes'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toBe('vatom-native: missing value for --classes (vatom-native --help for the options)\n');

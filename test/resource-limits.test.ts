@@ -5,7 +5,7 @@
 import { spawnSync, SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { PAPER_CONFIG } from '../lib/config';
+import { PAPER_CONFIG } from '../lib/generators/presets';
 import { ROOT } from './helpers';
 
 const AS_ROOT = process.getuid?.() === 0;

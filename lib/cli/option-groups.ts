@@ -9,7 +9,7 @@ import { formatBytes } from '../progress';
  */
 export function generatorOptions<T>(y: Argv<T>, counts = { classes: 'the preset\'s, 1,000 for visualatom-1k', instances: 'the preset\'s, 1,000' }) {
   let out = y
-    .option('preset', { type: 'string', describe: 'visualatom-1k (default) or visualatom-21k: the paper parameters and counts' })
+    .option('preset', { type: 'string', describe: `${Object.keys(PRESETS).join(', ')} (default visualatom-1k): a generator family with its published parameters and counts` })
     .option('classes', { type: 'number', requiresArg: true, describe: `Number of classes (default: ${counts.classes})` })
     .option('instances', { type: 'number', requiresArg: true, describe: `Images per class (default: ${counts.instances})` })
     .option('start-class', { type: 'number', requiresArg: true, describe: 'Index of the first class (default 0)' });

@@ -12,7 +12,7 @@ import type { ClassParams } from '../native';
 import { producedClasses } from '../options/build';
 import { LIMITS } from '../options/limits';
 import { formatSchema, SCHEMA_FILE } from '../shared-format';
-import { STREAMS } from './identity';
+import { manifestFamily, streamName } from './identity';
 import { MAX_SHARDS, shardFileBytes, shardNames, workerShardRange } from './layout';
 
 /** A manifest larger than this is refused before it is read (1M classes and 100k shards fit). */
@@ -98,7 +98,7 @@ export function checkSchema(kind: 'manifest' | 'exportMarker', value: unknown, f
 
 /** Minimal shape the format checks below read (the full Manifest type lives in manifest.ts). */
 interface Checked {
-  rng: string; stream: string; seed: string; referenceThreads?: number;
+  version: number; family?: string; rng: string; stream: string; seed: string; referenceThreads?: number;
   config: GeneratorConfig; imageSize: number; startClass: number; requestedClasses: number;
   classes: number; instances: number; imageCount: number; shardSize: number; storage?: string; complete: boolean;
   classParams: Array<ClassParams & { class: number }>;
@@ -107,11 +107,31 @@ interface Checked {
   part?: { index: number; count: number; firstShard: number; endShard: number; layoutShards: number };
 }
 
+/** Class parameters only RCDB draws (the first instance's centre). */
+export const RCDB_ONLY_PARAMS = ['centreY', 'centreX'] as const;
+
+/** What a version and a family require of the fields they add. */
+function versionProblem(m: Pick<Checked, 'version' | 'family' | 'config'>): string | undefined {
+  const c = m.config;
+  if (m.version === 1) {
+    if (m.family !== undefined || c.radiusSpan !== undefined) return 'a version 1 manifest has no family and no config.radiusSpan';
+    return undefined;
+  }
+  if (m.family === undefined) return `family is missing (version ${m.version})`;
+  if (c.radiusSpan === undefined) return `config.radiusSpan is missing (version ${m.version})`;
+  if (m.family === 'rcdb' && [c.freq1Min, c.freq1Max, c.freq2Min, c.freq2Max].some((v) => v !== 0)) {
+    return 'config.freq1Min..freq2Max must be 0 for family rcdb (RCDB has no frequencies)';
+  }
+  return undefined;
+}
+
 /** The identity checks an export marker's source shares with a manifest. */
 export function identityProblem(m: Omit<Checked, 'shardSize' | 'complete' | 'classParams' | 'shards'>): string | undefined {
   const c = m.config;
+  const version = versionProblem(m);
+  if (version) return version;
   if (m.imageSize !== c.imageSize) return `imageSize ${m.imageSize} differs from config.imageSize ${c.imageSize}`;
-  const ranges: Array<[keyof GeneratorConfig, keyof GeneratorConfig]> = [['verticesMin', 'verticesMax'], ['orbitsMin', 'orbitsMax'], ['freq1Min', 'freq1Max'], ['freq2Min', 'freq2Max']];
+  const ranges: Array<['verticesMin' | 'orbitsMin' | 'freq1Min' | 'freq2Min', 'verticesMax' | 'orbitsMax' | 'freq1Max' | 'freq2Max']> = [['verticesMin', 'verticesMax'], ['orbitsMin', 'orbitsMax'], ['freq1Min', 'freq1Max'], ['freq2Min', 'freq2Max']];
   for (const [lo, hi] of ranges) {
     if (c[lo] > c[hi]) return `config.${lo} ${c[lo]} is greater than config.${hi} ${c[hi]}`;
   }
@@ -119,7 +139,9 @@ export function identityProblem(m: Omit<Checked, 'shardSize' | 'complete' | 'cla
   if (m.startClass + m.classes > LIMITS.classIndex) return `startClass + classes ${m.startClass + m.classes} is more than 2^32`;
   if (m.requestedClasses < m.classes) return `requestedClasses ${m.requestedClasses} is less than classes ${m.classes}`;
   const philox = m.rng === 'philox';
-  if (m.stream !== STREAMS[m.rng as keyof typeof STREAMS]) return `stream ${m.stream} is not that of rng ${m.rng}`;
+  if (m.stream !== streamName(manifestFamily(m), m.rng as 'philox' | 'reference')) {
+    return `stream ${m.stream} is not that of rng ${m.rng} and family ${manifestFamily(m)}`;
+  }
   if (philox !== /^\d+$/.test(m.seed)) return `seed ${JSON.stringify(m.seed)} is not that of rng ${m.rng}`;
   if (philox !== (m.referenceThreads === undefined)) return `referenceThreads is ${philox ? 'set' : 'missing'} with rng ${m.rng}`;
   if (philox && BigInt(m.seed) >= LIMITS.seed) return `seed ${m.seed} is not below 2^64`;
@@ -136,11 +158,15 @@ export function manifestProblem(m: Checked): string | undefined {
   const identity = identityProblem(m);
   if (identity) return identity;
   const c = m.config;
+  const rcdb = manifestFamily(m) === 'rcdb';
   if (m.classParams.length !== m.classes) return `classParams lists ${m.classParams.length} classes, classes is ${m.classes}`;
   for (const [i, p] of m.classParams.entries()) {
     if (p.class !== m.startClass + i) return `classParams[${i}].class is ${p.class}, expected ${m.startClass + i}`;
     if (p.vertices < c.verticesMin || p.vertices > c.verticesMax) return `classParams[${i}].vertices ${p.vertices} is outside config ${c.verticesMin}:${c.verticesMax}`;
     if (p.orbits < c.orbitsMin || p.orbits > c.orbitsMax) return `classParams[${i}].orbits ${p.orbits} is outside config ${c.orbitsMin}:${c.orbitsMax}`;
+    for (const key of RCDB_ONLY_PARAMS) {
+      if ((key in p) !== rcdb) return `classParams[${i}].${key} is ${rcdb ? 'missing' : 'set'} with family ${manifestFamily(m)}`;
+    }
   }
   const layoutShards = Math.ceil(m.imageCount / m.shardSize);
   if (layoutShards > MAX_SHARDS) return `imageCount ${m.imageCount} in shards of ${m.shardSize} makes ${layoutShards} shards, more than ${MAX_SHARDS}`;

@@ -1,6 +1,6 @@
 /** What decides a dataset's bytes, from validated options, and the options that a dataset's identity stands for. */
 import { badOption, VatomError, EXIT_BAD_INPUT } from '../errors';
-import { DEFAULT_PRESET, familyOf } from '../generators/presets';
+import { FAMILIES, familyPreset } from '../generators/presets';
 import type { GeneratorConfig } from '../generators/visualatom';
 import type { NativeSpec } from '../native';
 import { parseBuildOptions, producedClasses, ValidatedBuildOptions } from '../options/build';
@@ -9,10 +9,22 @@ import type { RawOptions } from '../options/values';
 import { DEFAULT_SHARD_BYTES, MAX_SHARDS } from './layout';
 
 export const FORMAT_NAME = 'vatom-fast';
-export const FORMAT_VERSION = 1;
+/**
+ * The version new manifests are written with. Version 1 (still read, verified and resumed) is
+ * VisualAtom before families: no `family`, no `config.radiusSpan` (a span of 50 at any image size).
+ */
+export const FORMAT_VERSION = 2;
+export const READABLE_VERSIONS: readonly number[] = [1, 2];
 
-/** The frozen name of each stream's layout, as manifests record it. */
-export const STREAMS = Object.freeze({ philox: 'philox4x32-10/format-1', reference: 'cpython-mt19937/render_VisualAtom.py' });
+/** The frozen name of a family's stream layout, as manifests record it. */
+export function streamName(family: string, rng: 'philox' | 'reference'): string | undefined {
+  return FAMILIES[family]?.streams[rng];
+}
+
+/** The generator family of a manifest (version 1: VisualAtom). */
+export function manifestFamily(m: { family?: string }): string {
+  return m.family ?? 'visualatom';
+}
 /** The reference script seeds process t with t + 1; manifests record that in place of a seed. */
 export const REFERENCE_SEED = 'per process: t + 1';
 
@@ -20,6 +32,8 @@ export const REFERENCE_SEED = 'per process: t + 1';
 export interface DatasetIdentity {
   format: string;
   version: number;
+  /** Absent in version 1 (VisualAtom). */
+  family?: string;
   rng: 'philox' | 'reference';
   stream: string;
   seed: string;
@@ -35,7 +49,7 @@ export interface DatasetIdentity {
 }
 
 const IDENTITY_KEYS: ReadonlyArray<keyof DatasetIdentity> = [
-  'format', 'version', 'rng', 'stream', 'seed', 'referenceThreads', 'config', 'imageSize', 'startClass',
+  'format', 'version', 'family', 'rng', 'stream', 'seed', 'referenceThreads', 'config', 'imageSize', 'startClass',
   'requestedClasses', 'classes', 'instances', 'imageCount', 'shardSize',
 ];
 
@@ -44,11 +58,14 @@ export function datasetIdentity(options: ValidatedBuildOptions): DatasetIdentity
   const classes = producedClasses(options);
   const imageBytes = options.config.imageSize ** 2;
   const classesPerShard = Math.max(1, Math.floor(DEFAULT_SHARD_BYTES / (options.instances * imageBytes)));
+  // A config without a radius span is a version 1 dataset's (read back by optionsOfIdentity).
+  const version1 = options.config.radiusSpan === undefined;
   const identity: DatasetIdentity = {
     format: FORMAT_NAME,
-    version: FORMAT_VERSION,
+    version: version1 ? 1 : FORMAT_VERSION,
+    ...(version1 ? {} : { family: options.family.name }),
     rng: options.rng,
-    stream: STREAMS[options.rng],
+    stream: options.family.streams[options.rng],
     seed: options.rng === 'philox' ? options.seed : REFERENCE_SEED,
     config: { ...options.config },
     imageSize: options.config.imageSize,
@@ -111,6 +128,7 @@ export function identityDifferences(a: DatasetIdentity, b: DatasetIdentity): str
 /** The native spec of validated options (class parameters added once drawn). */
 export function nativeSpec(options: ValidatedBuildOptions): NativeSpec {
   return {
+    family: options.family.name,
     config: { ...options.config },
     rng: options.rng,
     seed: options.seed,
@@ -137,11 +155,18 @@ export function optionsOfIdentity(m: DatasetIdentity, threads?: number): Validat
     quiet: true,
   };
   if (threads !== undefined) raw.threads = threads;
-  // A manifest records no family: its config is the default preset's family's (the one family today).
-  for (const { option, keys } of familyOf(DEFAULT_PRESET).parameters) {
+  const preset = familyPreset(manifestFamily(m));
+  if (preset === undefined) throw badOption('family', m.family, `one of ${Object.keys(FAMILIES).join(', ')}`);
+  raw.preset = preset;
+  for (const { option, keys } of FAMILIES[manifestFamily(m)].parameters) {
     raw[option] = keys.length === 2 ? `${c[keys[0]]}:${c[keys[1]]}` : c[keys[0]];
   }
   if (m.rng === 'reference') raw['reference-threads'] = m.referenceThreads;
   else raw.seed = m.seed;
-  return parseBuildOptions(raw, false);
+  const options = parseBuildOptions(raw, false);
+  // The radius span is no option: the recorded one stands, and the identity comparison shows a span
+  // that the configuration does not give. Version 1 recorded none.
+  if (m.version === 1) delete options.config.radiusSpan;
+  else if (c.radiusSpan !== undefined) options.config.radiusSpan = c.radiusSpan;
+  return options;
 }

@@ -4,7 +4,7 @@ import { VatomError } from '../errors';
 import type { ClassParams } from '../native';
 import { readRegularInside, writeFileAtomic } from '../safe-fs';
 import { checkSchema, manifestProblem, MAX_JSON_BYTES, parseFormatJson } from './format-rules';
-import { DatasetIdentity, FORMAT_NAME, FORMAT_VERSION, identityOf } from './identity';
+import { DatasetIdentity, FORMAT_NAME, identityOf, READABLE_VERSIONS } from './identity';
 import { MANIFEST_NAME, partManifestName, shardNames } from './layout';
 
 /** Who wrote a manifest or an export marker. */
@@ -74,8 +74,8 @@ export function readManifest(dir: string, name = MANIFEST_NAME): Manifest {
   if (m === null || typeof m !== 'object' || (m as { format?: unknown }).format !== FORMAT_NAME) {
     throw new VatomError('NOT_A_DATASET', `${file} is not a vatom-fast manifest`);
   }
-  if (m.version !== FORMAT_VERSION) {
-    throw new VatomError('BAD_MANIFEST', `${file} has format version ${JSON.stringify(m.version)}; this vatom-fast reads version ${FORMAT_VERSION}`);
+  if (!READABLE_VERSIONS.includes(m.version)) {
+    throw new VatomError('BAD_MANIFEST', `${file} has format version ${JSON.stringify(m.version)}; this vatom-fast reads versions ${READABLE_VERSIONS.join(' and ')}`);
   }
   checkSchema('manifest', m, file);
   const problem = manifestProblem(m);

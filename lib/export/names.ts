@@ -25,6 +25,21 @@ export function pngFileName(vertices: number, instance: number): string {
   return `vertex_${pad(vertices, 4)}_instance_${pad(instance, 4)}.png`;
 }
 
+/**
+ * Where a family's reference script writes an image, relative to its output root: VisualAtom's
+ * `%05d/vertex_%04d_instance_%04d.png`, RCDB's `image/%05d/%05d_%04d.png`.
+ */
+export function pngPlace(family: string, cls: number, vertices: number, instance: number): { folder: string; name: string } {
+  if (family === 'rcdb') return { folder: `image/${classFolder(cls)}`, name: `${pad(cls, 5)}_${pad(instance, 4)}.png` };
+  return { folder: classFolder(cls), name: pngFileName(vertices, instance) };
+}
+
+/** RCDB's per-class parameter file, `param/%05d.csv`. */
+export const PARAM_FOLDER = 'param';
+export function paramFileName(cls: number): string {
+  return `${pad(cls, 5)}.csv`;
+}
+
 /** Shard file names for `count` images: PREFIX-000000.tar, ... */
 export function planTarShards(prefix: string, images: number, perShard: number): TarShardEntry[] {
   const shards: TarShardEntry[] = [];

@@ -1,14 +1,16 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { manifestFamily } from '../dataset/identity';
 import { GENERATOR } from '../dataset/manifest';
 import { EXIT_BAD_INPUT, VatomError } from '../errors';
+import { rcdbParamFile } from '../generators/rcdb-param-file';
 import type { ExportSettings } from '../options/export';
-import { createExclusiveAsync, describeError, entryExists, openRegularInsideAsync, removeLeftover } from '../safe-fs';
+import { createExclusiveAsync, describeError, entryExists, openRegularInsideAsync, removeLeftover, writeFileAtomic } from '../safe-fs';
 import { BatchReader, pipelineSizes } from './batches';
 import { encodePng, PngSettings, pngMatches } from './encode';
 import type { ExportRun, ExportSummary } from './export-run';
 import { EXPORT_FORMAT, EXPORT_VERSION, ExportMarker, writeMarker } from './marker';
-import { classFolder, pngFileName } from './names';
+import { PARAM_FOLDER, paramFileName, pngPlace } from './names';
 import { orderedPipeline, Semaphore } from './pool';
 import { ImageSource, ShardMismatchError } from './source';
 
@@ -34,9 +36,41 @@ const MARKER_EVERY_MS = 2000;
 const UNCHECKED = 1;
 const DONE = 2;
 
+/** A folder of the export (created if missing), refused when something other than a directory is there. */
+function exportFolder(out: string, folder: string): string {
+  let dir = out;
+  for (const part of folder.split('/')) {
+    const parent = dir;
+    dir = path.join(dir, part);
+    if (entryExists(parent, part) && !fs.lstatSync(dir).isDirectory()) {
+      throw new VatomError('OUTPUT_CONFLICT', `--out ${out}: ${dir} is not a directory (a symlink or file where a folder goes); ` +
+        'remove it and rerun the same command', EXIT_BAD_INPUT);
+    }
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  return dir;
+}
+
 /**
- * Writes every image of `source` as DIR/%05d/vertex_%04d_instance_%04d.png, in parallel with bounded
- * memory. Each file is written under a temporary name and renamed, so a file with its final name is
+ * RCDB: the script's param/%05d.csv of every class, text for text (each written whole under a
+ * temporary name, and only where it differs).
+ */
+function writeParamFiles(source: ImageSource, out: string): void {
+  const dir = exportFolder(out, PARAM_FOLDER);
+  for (const p of source.classParams) {
+    const name = paramFileName(p.class);
+    const text = rcdbParamFile(p as Required<typeof p>);
+    const file = path.join(dir, name);
+    if (fs.existsSync(file) && fs.lstatSync(file).isFile() && fs.readFileSync(file, 'latin1') === text) continue;
+    fs.rmSync(file, { force: true });
+    writeFileAtomic(dir, name, text);
+  }
+}
+
+/**
+ * Writes every image of `source` where the family's reference script does (names.ts pngPlace: for
+ * VisualAtom DIR/%05d/vertex_%04d_instance_%04d.png, for RCDB DIR/image/%05d/%05d_%04d.png beside
+ * DIR/param/%05d.csv), in parallel with bounded memory. Each file is written under a temporary name and renamed, so a file with its final name is
  * whole. A rerun keeps files before the marker's checkpoint, checks the others it finds by decoding
  * them against the source, and writes the rest. The caller holds OUT's lock (openExportOutput).
  */
@@ -50,10 +84,12 @@ export async function exportPngTree(source: ImageSource, out: string, settings: 
   const n = source.imageCount;
   const S = source.imageSize;
   const png: PngSettings = { gray: settings.gray, level: settings.pngLevel };
+  const family = manifestFamily(source.identity);
   const placeOf = (i: number) => {
     const c = Math.floor(i / source.instances);
     const p = source.classParams[c];
-    return { dir: path.join(out, classFolder(p.class)), name: pngFileName(p.vertices, i % source.instances) };
+    const place = pngPlace(family, p.class, p.vertices, i % source.instances);
+    return { dir: path.join(out, place.folder), name: place.name };
   };
 
   marker.complete = false;
@@ -66,20 +102,15 @@ export async function exportPngTree(source: ImageSource, out: string, settings: 
   for (let c = 0; c < source.classes; ++c) {
     const p = source.classParams[c];
     if (run.signal?.aborted) break;
-    const dir = path.join(out, classFolder(p.class));
-    const folder = classFolder(p.class);
-    if (entryExists(out, folder) && !fs.lstatSync(dir).isDirectory()) {
-      throw new VatomError('OUTPUT_CONFLICT', `--out ${out}: ${dir} is not a directory (a symlink or file where a class folder goes); ` +
-        'remove it and rerun the same command', EXIT_BAD_INPUT);
-    }
-    fs.mkdirSync(dir, { recursive: true });
+    const dir = exportFolder(out, pngPlace(family, p.class, p.vertices, 0).folder);
     const names = new Set(fs.readdirSync(dir));
     for (const name of names) if (name.endsWith('.tmp')) removeLeftover(dir, name);
     for (let j = 0; j < source.instances; ++j) {
       const i = c * source.instances + j;
-      if (names.has(pngFileName(p.vertices, j))) status[i] = i < marker.doneThrough ? DONE : UNCHECKED;
+      if (names.has(pngPlace(family, p.class, p.vertices, j).name)) status[i] = i < marker.doneThrough ? DONE : UNCHECKED;
     }
   }
+  if (family === 'rcdb' && !run.signal?.aborted) writeParamFiles(source, out);
   const runs: Array<[number, number]> = [];
   let kept = 0;
   for (let i = 0; i < n; ++i) {

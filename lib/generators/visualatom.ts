@@ -17,6 +17,12 @@ export interface GeneratorConfig {
   freq1Max: number;
   freq2Min: number;
   freq2Max: number;
+  /**
+   * The span of the radius draw above radiusMin in the default stream (r ~ randint(radiusMin, radiusMin +
+   * radiusSpan)); not an option: the preset's, carried to the image size. Absent in a version 1
+   * manifest, whose VisualAtom span is 50 at any size. The reference streams keep their script's span.
+   */
+  radiusSpan?: number;
 }
 
 /**
@@ -32,6 +38,10 @@ export interface GeneratorParameter {
 /** What a build needs to know of a generator family. */
 export interface GeneratorFamily {
   name: string;
+  /** The frozen name of each stream's layout, as manifests record it. */
+  streams: { philox: string; reference: string };
+  /** What `--rng reference` needs beyond the options' bounds (what the reference script accepts), as configProblem. */
+  referenceProblem(config: Readonly<GeneratorConfig>): [string, string, string] | undefined;
   /** Every configuration option, in the order they are checked and listed. */
   parameters: readonly GeneratorParameter[];
   /** The parameters measured in pixels, carried to another image size in proportion (the philox stream). */
@@ -48,7 +58,7 @@ export function parameterBound(key: keyof GeneratorConfig): SchemaBound {
 }
 
 /** The generator parameters measured in pixels: a preset gives them for its own image size. */
-export const PIXEL_VALUED = ['startPos', 'radiusMin', 'lineWidth', 'noiseMin'] as const;
+export const PIXEL_VALUED = ['startPos', 'radiusMin', 'lineWidth', 'noiseMin', 'radiusSpan'] as const;
 export type PixelValued = (typeof PIXEL_VALUED)[number];
 
 /**
@@ -58,7 +68,8 @@ export type PixelValued = (typeof PIXEL_VALUED)[number];
  */
 export function scaledToImageSize(preset: Readonly<GeneratorConfig>, imageSize: number): Pick<GeneratorConfig, PixelValued> {
   if (imageSize === preset.imageSize) {
-    return { startPos: preset.startPos, radiusMin: preset.radiusMin, lineWidth: preset.lineWidth, noiseMin: preset.noiseMin };
+    return { startPos: preset.startPos, radiusMin: preset.radiusMin, lineWidth: preset.lineWidth, noiseMin: preset.noiseMin,
+      radiusSpan: preset.radiusSpan };
   }
   const scale = (value: number) => (value * imageSize) / preset.imageSize;
   return {
@@ -66,10 +77,11 @@ export function scaledToImageSize(preset: Readonly<GeneratorConfig>, imageSize: 
     radiusMin: Math.round(scale(preset.radiusMin)),
     lineWidth: scale(preset.lineWidth),
     noiseMin: scale(preset.noiseMin),
+    radiusSpan: preset.radiusSpan === undefined ? undefined : Math.round(scale(preset.radiusSpan)),
   };
 }
 
-/** The span of the base radius, r0 ~ randint(radiusMin, radiusMin + 50): fixed by the generator, not an option. */
+/** VisualAtom's radius span where a config records none (version 1 manifests) and in its reference stream. */
 export const RADIUS_SPAN = 50;
 
 /** Why some images of `config` would come out empty, one sentence each; none for the paper preset. */
@@ -81,9 +93,10 @@ export function drawingWarnings(config: Readonly<GeneratorConfig>): string[] {
       `${config.startPos / 2} pixels from the middle of the canvas, outside it for part of the images, which come out ` +
       `empty or cropped (a start position of ${size} keeps every centre on the canvas)`);
   }
-  const radiusMax = config.radiusMin + RADIUS_SPAN;
+  const span = config.radiusSpan ?? RADIUS_SPAN;
+  const radiusMax = config.radiusMin + span;
   if (radiusMax > size / Math.SQRT2) {
-    warnings.push(`base radius up to ${radiusMax} pixels (the minimum radius ${config.radiusMin} + ${RADIUS_SPAN}) on a ${size}-pixel ` +
+    warnings.push(`base radius up to ${radiusMax} pixels (the minimum radius ${config.radiusMin} + ${span}) on a ${size}-pixel ` +
       'canvas: a drawing whose first orbit encloses the whole canvas leaves its image empty, so some images come out blank');
   }
   return warnings;
@@ -102,6 +115,8 @@ function configProblem(c: Readonly<GeneratorConfig>): [string, string, string] |
 /** VisualAtom: orbits of sine-wave contours, one class per draw of (q, K, r0, n1, n2, eta, lw, ox, oy). */
 export const VISUALATOM: GeneratorFamily = {
   name: 'visualatom',
+  streams: { philox: 'philox4x32-10/format-1', reference: 'cpython-mt19937/render_VisualAtom.py' },
+  referenceProblem: () => undefined,
   parameters: [
     { option: 'image-size', keys: ['imageSize'], describe: 'Image side S in pixels, 16..8192 (default 512). With --rng philox, the defaults marked "scales" follow it in proportion' },
     { option: 'vertices', keys: ['verticesMin', 'verticesMax'], describe: 'Vertex count q range MIN:MAX (default 200:1000)' },

@@ -1,7 +1,7 @@
 import * as os from 'os';
 import { badOption, VatomError, EXIT_BAD_INPUT } from '../errors';
-import { DEFAULT_PRESET, familyOf, PRESETS } from '../generators/presets';
-import { GeneratorConfig, parameterBound, PIXEL_VALUED } from '../generators/visualatom';
+import { DEFAULT_PRESET, FAMILIES, familyOf, PRESETS } from '../generators/presets';
+import { GeneratorConfig, GeneratorFamily, parameterBound, PIXEL_VALUED } from '../generators/visualatom';
 import { renamedFlagsWarning, workerSlice, WorkerSlice } from './cluster-worker';
 import { LIMITS } from './limits';
 import { parseChoice, parseInteger, parseRange, parseReal, RawOptions, text } from './values';
@@ -10,6 +10,8 @@ import { parseChoice, parseInteger, parseRange, parseReal, RawOptions, text } fr
 export interface ValidatedBuildOptions {
   out: string;
   preset: string;
+  /** The preset's generator family. */
+  family: GeneratorFamily;
   classes: number;
   instances: number;
   startClass: number;
@@ -56,6 +58,15 @@ export function parseBuildOptions(raw: RawOptions, requireOut = true, env: NodeJ
     throw badOption('instances', raw.instances, 'a count with --classes x --instances below 2^53');
   }
 
+  // An option of another family only: refused by name, never ignored.
+  for (const other of Object.values(FAMILIES)) {
+    for (const { option } of other.parameters) {
+      if (given(option) && !family.parameters.some((p) => p.option === option)) {
+        throw badOption(option, raw[option], `no --${option} with the ${family.name} family (preset ${preset}): ` +
+          `it is a parameter of ${other.name} only; ${family.name} takes ${family.parameters.map((p) => `--${p.option}`).join(', ')}`);
+      }
+    }
+  }
   for (const { option, keys } of family.parameters) {
     if (!given(option)) continue;
     const low = parameterBound(keys[0]);
@@ -72,10 +83,13 @@ export function parseBuildOptions(raw: RawOptions, requireOut = true, env: NodeJ
   // The project's stream carries the preset's pixel values to the image size; the reference keeps the script's.
   if (rng === 'philox') {
     const scaled = family.scaledToImageSize(base.config, config.imageSize);
-    for (const { option, keys } of family.parameters) {
-      const key = keys[0];
-      if (!given(option) && (PIXEL_VALUED as readonly string[]).includes(key) && scaled[key] !== undefined) config[key] = scaled[key]!;
+    for (const key of PIXEL_VALUED) {
+      const option = family.parameters.find((p) => p.keys[0] === key)?.option;
+      if ((option === undefined || !given(option)) && scaled[key] !== undefined) config[key] = scaled[key]!;
     }
+  } else {
+    const problem = family.referenceProblem(config);
+    if (problem) throw badOption(problem[0], raw[problem[0]] ?? problem[1], problem[2]);
   }
   if (rng === 'reference' && instances > LIMITS.referenceInstances) {
     throw badOption('instances', raw.instances ?? instances,
@@ -91,7 +105,7 @@ export function parseBuildOptions(raw: RawOptions, requireOut = true, env: NodeJ
     if (!/^\d+$/.test(s) || BigInt(s) >= LIMITS.seed) throw badOption('seed', raw.seed, what);
     seed = BigInt(s).toString();
   }
-  let referenceThreads = 1;
+  let referenceThreads = rng === 'reference' ? base.referenceThreads : 1;
   if (given('reference-threads')) {
     if (rng !== 'reference') throw badOption('reference-threads', raw['reference-threads'], 'no --reference-threads without --rng reference');
     referenceThreads = parseInteger('reference-threads', raw['reference-threads'], 1, LIMITS.threads);
@@ -120,6 +134,7 @@ export function parseBuildOptions(raw: RawOptions, requireOut = true, env: NodeJ
   return {
     out: given('out') ? text(raw.out) : '',
     preset,
+    family,
     classes,
     instances,
     startClass,

@@ -21,6 +21,18 @@ using vatom::DatasetSpec;
 int32_t get_int(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int32Value(); }
 int64_t get_int64(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().Int64Value(); }
 double get_double(const Napi::Object& o, const char* key) { return o.Get(key).As<Napi::Number>().DoubleValue(); }
+double get_double_or(const Napi::Object& o, const char* key, double absent) {
+  return o.Has(key) && !o.Get(key).IsUndefined() ? get_double(o, key) : absent;
+}
+
+// "visualatom" (also when absent: datasets made before there were families) or "rcdb".
+vatom::Family family_from_js(const Napi::Object& o) {
+  if (!o.Has("family") || o.Get("family").IsUndefined()) return vatom::Family::VisualAtom;
+  const std::string name = o.Get("family").As<Napi::String>().Utf8Value();
+  if (name == "visualatom") return vatom::Family::VisualAtom;
+  if (name == "rcdb") return vatom::Family::Rcdb;
+  throw Napi::Error::New(o.Env(), "family is \"" + name + "\", expected \"visualatom\" or \"rcdb\"");
+}
 
 vatom::GeneratorConfig config_from_js(const Napi::Object& o) {
   vatom::GeneratorConfig c;
@@ -38,6 +50,7 @@ vatom::GeneratorConfig config_from_js(const Napi::Object& o) {
   c.freq1_max = get_int(o, "freq1Max");
   c.freq2_min = get_int(o, "freq2Min");
   c.freq2_max = get_int(o, "freq2Max");
+  c.radius_span = static_cast<int32_t>(get_double_or(o, "radiusSpan", c.radius_span));
   return c;
 }
 
@@ -52,10 +65,13 @@ ClassParams params_from_js(const Napi::Object& o) {
   p.line_width = get_double(o, "lineWidth");
   p.oval_x = get_double(o, "ovalX");
   p.oval_y = get_double(o, "ovalY");
+  p.centre_y = get_double_or(o, "centreY", 0.0);
+  p.centre_x = get_double_or(o, "centreX", 0.0);
   return p;
 }
 
-Napi::Object params_to_js(Napi::Env env, const ClassParams& p) {
+// The drawn parameters of the family: RCDB's add the first instance's centre.
+Napi::Object params_to_js(Napi::Env env, const ClassParams& p, vatom::Family family) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("vertices", p.vertices);
   o.Set("orbits", p.orbits);
@@ -66,6 +82,10 @@ Napi::Object params_to_js(Napi::Env env, const ClassParams& p) {
   o.Set("lineWidth", p.line_width);
   o.Set("ovalX", p.oval_x);
   o.Set("ovalY", p.oval_y);
+  if (family == vatom::Family::Rcdb) {
+    o.Set("centreY", p.centre_y);
+    o.Set("centreX", p.centre_x);
+  }
   return o;
 }
 
@@ -73,6 +93,7 @@ Napi::Object params_to_js(Napi::Env env, const ClassParams& p) {
 DatasetSpec spec_from_js(const Napi::Object& o) {
   DatasetSpec s;
   s.config = config_from_js(o.Get("config").As<Napi::Object>());
+  s.config.family = family_from_js(o);
   s.stream = o.Get("rng").As<Napi::String>().Utf8Value() == "reference" ? vatom::StreamKind::Reference
                                                                          : vatom::StreamKind::Philox;
   s.seed = std::strtoull(o.Get("seed").ToString().Utf8Value().c_str(), nullptr, 10);
@@ -104,7 +125,7 @@ class DrawParamsWorker : public Napi::AsyncWorker {
   }
   void OnOK() override {
     Napi::Array out = Napi::Array::New(Env(), params_.size());
-    for (size_t i = 0; i < params_.size(); ++i) out.Set(static_cast<uint32_t>(i), params_to_js(Env(), params_[i]));
+    for (size_t i = 0; i < params_.size(); ++i) out.Set(static_cast<uint32_t>(i), params_to_js(Env(), params_[i], spec_.config.family));
     deferred_.Resolve(out);
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
@@ -154,8 +175,11 @@ class Generator : public Napi::ObjectWrap<Generator> {
   template <typename Job, typename Done>
   class Worker : public Napi::AsyncWorker {
    public:
-    Worker(Napi::Env env, Job job, Done done)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), job_(std::move(job)), done_(std::move(done)) {}
+    // `self` stays alive until the job is done: the job runs on its renderer and pool even when the
+    // caller keeps no reference to the Generator.
+    Worker(Napi::Env env, Napi::Object self, Job job, Done done)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), self_(Napi::Persistent(self)),
+          job_(std::move(job)), done_(std::move(done)) {}
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override {
       try {
@@ -173,13 +197,14 @@ class Generator : public Napi::ObjectWrap<Generator> {
 
    private:
     Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference self_;
     Job job_;
     Done done_;
   };
 
   template <typename Job, typename Done>
-  static Napi::Promise queue(Napi::Env env, Job job, Done done) {
-    auto* worker = new Worker<Job, Done>(env, std::move(job), std::move(done));
+  Napi::Promise queue(Napi::Env env, Job job, Done done) {
+    auto* worker = new Worker<Job, Done>(env, Value(), std::move(job), std::move(done));
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;

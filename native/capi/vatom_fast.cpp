@@ -72,6 +72,7 @@ void require(bool ok, const std::string& message) {
 template <typename To, typename From>
 To copy_config(const From& c) {
   To g{};
+  g.family = static_cast<decltype(g.family)>(c.family);
   g.image_size = c.image_size;
   g.vertices_min = c.vertices_min;
   g.vertices_max = c.vertices_max;
@@ -86,6 +87,7 @@ To copy_config(const From& c) {
   g.freq1_max = c.freq1_max;
   g.freq2_min = c.freq2_min;
   g.freq2_max = c.freq2_max;
+  g.radius_span = c.radius_span;
   return g;
 }
 
@@ -102,6 +104,8 @@ To copy_params(const From& p) {
   q.line_width = p.line_width;
   q.oval_x = p.oval_x;
   q.oval_y = p.oval_y;
+  q.centre_y = p.centre_y;
+  q.centre_x = p.centre_x;
   return q;
 }
 

@@ -1,4 +1,4 @@
-/* vatom-fast C ABI: render any image of a VisualAtom dataset into caller memory.
+/* vatom-fast C ABI: render any image of a VisualAtom or RCDB dataset into caller memory.
  *
  * Plain C types only; nothing throws across this boundary and nothing aborts the host process.
  * Every function that can fail returns a vatom_status (VATOM_OK = 0) and leaves a one-line message
@@ -31,7 +31,7 @@
 extern "C" {
 #endif
 
-#define VATOM_ABI_VERSION 1
+#define VATOM_ABI_VERSION 2
 
 typedef enum vatom_status {
   VATOM_OK = 0,
@@ -45,11 +45,19 @@ typedef enum vatom_status {
 
 typedef enum vatom_stream {
   VATOM_STREAM_PHILOX = 0,    /* the default stream: every image a pure function of its index */
-  VATOM_STREAM_REFERENCE = 1  /* render_VisualAtom.py's sequential MT19937 streams */
+  VATOM_STREAM_REFERENCE = 1  /* the reference script's sequential MT19937 streams */
 } vatom_stream;
 
-/* The generator's parameters (manifest.json "config"). */
+typedef enum vatom_family {
+  VATOM_FAMILY_VISUALATOM = 0, /* VisualAtom (CVPR 2023) */
+  VATOM_FAMILY_RCDB = 1        /* Radial Contour DataBase (CVPR 2022) */
+} vatom_family;
+
+/* The generator's family and parameters (manifest.json "family" and "config"). RCDB reads
+ * vertices_max (its vertex_num), orbits_min (line_num_min), noise_min, line_width, radius_min,
+ * oval_rate, start_pos and, in the philox stream, radius_span; its freq ranges are 0:0. */
 typedef struct vatom_config {
+  int32_t family; /* vatom_family */
   int32_t image_size;
   int32_t vertices_min, vertices_max;
   int32_t orbits_min, orbits_max;
@@ -60,12 +68,14 @@ typedef struct vatom_config {
   int32_t start_pos;
   int32_t freq1_min, freq1_max;
   int32_t freq2_min, freq2_max;
+  int32_t radius_span; /* RCDB philox stream: the radius draw's span above radius_min */
 } vatom_config;
 
 /* What one class draws once (manifest.json "classParams"). */
 typedef struct vatom_class_params {
   int32_t vertices, orbits, radius, freq1, freq2;
   double noise, line_width, oval_x, oval_y;
+  double centre_y, centre_x; /* RCDB: the first instance's centre; 0 for VisualAtom */
 } vatom_class_params;
 
 /* A dataset: image i is instance i % instances of class start_class + i / instances. */

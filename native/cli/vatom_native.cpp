@@ -15,6 +15,7 @@
 
 #include "cuda_api.hpp"
 #include "dataset.hpp"
+#include "generators/rcdb/rcdb.hpp"
 #include "generators/visualatom/philox_simd.hpp"
 #include "npy.hpp"
 #include "generators/visualatom/reference.hpp"
@@ -180,17 +181,19 @@ int run_both(const vatom::DatasetSpec& spec, int64_t shard_size, int threads) {
 }
 
 const char kUsage[] =
-    "usage: vatom-native [--classes N] [--instances N] [--start-class N] [--image-size S] [--vertices A:B]\n"
+    "usage: vatom-native [--family visualatom|rcdb] [--classes N] [--instances N] [--start-class N]\n"
+    "                    [--image-size S] [--vertices A:B]\n"
     "                    [--orbits A:B] [--seed N] [--rng philox|reference] [--reference-threads T]\n"
     "                    [--threads N] [--shard-size N] [--out DIR] [--noise-min X] [--line-width X]\n"
     "                    [--radius-min N] [--oval-rate X] [--start-pos N] [--freq1 A:B] [--freq2 A:B]\n"
     "                    [--device cpu|cuda|both] [--cuda-measure e2e|device|both]\n"
     "                    [--repeats N] [--target IMAGES_PER_S]\n"
     "\n"
-    "Renders 10 classes x 10 images of the paper preset unless told otherwise, shard by shard, and prints\n"
-    "each shard's sha256 (equal to what `vatom-fast build` with the same options records) and the\n"
-    "throughput. With the philox stream, the pixel-valued defaults (--start-pos, --radius-min,\n"
-    "--line-width, --noise-min) follow --image-size as in vatom-fast.\n"
+    "Renders 10 classes x 10 images of the paper preset (--family rcdb: of rcdb-1k's config) unless told\n"
+    "otherwise, shard by shard, and prints each shard's sha256 (equal to what `vatom-fast build` with the\n"
+    "same options records) and the throughput. With the philox stream, the pixel-valued defaults\n"
+    "(--start-pos, --radius-min, --line-width, --noise-min and the radius span) follow --image-size as in\n"
+    "vatom-fast.\n"
     "\n"
     "Without --out nothing is written: images are rendered and hashed in memory, and the time spent\n"
     "rendering (without hashing) is printed beside the total. With --out DIR the shards are written as\n"
@@ -235,18 +238,23 @@ static int run(int argc, char** argv) {
     if (i + 1 >= argc) usage("missing value for " + option + " (vatom-native --help for the options)");
     options.emplace_back(option, argv[++i]);
   }
-  // The stream and the image size first: with the philox stream, the pixel-valued defaults follow the
-  // image size.
+  // The family, the stream and the image size first: they decide the defaults (with the philox stream
+  // the pixel-valued ones follow the image size).
+  vatom::GeneratorConfig base;
+  int32_t image_size = base.image_size;
   for (const auto& [option, value] : options) {
-    if (option == "--image-size") spec.config.image_size = static_cast<int32_t>(to_int(option, value));
+    if (option == "--image-size") image_size = static_cast<int32_t>(to_int(option, value));
     else if (option == "--rng") spec.stream = value == "reference" ? vatom::StreamKind::Reference : vatom::StreamKind::Philox;
+    else if (option == "--family" && value == "rcdb") base = vatom::rcdb::preset_config();
+    else if (option == "--family" && value != "visualatom") usage("--family must be visualatom or rcdb, not " + value);
   }
-  if (spec.stream == vatom::StreamKind::Philox) spec.config = vatom::paper_config(spec.config.image_size);
+  spec.config = spec.stream == vatom::StreamKind::Philox ? vatom::scaled_config(base, image_size) : base;
+  spec.config.image_size = image_size;
   for (const auto& [option, value] : options) {
     if (option == "--classes") spec.classes = to_int(option, value);
     else if (option == "--instances") spec.instances = to_int(option, value);
     else if (option == "--start-class") spec.start_class = to_int(option, value);
-    else if (option == "--image-size" || option == "--rng") continue;
+    else if (option == "--image-size" || option == "--rng" || option == "--family") continue;
     else if (option == "--start-pos") spec.config.start_pos = static_cast<int32_t>(to_int(option, value));
     else if (option == "--vertices") to_range(option, value, spec.config.vertices_min, spec.config.vertices_max);
     else if (option == "--orbits") to_range(option, value, spec.config.orbits_min, spec.config.orbits_max);
@@ -285,6 +293,8 @@ static int run(int argc, char** argv) {
   if (spec.stream == vatom::StreamKind::Reference) {
     spec.classes = spec.classes / spec.reference_threads * spec.reference_threads;
   }
+  const std::string problem = vatom::spec_problem(spec);
+  if (!problem.empty()) usage(problem);
   spec.params = vatom::draw_class_params(spec);
   if (shard_size <= 0) shard_size = spec.image_count();
 

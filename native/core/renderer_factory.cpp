@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "cuda_api.hpp"
+#include "generators/rcdb/rcdb.hpp"
 #include "generators/visualatom/reference.hpp"
 
 namespace vatom {
@@ -70,7 +71,8 @@ const std::vector<FieldLimit>& spec_limits() {
   static const std::vector<FieldLimit> limits = {
       {"imageSize", 16, 8192},          {"verticesMin", 3, kVerticesMax}, {"verticesMax", 3, kVerticesMax},
       {"orbitsMin", 1, kOrbitsMax},     {"orbitsMax", 1, kOrbitsMax},     {"noiseMin", 0, kRealMax},
-      {"lineWidth", 0, kRealMax},       {"radiusMin", 0, kPixelsMax},     {"ovalRate", 1, kRealMax},
+      {"lineWidth", 0, kRealMax},       {"radiusMin", 0, kPixelsMax},     {"radiusSpan", 0, kPixelsMax},
+      {"ovalRate", 1, kRealMax},
       {"startPos", 0, kPixelsMax},      {"freq1Min", 0, kFrequencyMax},   {"freq1Max", 0, kFrequencyMax},
       {"freq2Min", 0, kFrequencyMax},   {"freq2Max", 0, kFrequencyMax},   {"referenceThreads", 1, 1024},
   };
@@ -80,12 +82,14 @@ const std::vector<FieldLimit>& spec_limits() {
 std::string spec_problem(const DatasetSpec& spec) {
   Checker c;
   const GeneratorConfig& g = spec.config;
+  if (g.family != Family::VisualAtom && g.family != Family::Rcdb) c.fail("family is not visualatom or rcdb");
   c.integer("imageSize", g.image_size, min_of("imageSize"), max_of("imageSize"));
   c.range("vertices", g.vertices_min, g.vertices_max, min_of("verticesMin"), max_of("verticesMax"));
   c.range("orbits", g.orbits_min, g.orbits_max, min_of("orbitsMin"), max_of("orbitsMax"));
   c.real("noiseMin", g.noise_min, limit("noiseMin").min, limit("noiseMin").max);
   c.real("lineWidth", g.line_width, limit("lineWidth").min, limit("lineWidth").max);
   c.integer("radiusMin", g.radius_min, min_of("radiusMin"), max_of("radiusMin"));
+  c.integer("radiusSpan", g.radius_span, min_of("radiusSpan"), max_of("radiusSpan"));
   c.real("ovalRate", g.oval_rate, limit("ovalRate").min, limit("ovalRate").max);
   c.integer("startPos", g.start_pos, min_of("startPos"), max_of("startPos"));
   c.range("freq1", g.freq1_min, g.freq1_max, min_of("freq1Min"), max_of("freq1Max"));
@@ -126,12 +130,23 @@ std::string spec_problem(const DatasetSpec& spec) {
       c.real((at + "lineWidth").c_str(), p.line_width, 0, kRealMax);
       c.real((at + "ovalX").c_str(), p.oval_x, 0, kRealMax);
       c.real((at + "ovalY").c_str(), p.oval_y, 0, kRealMax);
+      c.real((at + "centreY").c_str(), p.centre_y, -kPixelsMax, kPixelsMax + max_of("imageSize"));
+      c.real((at + "centreX").c_str(), p.centre_x, -kPixelsMax, kPixelsMax + max_of("imageSize"));
     }
+  }
+  if (!c.failed && g.family == Family::Rcdb) {
+    const std::string problem = rcdb::spec_problem(spec);
+    if (!problem.empty()) c.fail(problem);
   }
   return c.first.str();
 }
 
 std::vector<ClassParams> draw_class_params(const DatasetSpec& spec) {
+  if (spec.config.family == Family::Rcdb) {
+    return spec.stream == StreamKind::Reference
+               ? rcdb::reference_class_params(spec.config, spec.classes, spec.instances, spec.reference_threads)
+               : rcdb::philox_class_params(spec.config, spec.seed, spec.start_class, spec.classes);
+  }
   if (spec.stream == StreamKind::Reference) {
     return reference_class_params(spec.config, spec.classes, spec.instances, spec.reference_threads);
   }
@@ -139,6 +154,12 @@ std::vector<ClassParams> draw_class_params(const DatasetSpec& spec) {
 }
 
 std::unique_ptr<ImageRenderer> make_renderer(const DatasetSpec& spec, Device device) {
+  if (spec.config.family == Family::Rcdb) {
+    if (device == Device::Cuda) {
+      throw std::runtime_error("the CUDA renderer draws VisualAtom only; RCDB renders on the CPU (--device cpu)");
+    }
+    return spec.stream == StreamKind::Reference ? rcdb::make_reference_renderer(spec) : rcdb::make_philox_renderer(spec);
+  }
   if (device == Device::Cuda) return make_cuda_renderer(spec);
   if (spec.stream == StreamKind::Reference) return make_reference_renderer(spec);
   return make_philox_renderer(spec);

@@ -271,7 +271,8 @@ class VisualAtomDataset(_Base):
         if not 0 <= c < self.info.classes:
             raise IndexError(f"class {label} is not in this dataset (its classes are {self.classes[0]}..{self.classes[-1]})")
         if self.rendering:
-            return render.class_params_by_name(self._reader.spec.class_params[c], self.info.start_class + c)
+            return render.class_params_by_name(self._reader.spec.class_params[c], self.info.start_class + c,
+                                              self._reader.spec.family)
         return dict(self.info.manifest["classParams"][c])
 
     def labels(self) -> np.ndarray:

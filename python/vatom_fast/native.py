@@ -20,11 +20,13 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import numpy as np
 
 LIBRARY_ENV = "VATOM_FAST_LIBRARY"
-ABI_VERSION = 1
+ABI_VERSION = 2
 _LIB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_lib")
 # setup.py writes the reason here when it could not compile the library at install time.
 SKIPPED_NOTE = "BUILD_SKIPPED.txt"
 
+FAMILY_VISUALATOM = 0
+FAMILY_RCDB = 1
 STREAM_PHILOX = 0
 STREAM_REFERENCE = 1
 
@@ -64,6 +66,7 @@ class RenderCancelled(NativeError):
 
 class Config(ctypes.Structure):
     _fields_ = [
+        ("family", ctypes.c_int32),
         ("image_size", ctypes.c_int32),
         ("vertices_min", ctypes.c_int32), ("vertices_max", ctypes.c_int32),
         ("orbits_min", ctypes.c_int32), ("orbits_max", ctypes.c_int32),
@@ -74,6 +77,7 @@ class Config(ctypes.Structure):
         ("start_pos", ctypes.c_int32),
         ("freq1_min", ctypes.c_int32), ("freq1_max", ctypes.c_int32),
         ("freq2_min", ctypes.c_int32), ("freq2_max", ctypes.c_int32),
+        ("radius_span", ctypes.c_int32),
     ]
 
 
@@ -83,6 +87,7 @@ class ClassParams(ctypes.Structure):
         ("freq1", ctypes.c_int32), ("freq2", ctypes.c_int32),
         ("noise", ctypes.c_double), ("line_width", ctypes.c_double),
         ("oval_x", ctypes.c_double), ("oval_y", ctypes.c_double),
+        ("centre_y", ctypes.c_double), ("centre_x", ctypes.c_double),
     ]
 
 
@@ -91,7 +96,7 @@ class ClassParams(ctypes.Structure):
 CLASS_PARAMS_DTYPE = np.dtype(
     {
         "names": [name for name, _ in ClassParams._fields_],
-        "formats": ["<i4"] * 5 + ["<f8"] * 4,
+        "formats": ["<i4"] * 5 + ["<f8"] * 6,
         "offsets": [getattr(ClassParams, name).offset for name, _ in ClassParams._fields_],
         "itemsize": ctypes.sizeof(ClassParams),
     }

@@ -26,13 +26,18 @@ GENERATOR_OPTIONS = (
     "image_size", "rng", "reference_threads", "vertices", "orbits", "noise_min", "line_width", "radius_min",
     "oval_rate", "start_pos", "freq1", "freq2", "classes", "instances", "start_class",
 )
+# Options of one family only (the CLI's lib/generators/*.ts parameter tables say the same).
+FAMILY_ONLY = {"freq1": "visualatom", "freq2": "visualatom"}
+# make_rcdb.py draws randint(line_num_min, line_num_min + 199) lines.
+RCDB_LINE_SPAN = 199
 _RANGES = {"vertices": "vertices", "orbits": "orbits", "freq1": "freq1", "freq2": "freq2"}
 _INTEGERS = {"image_size": "imageSize", "radius_min": "radiusMin", "start_pos": "startPos"}
 _REALS = {"noise_min": "noiseMin", "line_width": "lineWidth", "oval_rate": "ovalRate"}
 # The parameters measured in pixels, carried to the image size when not given (as lib/config.ts
 # scaledToImageSize does, on the default stream only): config key -> option.
-PIXEL_VALUED = {"startPos": "start_pos", "radiusMin": "radius_min", "lineWidth": "line_width", "noiseMin": "noise_min"}
-_ROUNDED = ("startPos", "radiusMin")
+PIXEL_VALUED = {"startPos": "start_pos", "radiusMin": "radius_min", "lineWidth": "line_width", "noiseMin": "noise_min",
+                "radiusSpan": None}
+_ROUNDED = ("startPos", "radiusMin", "radiusSpan")
 
 _IDENTITY = schema.schema()["definitions"]["identity"]["properties"]
 _CONFIG = schema.schema()["definitions"]["generatorConfig"]["properties"]
@@ -105,9 +110,11 @@ def js_round(x: float) -> int:
 def scaled_to_image_size(base: Dict[str, Any], image_size: int) -> Dict[str, Any]:
     """The pixel-valued parameters of ``base`` carried to ``image_size`` in proportion, as the CLI does."""
     if image_size == base["imageSize"]:
-        return {key: base[key] for key in PIXEL_VALUED}
+        return {key: base[key] for key in PIXEL_VALUED if key in base}
     out = {}
     for key in PIXEL_VALUED:
+        if key not in base:
+            continue
         scaled = (base[key] * image_size) / base["imageSize"]
         out[key] = js_round(scaled) if key in _ROUNDED else scaled
     return out
@@ -133,9 +140,25 @@ def _config(base: Dict[str, Any], given: Dict[str, Any], philox: bool) -> Dict[s
     if philox:
         scaled = scaled_to_image_size(base, config["imageSize"])
         for key, option in PIXEL_VALUED.items():
-            if option not in given:
+            if key in scaled and option not in given:
                 config[key] = scaled[key]
     return config
+
+
+def _rcdb_reference_problem(c: Dict[str, Any]) -> Optional[Tuple[str, Any, str]]:
+    """What make_rcdb.py cannot take: its integer arguments, its fixed spans, an odd image size."""
+    if c["verticesMin"] != 3:
+        return "vertices", (c["verticesMin"], c["verticesMax"]), \
+            "(3, N) with rng 'reference' (the script keeps V = int(expovariate(1/100)) within 3..vertex_num)"
+    if c["orbitsMax"] != c["orbitsMin"] + RCDB_LINE_SPAN:
+        return "orbits", (c["orbitsMin"], c["orbitsMax"]), \
+            f"(A, A + {RCDB_LINE_SPAN}) with rng 'reference' (the script draws randint(line_num_min, line_num_min + {RCDB_LINE_SPAN}))"
+    if c["imageSize"] % 2 != 0:
+        return "image_size", c["imageSize"], "an even size with rng 'reference' (the script's randint(0, image_size / 2) fails on an odd one)"
+    for key, option in (("noiseMin", "noise_min"), ("ovalRate", "oval_rate")):
+        if c[key] != int(c[key]):
+            return option, c[key], f"an integer with rng 'reference' (the script's argument is an int)"
+    return None
 
 
 def preset_spec(name: str, seed: Optional[int] = None, **options: Any) -> Dict[str, Any]:
@@ -149,10 +172,16 @@ def preset_spec(name: str, seed: Optional[int] = None, **options: Any) -> Dict[s
     if not isinstance(name, str) or name not in presets["presets"]:
         raise _bad("preset", name, f"one of {', '.join(sorted(presets['presets']))}")
     p = presets["presets"][name]
+    family = p.get("family", "visualatom")
+    for option in sorted(set(options) & set(FAMILY_ONLY)):
+        if FAMILY_ONLY[option] != family:
+            raise _bad(option, options[option], f"no {option} with the {family} family (preset {name}): "
+                       f"it is a parameter of {FAMILY_ONLY[option]} only")
     base = presets["configs"][p["config"]]
     rng = options.get("rng", "philox")
-    if rng not in rules.STREAMS:
-        raise _bad("rng", rng, f"one of {', '.join(rules.STREAMS)}")
+    rngs = sorted({r for _, r in rules.STREAMS})
+    if rng not in rngs:
+        raise _bad("rng", rng, f"one of {', '.join(rngs)}")
     philox = rng == "philox"
     if not philox and seed is not None:
         raise _bad("seed", seed, "no seed with rng 'reference' (the reference seeds process t with t + 1)")
@@ -168,7 +197,7 @@ def preset_spec(name: str, seed: Optional[int] = None, **options: Any) -> Dict[s
                          "(it replays a class from its start to reach an image)")
     if classes * instances > schema.schema()["definitions"]["positive"]["maximum"]:
         raise _bad("instances", instances, "a count with classes x instances below 2^53")
-    reference_threads = 1
+    reference_threads = 1 if philox else p.get("referenceThreads", 1)
     if "reference_threads" in options:
         if philox:
             raise _bad("reference_threads", options["reference_threads"], "no reference_threads without rng 'reference'")
@@ -177,10 +206,13 @@ def preset_spec(name: str, seed: Optional[int] = None, **options: Any) -> Dict[s
             raise _bad("reference_threads", reference_threads,
                        f"at most classes ({classes}): the reference gives each process floor(classes / processes) classes")
     config = _config(base, options, philox)
+    problem = None if philox or family != "rcdb" else _rcdb_reference_problem(config)
+    if problem is not None:
+        raise _bad(*problem)
     return dict(
         config=config, stream=rng, seed=seed if philox else 0, start_class=start_class,
         classes=rules.produced_classes(classes, rng, reference_threads), instances=instances,
-        reference_threads=reference_threads, preset_name=name,
+        reference_threads=reference_threads, preset_name=name, family=family,
         preset_options={"seed": seed if philox else None, **{k: _plain(options[k]) for k in GENERATOR_OPTIONS if k in options}},
     )
 

@@ -29,11 +29,13 @@ _CONFIG_FIELDS = (
     ("startPos", "start_pos", True), ("freq1Min", "freq1_min", True), ("freq1Max", "freq1_max", True),
     ("freq2Min", "freq2_min", True), ("freq2Max", "freq2_max", True),
 )
+_FAMILY_CODES = {"visualatom": native.FAMILY_VISUALATOM, "rcdb": native.FAMILY_RCDB}
 # manifest "classParams" key -> vatom_class_params field.
 _PARAM_FIELDS = (
     ("vertices", "vertices", True), ("orbits", "orbits", True), ("radius", "radius", True),
     ("freq1", "freq1", True), ("freq2", "freq2", True), ("noise", "noise", False),
     ("lineWidth", "line_width", False), ("ovalX", "oval_x", False), ("ovalY", "oval_y", False),
+    ("centreY", "centre_y", False), ("centreX", "centre_x", False),  # rules.RCDB_ONLY_PARAMS
 )
 _INT32 = (-(2**31), 2**31 - 1)
 
@@ -70,6 +72,7 @@ class RenderSpec:
     class_params: Optional[np.ndarray] = field(default=None, repr=False)  # native.CLASS_PARAMS_DTYPE
     preset_name: Optional[str] = None  # the preset it was made from, if any, and its options
     preset_options: Optional[Dict[str, Any]] = None
+    family: str = "visualatom"  # the generator family (rules.FAMILIES)
 
     @property
     def image_size(self) -> int:
@@ -85,6 +88,10 @@ class RenderSpec:
             if key not in self.config:
                 raise SpecError(f"config.{key} is missing")
             setattr(c, name, _number(f"config.{key}", self.config[key], integer))
+        c.radius_span = _number("config.radiusSpan", self.config.get("radiusSpan", rules.VERSION_1_RADIUS_SPAN), True)
+        if self.family not in _FAMILY_CODES:
+            raise SpecError(f'family is {self.family!r}, expected one of {", ".join(rules.FAMILIES)}')
+        c.family = _FAMILY_CODES[self.family]
         stream = {"philox": native.STREAM_PHILOX, "reference": native.STREAM_REFERENCE}.get(self.stream)
         if stream is None:
             raise SpecError(f'rng is {self.stream!r}, expected "philox" or "reference"')
@@ -97,9 +104,12 @@ class RenderSpec:
         """The spec as a manifest-only dataset (no shards); its manifest records what decides the bytes."""
         from .manifest import DatasetInfo
 
+        # A VisualAtom config without a radius span is one of version 1, which fixed it at 50.
+        version = rules.FORMAT_VERSION if self.family != "visualatom" or "radiusSpan" in self.config else 1
         manifest: Dict[str, Any] = {
-            "format": rules.FORMAT_NAME, "version": rules.FORMAT_VERSION, "complete": True, "storage": "manifest",
-            "rng": self.stream, "stream": rules.STREAMS.get(self.stream, self.stream),
+            "format": rules.FORMAT_NAME, "version": version, "complete": True, "storage": "manifest",
+            **({"family": self.family} if version > 1 else {}),
+            "rng": self.stream, "stream": rules.STREAMS.get((self.family, self.stream), self.stream),
             "seed": str(self.seed) if self.stream == "philox" else "per process: t + 1",
             "config": dict(self.config), "imageSize": self.image_size,
             "startClass": self.start_class, "classes": self.classes, "instances": self.instances,
@@ -111,7 +121,8 @@ class RenderSpec:
             manifest["preset"] = self.preset_name
             manifest["presetOptions"] = dict(self.preset_options or {})
         if self.class_params is not None:
-            manifest["classParams"] = [class_params_by_name(p, self.start_class + i) for i, p in enumerate(self.class_params)]
+            manifest["classParams"] = [class_params_by_name(p, self.start_class + i, self.family)
+                                       for i, p in enumerate(self.class_params)]
         root = f"<preset {self.preset_name} seed {self.seed}>" if self.preset_name is not None else "<rendered>"
         return DatasetInfo(root=root, manifest=manifest, image_size=self.image_size, classes=self.classes,
                            instances=self.instances, start_class=self.start_class, image_count=self.image_count, shards=())
@@ -133,7 +144,7 @@ class RenderSpec:
             config=dict(m["config"]), stream=m["rng"],
             seed=int(m["seed"]) if philox else 0,  # the reference seeds process t with t + 1
             start_class=m["startClass"], classes=m["classes"], instances=m["instances"],
-            reference_threads=m.get("referenceThreads", 1),
+            reference_threads=m.get("referenceThreads", 1), family=rules.family_of(m),
         )
         spec.class_params = params_from_manifest(m["classParams"], spec.classes)
         return spec
@@ -152,14 +163,16 @@ def params_from_manifest(raw: List[Dict[str, Any]], classes: int) -> np.ndarray:
     out = np.zeros(classes, dtype=native.CLASS_PARAMS_DTYPE)
     for i, entry in enumerate(raw):
         for key, name, _ in _PARAM_FIELDS:
-            out[i][name] = entry[key]
+            out[i][name] = entry.get(key, 0.0) if key in rules.RCDB_ONLY_PARAMS else entry[key]
     return out
 
 
-def class_params_by_name(params: Any, class_index: int) -> Dict[str, Any]:
-    """One class's parameters (a CLASS_PARAMS_DTYPE record) under the manifest's names."""
+def class_params_by_name(params: Any, class_index: int, family: str = "visualatom") -> Dict[str, Any]:
+    """One class's parameters (a CLASS_PARAMS_DTYPE record) under the manifest's names: those its family draws."""
     out: Dict[str, Any] = {"class": class_index}
     for key, name, integer in _PARAM_FIELDS:
+        if key in rules.RCDB_ONLY_PARAMS and family != "rcdb":
+            continue
         out[key] = int(params[name]) if integer else float(params[name])
     return out
 

@@ -14,7 +14,12 @@ _DEFINITIONS = schema.schema()["definitions"]
 _MANIFEST = _DEFINITIONS["manifest"]["properties"]
 
 FORMAT_NAME: str = _DEFINITIONS["identity"]["properties"]["format"]["const"]
-FORMAT_VERSION: int = _DEFINITIONS["identity"]["properties"]["version"]["const"]
+# The version a new manifest is written with, and the versions read: 1 is VisualAtom before families
+# (no "family", no config.radiusSpan: a radius span of 50 at any image size).
+READABLE_VERSIONS: Tuple[int, ...] = tuple(_DEFINITIONS["identity"]["properties"]["version"]["enum"])
+FORMAT_VERSION: int = max(READABLE_VERSIONS)
+FAMILIES: Tuple[str, ...] = tuple(_DEFINITIONS["identity"]["properties"]["family"]["enum"])
+VERSION_1_RADIUS_SPAN = 50
 MANIFEST_NAME = "manifest.json"
 IMAGES_DATA_OFFSET: int = _MANIFEST["imagesDataOffset"]["const"]
 MAX_SHARDS: int = _MANIFEST["shards"]["maxItems"]
@@ -24,7 +29,19 @@ MAX_REFERENCE_INSTANCES: int = _DEFINITIONS["referenceInstances"]["maximum"]
 LABELS_DATA_OFFSET = 128
 MAX_JSON_BYTES = 512 << 20
 
-STREAMS = {"philox": "philox4x32-10/format-1", "reference": "cpython-mt19937/render_VisualAtom.py"}
+STREAMS = {
+    ("visualatom", "philox"): "philox4x32-10/format-1",
+    ("visualatom", "reference"): "cpython-mt19937/render_VisualAtom.py",
+    ("rcdb", "philox"): "philox4x32-10/rcdb-1",
+    ("rcdb", "reference"): "cpython-mt19937/make_rcdb.py",
+}
+# Class parameters only RCDB draws (the first instance's centre).
+RCDB_ONLY_PARAMS = ("centreY", "centreX")
+
+
+def family_of(m: Dict[str, Any]) -> str:
+    """The generator family of a checked manifest (version 1 manifests are VisualAtom)."""
+    return m.get("family", "visualatom")
 
 
 def shard_names(index: int) -> Tuple[str, str]:
@@ -47,8 +64,26 @@ def produced_classes(requested: int, rng: str, reference_threads: int) -> int:
     return requested if rng == "philox" else requested // reference_threads * reference_threads
 
 
+def _version_problem(m: Dict[str, Any]) -> Optional[str]:
+    c = m["config"]
+    if m["version"] == 1:
+        if "family" in m or "radiusSpan" in c:
+            return "a version 1 manifest has no family and no config.radiusSpan"
+        return None
+    if "family" not in m:
+        return f"family is missing (version {m['version']})"
+    if "radiusSpan" not in c:
+        return f"config.radiusSpan is missing (version {m['version']})"
+    if m["family"] == "rcdb" and any(c[k] != 0 for k in ("freq1Min", "freq1Max", "freq2Min", "freq2Max")):
+        return "config.freq1Min..freq2Max must be 0 for family rcdb (RCDB has no frequencies)"
+    return None
+
+
 def _identity_problem(m: Dict[str, Any]) -> Optional[str]:
     c = m["config"]
+    version = _version_problem(m)
+    if version:
+        return version
     if m["imageSize"] != c["imageSize"]:
         return f"imageSize {m['imageSize']} differs from config.imageSize {c['imageSize']}"
     for lo, hi in (("verticesMin", "verticesMax"), ("orbitsMin", "orbitsMax"), ("freq1Min", "freq1Max"), ("freq2Min", "freq2Max")):
@@ -64,8 +99,8 @@ def _identity_problem(m: Dict[str, Any]) -> Optional[str]:
     if not philox and m["instances"] > MAX_REFERENCE_INSTANCES:
         return (f"instances {m['instances']} is more than the {MAX_REFERENCE_INSTANCES} the reference stream allows "
                 "(it replays a class from its start to reach an image)")
-    if m["stream"] != STREAMS[m["rng"]]:
-        return f"stream {m['stream']} is not that of rng {m['rng']}"
+    if m["stream"] != STREAMS[(family_of(m), m["rng"])]:
+        return f"stream {m['stream']} is not that of rng {m['rng']} and family {family_of(m)}"
     if philox != m["seed"].isdigit():
         return f"seed {m['seed']!r} is not that of rng {m['rng']}"
     if philox != ("referenceThreads" not in m):
@@ -80,6 +115,7 @@ def _identity_problem(m: Dict[str, Any]) -> Optional[str]:
 
 def _class_params_problem(m: Dict[str, Any]) -> Optional[str]:
     c, params = m["config"], m["classParams"]
+    rcdb = family_of(m) == "rcdb"
     if len(params) != m["classes"]:
         return f"classParams lists {len(params)} classes, classes is {m['classes']}"
     for i, p in enumerate(params):
@@ -89,6 +125,9 @@ def _class_params_problem(m: Dict[str, Any]) -> Optional[str]:
             return f"classParams[{i}].vertices {p['vertices']} is outside config {c['verticesMin']}:{c['verticesMax']}"
         if not c["orbitsMin"] <= p["orbits"] <= c["orbitsMax"]:
             return f"classParams[{i}].orbits {p['orbits']} is outside config {c['orbitsMin']}:{c['orbitsMax']}"
+        for key in RCDB_ONLY_PARAMS:
+            if (key in p) != rcdb:
+                return f"classParams[{i}].{key} is {'missing' if rcdb else 'set'} with family {family_of(m)}"
     return None
 
 

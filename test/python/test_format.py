@@ -33,7 +33,7 @@ def test_json_semantics(synth):
     m = synth.manifest()
     assert schema.validate(m) is None
     cases = {
-        "version": (True, "/version (true) must be 1"),         # true is not 1 in JSON
+        "version": (True, "/version (true) must be one of 1, 2"),  # true is not 1 in JSON
         "complete": (1, "/complete (1) must be boolean"),
         "imageSize": (32.5, "/imageSize (32.5) must be integer"),
         "channels": (1.0, None),                                  # 1.0 is 1 in JSON (const)

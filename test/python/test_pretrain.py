@@ -75,6 +75,21 @@ def test_rendered_on_the_fly_trains_exactly_like_stored(dataset, tmp_path):
     assert weight_bytes(tmp_path / "rendered-run" / "model.pt") == weight_bytes(tmp_path / "stored-run" / "model.pt")
 
 
+def test_rcdb_dataset_trains_stored_and_rendered_alike(tmp_path):
+    # pretrain.py takes an RCDB directory as it takes a VisualAtom one (the family is the manifest's business)
+    rcdb = ["--preset", "rcdb-1k", "--classes", "4", "--instances", "20", "--image-size", "64", "--seed", "2", "--threads", "1"]
+    short = ["--smoke", "--epochs", "1", "--workers", "1"]
+    runs = []
+    for fmt in ("npy", "manifest"):
+        data = tmp_path / f"rcdb-{fmt}"
+        subprocess.run(["node", str(CLI), "build", "--format", fmt, "--out", str(data), "--quiet", *rcdb], check=True, timeout=300)
+        out = tmp_path / f"run-{fmt}"
+        r = run(["--data", str(data), "--out", str(out), *short])
+        assert r.returncode == 0, r.stderr
+        runs.append(weight_bytes(out / "model.pt"))
+    assert runs[0] == runs[1]
+
+
 def test_smoke_run_learns(dataset, tmp_path):
     out = tmp_path / "run"
     # symlinks planted where the run writes its temporary files: removed, never written through

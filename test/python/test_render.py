@@ -177,10 +177,11 @@ def test_presets_json_is_the_clis_definition():
     r = subprocess.run(["node", "-e", "console.log(JSON.stringify(require(process.argv[1]).PRESETS))",
                         str(REPO / "dist" / "generators" / "presets.js")], capture_output=True, text=True, check=True)
     cli = json.loads(r.stdout)
-    assert set(cli) == set(presets["presets"]) == {"visualatom-1k", "visualatom-21k"}
+    assert set(cli) == set(presets["presets"]) == {"visualatom-1k", "visualatom-21k", "rcdb-1k", "rcdb-21k"}
     for name, p in presets["presets"].items():
         assert cli[name] == {"family": p.get("family", "visualatom"), "classes": p["classes"], "instances": p["instances"],
-                             "config": presets["configs"][p["config"]]}
+                             "config": presets["configs"][p["config"]], "referenceThreads": p.get("referenceThreads", 1)}
+        assert vatom_fast.render.RenderSpec.preset(name).family == p.get("family", "visualatom")
 
 
 @pytest.mark.parametrize("name", ["philox-t1-start5", "reference-t2-procs2"])

@@ -209,8 +209,8 @@ def test_complete_missing(synth):
 def test_wrong_format_and_version(synth):
     _edit(synth, lambda m: m.__setitem__("format", "something-else"))
     _refused(synth.root, '/format ("something-else") must be "vatom-fast"')
-    _edit(synth, lambda m: (m.__setitem__("format", "vatom-fast"), m.__setitem__("version", 2)))
-    _refused(synth.root, "/version (2) must be 1")
+    _edit(synth, lambda m: (m.__setitem__("format", "vatom-fast"), m.__setitem__("version", 3)))
+    _refused(synth.root, "/version (3) must be one of 1, 2")
 
 
 @pytest.mark.parametrize("name", ["images-00001.npy", "labels-00000.npy"])

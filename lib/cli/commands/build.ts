@@ -8,9 +8,9 @@ import { generatorOptions, imageFormatOptions, wholePresetNote } from '../option
 export default function buildCommand(setExit: (code: number) => void): CommandModule {
   return {
     command: 'build',
-    describe: 'Render a VisualAtom dataset into .npy shards, a PNG tree or WebDataset shards, or write its manifest alone (resumes an interrupted build)',
+    describe: 'Render a VisualAtom or RCDB dataset into .npy shards, a PNG tree or WebDataset shards, or write its manifest alone (resumes an interrupted build)',
     builder: (y) => imageFormatOptions(generatorOptions(y)
-      .option('format', { type: 'string', describe: 'npy (default): .npy shards; manifest: manifest.json alone, images render on access (npy later adds the shards); png: DIR/%05d/vertex_%04d_instance_%04d.png; wds: WebDataset tar shards' })
+      .option('format', { type: 'string', describe: 'npy (default): .npy shards; manifest: manifest.json alone, images render on access (npy later adds the shards); png: the reference script\'s tree (VisualAtom: DIR/%05d/vertex_%04d_instance_%04d.png; RCDB: DIR/image/%05d/%05d_%04d.png and DIR/param/%05d.csv); wds: WebDataset tar shards' })
       .option('out', { type: 'string', describe: 'Dataset directory', demandOption: 'the dataset directory to write' })
       .option('shard-size', { type: 'number', requiresArg: true, describe: 'Images per .npy shard (default: whole classes adding up to about 1 GiB)' })
       .option('worker-index', { type: 'number', requiresArg: true, describe: 'Worker index I of a cluster build (default: SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX)' })

@@ -10,7 +10,7 @@ export default function exportCommand(setExit: (code: number) => void): CommandM
     command: 'export <dir>',
     describe: 'Write a dataset as a PNG tree (the reference layout, ImageFolder) or WebDataset tar shards (resumes an interrupted export)',
     builder: (y) => imageFormatOptions(y.positional('dir', { type: 'string', describe: 'Dataset directory (.npy shards, or manifest only: the images are rendered)' })
-      .option('to', { type: 'string', describe: 'png: DIR2/%05d/vertex_%04d_instance_%04d.png; wds: DIR2/PREFIX-000000.tar, ...' })
+      .option('to', { type: 'string', describe: 'png: the reference script\'s tree (VisualAtom: DIR2/%05d/vertex_%04d_instance_%04d.png; RCDB: DIR2/image/%05d/%05d_%04d.png and DIR2/param/%05d.csv); wds: DIR2/PREFIX-000000.tar, ...' })
       .option('out', { type: 'string', describe: 'Output directory', demandOption: 'the directory to write the export to' }))
       .option('threads', { type: 'number', requiresArg: true, describe: 'Parallel PNG encoders (default: all cores)' })
       .option('quiet', { type: 'boolean', describe: 'No progress output' })

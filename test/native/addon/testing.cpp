@@ -168,6 +168,7 @@ Napi::Value PaperConfig(const Napi::CallbackInfo& info) {
   o.Set("freq1Max", c.freq1_max);
   o.Set("freq2Min", c.freq2_min);
   o.Set("freq2Max", c.freq2_max);
+  o.Set("radiusSpan", c.radius_span);
   return o;
 }
 

@@ -23,7 +23,7 @@ ClassParams philox_class_params_one(const GeneratorConfig& c, uint64_t seed, uin
   p.orbits = word_to_int(w0[kWordOrbits], c.orbits_min, c.orbits_max);
   p.noise = uniform_float(w0[kWordNoise], static_cast<float>(c.noise_min), 4.0f);
   p.line_width = uniform_float(w0[kWordLineWidth], 0.0f, static_cast<float>(c.line_width));
-  p.radius = word_to_int(w1[kWordRadius - 4], c.radius_min, c.radius_min + 50);
+  p.radius = word_to_int(w1[kWordRadius - 4], c.radius_min, c.radius_min + c.radius_span);
   p.freq1 = word_to_int(w1[kWordFreq1 - 4], c.freq1_min, c.freq1_max);
   p.oval_x = uniform_float(w1[kWordOvalX - 4], 1.0f, static_cast<float>(c.oval_rate - 1.0));
   p.oval_y = uniform_float(w1[kWordOvalY - 4], 1.0f, static_cast<float>(c.oval_rate - 1.0));
