@@ -73,8 +73,8 @@ def test_bad_seed(seed, message):
 def test_a_seed_with_the_reference_stream_and_an_unknown_preset_are_refused():
     with pytest.raises(ValueError, match=r"^invalid value for seed: 3; expected no seed with rng 'reference'"):
         VisualAtomDataset.preset("visualatom-1k", seed=3, rng="reference")
-    with pytest.raises(ValueError, match=r"^invalid value for preset: 'visualatom-2k'; expected one of visualatom-1k, "
-                                         r"visualatom-21k$"):
+    with pytest.raises(ValueError, match=r"^invalid value for preset: 'visualatom-2k'; expected one of rcdb-1k, rcdb-21k, "
+                                         r"visualatom-1k, visualatom-21k$"):
         VisualAtomDataset.preset("visualatom-2k")
 
 
@@ -89,7 +89,7 @@ def test_unknown_options_are_refused_by_name():
 
 def test_pixel_valued_parameters_are_the_clis():
     r = subprocess.run(["node", "-e", "const c = require(process.argv[1]); console.log(JSON.stringify(c.PIXEL_VALUED))",
-                        str(REPO / "dist" / "config.js")], capture_output=True, text=True, check=True)
+                        str(REPO / "dist" / "generators" / "visualatom.js")], capture_output=True, text=True, check=True)
     assert sorted(json.loads(r.stdout)) == sorted(presets.PIXEL_VALUED)
 
 
@@ -120,14 +120,39 @@ SAME = {
                      "--radius-min", "2"],
                     dict(rng="reference", reference_threads=2, classes=5, instances=2, image_size=40,
                          vertices=(20, 60), orbits=(1, 12), start_pos=40, radius_min=2)),
+    "rcdb-scaled-64": (["--preset", "rcdb-1k", "--image-size", "64", "--classes", "3", "--instances", "2", "--seed", "9"],
+                       dict(image_size=64, classes=3, instances=2, seed=9)),
+    "rcdb-every-option": (["--preset", "rcdb-21k", "--image-size", "48", "--vertices", "3:40", "--orbits", "2:30",
+                           "--start-pos", "30", "--radius-min", "3", "--line-width", "0.5", "--noise-min", "0.25",
+                           "--oval-rate", "1.5", "--classes", "2", "--instances", "2", "--start-class", "11", "--seed", "5"],
+                          dict(image_size=48, vertices=(3, 40), orbits=(2, 30), start_pos=30, radius_min=3, line_width=0.5,
+                               noise_min=0.25, oval_rate=1.5, classes=2, instances=2, start_class=11, seed=5)),
+    "rcdb-reference-3": (["--preset", "rcdb-1k", "--rng", "reference", "--reference-threads", "3", "--classes", "7",
+                          "--instances", "2", "--image-size", "64", "--vertices", "3:50", "--start-pos", "40"],
+                         dict(rng="reference", reference_threads=3, classes=7, instances=2, image_size=64,
+                              vertices=(3, 50), start_pos=40)),
 }
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(freq1=(1, 2)), "invalid value for freq1: (1, 2); expected no freq1 with the rcdb family (preset rcdb-1k)"),
+    (dict(freq2=0), "invalid value for freq2: 0; expected no freq2 with the rcdb family (preset rcdb-1k)"),
+    (dict(rng="reference", orbits=(1, 100)), "invalid value for orbits: (1, 100); expected (A, A + 199) with rng 'reference'"),
+    (dict(rng="reference", vertices=(4, 100)), "invalid value for vertices: (4, 100); expected (3, N) with rng 'reference'"),
+    (dict(rng="reference", image_size=65), "invalid value for image_size: 65; expected an even size with rng 'reference'"),
+    (dict(rng="reference", oval_rate=1.5), "invalid value for oval_rate: 1.5; expected an integer with rng 'reference'"),
+])
+def test_rcdb_options_are_the_families(options, message):
+    with pytest.raises(ValueError) as e:
+        VisualAtomDataset.preset("rcdb-1k", **options)
+    assert str(e.value).startswith(message), str(e.value)
 
 
 @pytest.mark.parametrize("name", list(SAME))
 def test_preset_with_options_renders_the_bytes_of_a_cli_build(tmp_path, name):
     require_library()
     args, options = SAME[name][0], dict(SAME[name][1])
-    preset = "visualatom-21k" if "--preset" in args else "visualatom-1k"
+    preset = args[args.index("--preset") + 1] if "--preset" in args else "visualatom-1k"
     root = cli_build(tmp_path / "ds", ["--shard-size", "100", *args])
     m = json.loads((root / "manifest.json").read_text())
     want = np.concatenate([np.load(root / s["images"]) for s in m["shards"]])
