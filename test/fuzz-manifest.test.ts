@@ -6,9 +6,10 @@
 // past the time bound, nothing created or changed outside the case directory's dataset and export
 // targets (a sibling directory is snapshotted before and after), and no image or label served or
 // exported that differs from the pristine dataset. Seeded and of fixed size, so CI cost is fixed.
-import { spawnSync, SpawnSyncReturns } from 'child_process';
+import { spawn, spawnSync, SpawnSyncReturns } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { CLI, PYTHON, ROOT, tempDir } from './helpers';
 
@@ -16,6 +17,9 @@ const SEED = Number(process.env.VATOM_FUZZ_SEED ?? 11);
 const RANDOM_MUTATIONS = Number(process.env.VATOM_FUZZ_RANDOM ?? 16);
 const MERGE_MUTATIONS = Number(process.env.VATOM_FUZZ_MERGE ?? 14);
 const RUN_BOUND_MS = 30_000;
+// Cases are independent directories, so their runs go side by side on every core: the same cases in
+// a fraction of the wall time.
+const PARALLEL_RUNS = Math.max(2, Math.min(4, os.availableParallelism()));
 // Seed 5 draws no blank image in this small config, so that a wrong image cannot pass for a right one.
 const ARGS = ['--classes', '3', '--instances', '2', '--image-size', '32', '--vertices', '20:60', '--orbits', '1:12',
   '--start-pos', '32', '--radius-min', '2', '--shard-size', '4', '--seed', '5'];
@@ -171,14 +175,41 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-function run(args: string[]): SpawnSyncReturns<string> & { ms: number } {
+type Outcome = Pick<SpawnSyncReturns<string>, 'status' | 'signal' | 'stdout' | 'stderr' | 'error'> & { ms: number };
+
+function run(args: string[]): Outcome {
   const started = Date.now();
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: RUN_BOUND_MS });
   return Object.assign(r, { ms: Date.now() - started });
 }
 
+/** `run` without blocking, so that several cases' runs overlap; the same time bound. */
+function runAsync(args: string[]): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    let error: Error | undefined;
+    const timer = setTimeout(() => { error = new Error(`timed out after ${RUN_BOUND_MS} ms`); child.kill('SIGKILL'); }, RUN_BOUND_MS);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal: error ? null : signal, stdout, stderr, error, ms: Date.now() - started });
+    });
+  });
+}
+
+/** `work` on every index, at most PARALLEL_RUNS at a time. */
+async function forEachParallel(count: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => { while (next < count) await work(next++); };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_RUNS, count) }, lane));
+}
+
 /** Problems with one run's outcome: status, time, the shape of its message. */
-function outcomeProblems(what: string, r: SpawnSyncReturns<string>, ds: string): string[] {
+function outcomeProblems(what: string, r: Outcome, ds: string): string[] {
   if (r.error || r.signal) return [`${what}: ${r.error ? r.error.message : `killed by ${r.signal}`} (bound ${RUN_BOUND_MS} ms)`];
   if (r.status !== 0 && r.status !== 1 && r.status !== 2) return [`${what}: exit ${r.status}`];
   if (/^\s+at /m.test(r.stderr)) return [`${what}: stack trace: ${r.stderr.slice(0, 300)}`];
@@ -193,7 +224,7 @@ function outcomeProblems(what: string, r: SpawnSyncReturns<string>, ds: string):
 }
 
 describe('manifest fuzzer', () => {
-  it(`holds on every mutation (seed ${SEED})`, () => {
+  it(`holds on every mutation (seed ${SEED})`, async () => {
     const pristine = path.join(T, 'pristine');
     expect(run(['build', '--out', pristine, '--quiet', ...ARGS]).status).toBe(0);
     const pristinePart = path.join(T, 'pristine-part');
@@ -228,12 +259,13 @@ describe('manifest fuzzer', () => {
 
     // 1. verify, info, export to both formats on every mutation.
     const dirs = cases.map((m, i) => setUp(i, m, pristine, 'manifest.json', manifest));
-    cases.forEach((m, i) => {
+    await forEachParallel(cases.length, async (i) => {
+      const m = cases[i];
       const { dir, ds } = dirs[i];
-      for (const args of [['verify', ds], ['info', ds]]) fail(m.name, outcomeProblems(args[0], run(args), ds));
+      for (const args of [['verify', ds], ['info', ds]]) fail(m.name, outcomeProblems(args[0], await runAsync(args), ds));
       for (const [to, expected] of [['png', pristinePng], ['wds', pristineWds]] as const) {
         const out = path.join(dir, to);
-        const r = run(['export', ds, '--to', to, '--out', out, '--quiet']);
+        const r = await runAsync(['export', ds, '--to', to, '--out', out, '--quiet']);
         fail(m.name, outcomeProblems(`export --to ${to}`, r, ds));
         if (!fs.existsSync(out)) continue;
         const got = snapshot(out);
@@ -275,10 +307,11 @@ describe('manifest fuzzer', () => {
     });
 
     // 3. A resumed build: refused with nothing changed, or a dataset equal to the pristine one.
-    cases.forEach((m, i) => {
+    await forEachParallel(cases.length, async (i) => {
+      const m = cases[i];
       const { ds } = dirs[i];
       const before = fs.existsSync(ds) ? snapshot(ds) : {};
-      const r = run(['build', '--out', ds, '--quiet', ...ARGS]);
+      const r = await runAsync(['build', '--out', ds, '--quiet', ...ARGS]);
       fail(m.name, outcomeProblems('build (resume)', r, ds));
       if (r.status === 0) {
         const after = snapshot(ds);
@@ -292,12 +325,13 @@ describe('manifest fuzzer', () => {
     // 4. merge on mutated part manifests.
     const partCases = [...cases.filter((m) => m.json)].sort(() => random() - 0.5).slice(0, MERGE_MUTATIONS);
     const partDirs = partCases.map((m, i) => setUp(cases.length + i, m, pristinePart, partName, partManifest));
-    partCases.forEach((m, i) => {
+    await forEachParallel(partCases.length, async (i) => {
+      const m = partCases[i];
       const { ds } = partDirs[i];
-      const r = run(['merge', ds]);
+      const r = await runAsync(['merge', ds]);
       fail(`merge: ${m.name}`, outcomeProblems('merge', r, ds));
       if (r.status === 0) {
-        const v = run(['verify', ds]);
+        const v = await runAsync(['verify', ds]);
         if (v.status !== 0 || JSON.stringify(snapshot(ds)) !== JSON.stringify(pristineFiles)) fail(`merge: ${m.name}`, ['merge succeeded but the dataset differs from the pristine one']);
       }
     });
