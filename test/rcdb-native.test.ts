@@ -127,6 +127,15 @@ describe('reference stream against the algorithm run on CPython, noise and Pillo
   });
 });
 
+test('reference stream: images asked for backwards, one at a time, are the images of one pass (checkpoints, cursors)', async () => {
+  const small = { ...RCDB_1K, imageSize: 64, startPos: 30 };
+  const s = spec(small, 'reference', 30, 3, 2);
+  const full = await render(s, 0, 90, 1);
+  const g = new addon.Generator({ ...s, classParams: await addon.drawClassParams(s) }, 1);
+  for (let i = 89; i >= 0; i -= 7) expect(sha256(await g.render(i, i + 1))).toBe(sha256(full.subarray(i * 64 * 64, (i + 1) * 64 * 64)));
+  expect(sha256(await g.render(40, 90))).toBe(sha256(full.subarray(40 * 64 * 64)));
+});
+
 describe('CUDA', () => {
   test('--device cuda is refused with the reason, never rendered', () => {
     expect(() => new addon.Generator(spec(RCDB_1K, 'philox', 1, 1), 1, 'cuda')).toThrow(
