@@ -1,5 +1,5 @@
 // The RCDB family through the addon: the reference stream against images and parameter files made by
-// make_rcdb.py (test/fixtures/rcdb, copied from shared/reference/rcdb) and against
+// make_rcdb.py (test/fixtures/rcdb) and against
 // test/tools/rcdb_reference_render.py (the script's algorithm on Debian's CPython, noise and Pillow)
 // for more configs and an uneven split; the replay under thread counts and out-of-order ranges; the
 // default stream's golden hashes, purity and statistics against the reference's.
