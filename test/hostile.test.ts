@@ -71,6 +71,24 @@ describe('one definition of the format', () => {
         variants.push(v);
       }
     }
+    // What format 2 adds: the family and its stream, config.radiusSpan, RCDB's centres (version 1 has none of them).
+    const edit = (f: (v: any) => void) => { const v = JSON.parse(JSON.stringify(m)); f(v); variants.push(v); };  // eslint-disable-line @typescript-eslint/no-explicit-any
+    edit((v) => { delete v.family; });
+    edit((v) => { delete v.config.radiusSpan; });
+    edit((v) => { v.version = 1; });
+    edit((v) => { v.version = 1; delete v.family; delete v.config.radiusSpan; });
+    edit((v) => { v.classParams[0].centreY = 1; });
+    edit((v) => { v.family = 'rcdb'; });
+    edit((v) => { v.family = 'rcdb'; v.stream = 'philox4x32-10/rcdb-1'; });
+    const rcdb = (v: any) => {  // eslint-disable-line @typescript-eslint/no-explicit-any
+      Object.assign(v, { family: 'rcdb', stream: 'philox4x32-10/rcdb-1' });
+      Object.assign(v.config, { freq1Min: 0, freq1Max: 0, freq2Min: 0, freq2Max: 0 });
+      for (const p of v.classParams) Object.assign(p, { freq1: 0, freq2: 0, centreY: 10.5, centreX: 3 });
+    };
+    edit(rcdb);
+    edit((v) => { rcdb(v); delete v.classParams[1].centreX; });
+    edit((v) => { rcdb(v); v.config.freq2Max = 1; });
+    edit((v) => { rcdb(v); v.family = 'other'; });
     // JSON text as written, for what JSON.stringify cannot spell: integral numbers written as reals
     // (JavaScript reads 32.0 as 32), and NaN and Infinity (not JSON).
     const text = JSON.stringify(m);
@@ -103,6 +121,7 @@ for line in sys.stdin:
     const pyVerdicts = py.stdout.trim().split('\n');
     expect(pyVerdicts).toEqual(nodeVerdicts);
     expect(nodeVerdicts[0]).toBe('ok');
+    expect(nodeVerdicts.slice(variants.length - 11, variants.length)).toEqual(['refused', 'refused', 'refused', 'ok', 'refused', 'refused', 'refused', 'ok', 'refused', 'refused', 'refused']);
     expect(nodeVerdicts.filter((x) => x === 'ok').length).toBeGreaterThan(3);  // some variants are valid (e.g. complete: false)
   });
 });

@@ -1,5 +1,5 @@
 // The RCDB family through the addon: the reference stream against images and parameter files made by
-// make_rcdb.py (test/fixtures/rcdb, copied from shared/reference/rcdb) and against
+// make_rcdb.py (test/fixtures/rcdb) and against
 // test/tools/rcdb_reference_render.py (the script's algorithm on Debian's CPython, noise and Pillow)
 // for more configs and an uneven split; the replay under thread counts and out-of-order ranges; the
 // default stream's golden hashes, purity and statistics against the reference's.
@@ -125,6 +125,15 @@ describe('reference stream against the algorithm run on CPython, noise and Pillo
     expect(Object.keys(wantParams).length).toBe(produced);
     for (const [cls, text] of Object.entries(wantParams)) expect(rcdbParamFile(drawn[Number(cls)])).toBe(text.replace(/\r?\n/g, '\r\n'));
   });
+});
+
+test('reference stream: images asked for backwards, one at a time, are the images of one pass (checkpoints, cursors)', async () => {
+  const small = { ...RCDB_1K, imageSize: 64, startPos: 30 };
+  const s = spec(small, 'reference', 30, 3, 2);
+  const full = await render(s, 0, 90, 1);
+  const g = new addon.Generator({ ...s, classParams: await addon.drawClassParams(s) }, 1);
+  for (let i = 89; i >= 0; i -= 7) expect(sha256(await g.render(i, i + 1))).toBe(sha256(full.subarray(i * 64 * 64, (i + 1) * 64 * 64)));
+  expect(sha256(await g.render(40, 90))).toBe(sha256(full.subarray(40 * 64 * 64)));
 });
 
 describe('CUDA', () => {

@@ -69,8 +69,14 @@ export function resizeCell(src: Buffer, size: number, cell: number): Buffer {
   return out;
 }
 
-/** The three label lines of a cell: class and instance, then the class's drawn parameters. */
+/**
+ * The three label lines of a cell: class and instance, then the class's drawn parameters (RCDB's,
+ * which alone carry a centre: vertices V, lines L, noise c and the first radius r).
+ */
 export function cellLabel(p: ClassParams & { class: number }, instance: number): string[] {
+  if (p.centreY !== undefined) {
+    return [`c ${p.class}  i ${instance}`, `V ${p.vertices}  L ${p.orbits}`, `c ${p.noise.toFixed(2)}  r ${p.radius}`];
+  }
   return [`c ${p.class}  i ${instance}`, `q ${p.vertices}  K ${p.orbits}`, `n1 ${p.freq1}  n2 ${p.freq2}  eta ${p.noise.toFixed(2)}`];
 }
 

@@ -271,8 +271,10 @@ class VisualAtomDataset(_Base):
         if not 0 <= c < self.info.classes:
             raise IndexError(f"class {label} is not in this dataset (its classes are {self.classes[0]}..{self.classes[-1]})")
         if self.rendering:
-            return render.class_params_by_name(self._reader.spec.class_params[c], self.info.start_class + c,
-                                              self._reader.spec.family)
+            spec = self._reader.spec
+            if spec.class_params is None:  # a preset's spec: drawn once, on first use
+                spec.class_params = spec.drawn_class_params()
+            return render.class_params_by_name(spec.class_params[c], self.info.start_class + c, spec.family)
         return dict(self.info.manifest["classParams"][c])
 
     def labels(self) -> np.ndarray:

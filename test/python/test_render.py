@@ -172,6 +172,23 @@ def test_preset_equals_a_cli_build_of_the_preset(tmp_path):
     assert len(small) == 6 and small.classes == [20997, 20998, 20999]
 
 
+def test_rcdb_preset_equals_a_cli_build_with_its_parameters_by_name(tmp_path):
+    require_library()
+    root = cli_build(tmp_path / "ds", ["--preset", "rcdb-1k", "--classes", "2", "--instances", "3", "--seed", "5",
+                                       "--threads", "2"])
+    want = stored_images(root)
+    ds = VisualAtomDataset(vatom_fast.RenderSpec.preset("rcdb-1k", seed=5, classes=2, instances=3), output="numpy", channels=1)
+    for i in range(6):
+        assert np.array_equal(ds[i][0], want[i])
+    images, _ = ds.render_batch([5, 0, 3], threads=2)
+    assert np.array_equal(images, want[[5, 0, 3]])
+    m = json.loads((root / "manifest.json").read_text())
+    stored = VisualAtomDataset(root, output="numpy")
+    for c in range(2):
+        assert ds.class_params(c) == stored.class_params(c) == m["classParams"][c]
+        assert set(m["classParams"][c]) >= {"centreY", "centreX"}
+
+
 def test_presets_json_is_the_clis_definition():
     presets = json.loads((REPO / "python" / "vatom_fast" / "format" / "presets.json").read_text())
     r = subprocess.run(["node", "-e", "console.log(JSON.stringify(require(process.argv[1]).PRESETS))",

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <map>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -148,12 +149,18 @@ struct Walker {
   int64_t j = 0, k = 0;
   std::shared_ptr<ClassData> cls;
   Shape shape;
+  // Where the state at class starts is kept (every `stride` classes), so that a later walker of the
+  // same process starts from the nearest class before its target instead of the seed.
+  std::map<int64_t, MtState>* checkpoints = nullptr;
+  int64_t stride = 1;
 
   explicit Walker(uint64_t seed) : rng(seed) {}
+  Walker(const MtState& state, int64_t class_index) : rng(state), j(class_index) {}
   bool before(int64_t jt, int64_t kt) const { return j < jt || (j == jt && k < kt); }
 };
 
 void begin_class(Walker& w, const StreamInfo& s) {
+  if (w.checkpoints != nullptr && w.j % w.stride == 0) w.checkpoints->emplace(w.j, w.rng.state());
   w.cls = std::make_shared<ClassData>(draw_class(w.rng, s.config));
   w.shape = first_shape(w.cls->p);
   w.k = 0;
@@ -343,6 +350,10 @@ class ReferenceRenderer final : public ImageRenderer {
     check_layout(classes_, instances_, processes_);
     cpt_ = classes_ / processes_;
     cursors_.resize(static_cast<size_t>(processes_));
+    checkpoints_.resize(static_cast<size_t>(processes_));
+    // About 4096 checkpoints over all processes at most (2.5 KB each).
+    const int64_t per_process = std::max<int64_t>(1, 4096 / processes_);
+    stride_ = std::max<int64_t>(1, (cpt_ + per_process - 1) / per_process);
   }
 
   void render(int64_t begin, int64_t end, uint8_t* out, ThreadPool& pool) override {
@@ -359,12 +370,21 @@ class ReferenceRenderer final : public ImageRenderer {
   }
 
  private:
-  // A walker of process t at (jt, kt): the process's cursor when it is not past the target, else the seed.
+  // A walker of process t at (jt, kt): from the process's cursor, a checkpoint or the seed, whichever
+  // is latest but not past the target.
   std::unique_ptr<Walker> walker_at(int32_t t, int64_t jt, int64_t kt) {
     const StreamInfo s = stream_info(config_, instances_, t);
+    std::map<int64_t, MtState>& checkpoints = checkpoints_[static_cast<size_t>(t)];
     std::unique_ptr<Walker> w = std::move(cursors_[static_cast<size_t>(t)]);
     if (w && !(w->before(jt, kt) || (w->j == jt && w->k == kt))) w.reset();
+    auto at = checkpoints.upper_bound(jt);
+    if (at != checkpoints.begin()) {
+      --at;
+      if (!w || w->before(at->first, 0)) w = std::make_unique<Walker>(at->second, at->first);
+    }
     if (!w) w = std::make_unique<Walker>(s.seed);
+    w->checkpoints = &checkpoints;
+    w->stride = stride_;
     seek(*w, s, jt, kt);
     return w;
   }
@@ -422,8 +442,10 @@ class ReferenceRenderer final : public ImageRenderer {
   int64_t classes_, instances_;
   int32_t processes_;
   int64_t cpt_ = 0;
+  int64_t stride_ = 1;
   RasterFn raster_;
   std::vector<std::unique_ptr<Walker>> cursors_;
+  std::vector<std::map<int64_t, MtState>> checkpoints_;
   std::vector<Scratch> scratch_;
 };
 
