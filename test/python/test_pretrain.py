@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +40,12 @@ def _env(tmp=None):
     return env
 
 
+RUN_BOUND_S = 600
+
+
 def run(args, **kw):
     return subprocess.run([sys.executable, str(SCRIPT), *args], env=_env(), capture_output=True, text=True,
-                          timeout=600, **kw)
+                          timeout=RUN_BOUND_S, **kw)
 
 
 def epoch_lines(run_dir: Path):
@@ -149,6 +153,9 @@ def test_sigkill_and_restart_give_the_same_weights(dataset, tmp_path, input_path
     for kill_after, sig in ((6, signal.SIGKILL), (17, signal.SIGTERM)):
         p = subprocess.Popen(args, env=_env(tmp_path / "tmp"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, start_new_session=True)
+        # A run that stops making progress fails the test instead of hanging the whole suite.
+        watchdog = threading.Timer(RUN_BOUND_S, os.killpg, (p.pid, signal.SIGKILL))
+        watchdog.start()
         try:
             for line in p.stdout:
                 if line.startswith('{"step"') and json.loads(line)["step"] >= kill_after:
@@ -163,6 +170,7 @@ def test_sigkill_and_restart_give_the_same_weights(dataset, tmp_path, input_path
             err = p.stderr.read()
             p.stderr.close()
             p.wait(timeout=60)
+            watchdog.cancel()
         assert p.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 128 + signal.SIGTERM), err
         assert not (out / "model.pt").exists()
     stopped_at = int(err.split("terminated: checkpoint at step ")[1].split(";")[0])
