@@ -7,7 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <vector>
-#include "generators/visualatom/config.hpp"
+#include "generator_config.hpp"
 #include "thread_pool.hpp"
 
 namespace vatom {
@@ -65,12 +65,5 @@ class ImageRenderer {
  private:
   std::atomic<bool> cancel_{false};
 };
-
-// Class parameters of the default stream for classes [start_class, start_class + classes).
-std::vector<ClassParams> philox_class_params(const GeneratorConfig& config, uint64_t seed,
-                                             int64_t start_class, int64_t classes);
-ClassParams philox_class_params_one(const GeneratorConfig& config, uint64_t seed, uint32_t cls);
-
-std::unique_ptr<ImageRenderer> make_philox_renderer(const DatasetSpec& spec);
 
 }  // namespace vatom

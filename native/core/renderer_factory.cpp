@@ -9,6 +9,7 @@
 #include "cuda_api.hpp"
 #include "generators/rcdb/rcdb.hpp"
 #include "generators/visualatom/reference.hpp"
+#include "generators/visualatom/visualatom.hpp"
 
 namespace vatom {
 

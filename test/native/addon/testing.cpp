@@ -10,7 +10,7 @@
 
 #include "cpython_random.hpp"
 #include "detmath.hpp"
-#include "generators/visualatom/config.hpp"
+#include "generator_config.hpp"
 #include "philox.hpp"
 #include "pnoise.hpp"
 #include "raster.hpp"

@@ -16,6 +16,7 @@
 
 #include "class_tables.hpp"
 #include "dataset.hpp"
+#include "generators/visualatom/visualatom.hpp"
 #include "image_phases.hpp"
 #include "kernel_emulation.hpp"
 #include "raster.hpp"

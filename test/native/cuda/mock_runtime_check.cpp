@@ -20,6 +20,7 @@
 
 #include "cuda_api.hpp"
 #include "dataset.hpp"
+#include "generators/visualatom/visualatom.hpp"
 #include "mock_runtime.hpp"
 #include "render_to_device_check.hpp"
 #include "thread_pool.hpp"

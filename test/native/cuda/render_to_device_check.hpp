@@ -15,6 +15,7 @@
 
 #include "cuda_api.hpp"
 #include "dataset.hpp"
+#include "generators/visualatom/visualatom.hpp"
 #include "thread_pool.hpp"
 
 namespace vatom {

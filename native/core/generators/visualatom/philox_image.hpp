@@ -2,7 +2,7 @@
 // both call these, so a dataset's bytes do not depend on the device.
 #pragma once
 #include <cstdint>
-#include "config.hpp"
+#include "generator_config.hpp"
 #include "detmath.hpp"
 #include "hd.hpp"
 #include "philox_stream.hpp"

@@ -7,6 +7,7 @@
 
 #include "aligned_array.hpp"
 #include "dataset.hpp"
+#include "generators/visualatom/visualatom.hpp"
 #include "philox_image.hpp"
 #include "philox_simd.hpp"
 

@@ -10,7 +10,7 @@
 //   block j >> 2.
 #pragma once
 #include <cstdint>
-#include "config.hpp"
+#include "generator_config.hpp"
 #include "hd.hpp"
 #include "philox.hpp"
 

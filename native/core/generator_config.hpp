@@ -1,6 +1,6 @@
-// The generator's parameters, already validated by the caller (renderer_factory's spec_problem says
-// what the native side needs). The defaults are the paper preset (a test compares them with the presets
-// file).
+// The parameters of every generator family (each family reads the fields it has), already validated by
+// the caller (renderer_factory's spec_problem says what the native side needs). The defaults are
+// VisualAtom's paper preset (a test compares them with the presets file).
 #pragma once
 #include <cmath>
 #include <cstdint>
