@@ -208,7 +208,7 @@ describe('messages that name the file and the fix', () => {
       fs.rmSync(path.join(out, '00001'), { recursive: true, force: true });
       fs.symlinkSync(target, path.join(out, '00001'));
       expectOneLine(cli(['export', ds, '--to', 'png', '--out', out, '--quiet']), 2,
-        `${path.join(out, '00001')} is not a directory (a symlink or file where a class folder goes); remove it and rerun the same command`);
+        `${path.join(out, '00001')} is not a directory (a symlink or file where a folder goes); remove it and rerun the same command`);
     }
   });
 });
