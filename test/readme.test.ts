@@ -73,8 +73,12 @@ describe('README', () => {
     const python = blocks('python');
     expect(python.length).toBeGreaterThan(0);
     // The package from the checkout, as the other Python tests use it, with the C library this checkout built.
+    // Its own temp directory, removed with the work directory: a DataLoader worker that the interpreter's
+    // exit kills while Python probes the temp directory leaves the probe file behind (torch, not this package).
+    const pythonTmp = path.join(work, 'python-tmp');
+    fs.mkdirSync(pythonTmp, { recursive: true });
     const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: path.join(ROOT, 'python'),
-      VATOM_FAST_LIBRARY: path.join(ROOT, 'build', 'Release', 'libvatom_fast.so') };
+      VATOM_FAST_LIBRARY: path.join(ROOT, 'build', 'Release', 'libvatom_fast.so'), TMPDIR: pythonTmp };
     // One session, as a reader runs them: later blocks use the imports of earlier ones.
     const code = python.join('\n');
     const r = spawnSync(PYTHON, ['-c', code], { cwd: work, encoding: 'utf8', env, maxBuffer: 1 << 26 });
