@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "aligned_array.hpp"
+#include "independent_renderer.hpp"
 #include "detmath.hpp"
 #include "generators/visualatom/philox_simd.hpp"
 #include "cpython_random.hpp"
@@ -100,7 +101,7 @@ struct ClassTables {
   AlignedArray<float> cos_t, sin_t, bias;
 };
 
-ClassTables make_tables(const ClassParams& p) {
+ClassTables class_tables(const ClassParams& p) {
   ClassTables t;
   const size_t n = static_cast<size_t>(psimd::padded_vertices(p.vertices));
   t.cos_t.assign_zero(n);
@@ -122,45 +123,12 @@ struct Scratch {
   AlignedArray<uint32_t> header;
 };
 
-class PhiloxRenderer final : public ImageRenderer {
+class PhiloxRenderer final : public IndependentImageRenderer<PhiloxRenderer, ClassTables, Scratch> {
  public:
   explicit PhiloxRenderer(const DatasetSpec& spec)
-      : spec_(spec), key_(family_key(spec.seed)), kernels_(psimd::kernels(psimd::best_isa())) {}
+      : IndependentImageRenderer(spec, "rcdb"), key_(family_key(spec.seed)), kernels_(psimd::kernels(psimd::best_isa())) {}
 
-  void render(int64_t begin, int64_t end, uint8_t* out, ThreadPool& pool) override {
-    if (begin < 0 || end > spec_.image_count() || begin > end) throw std::out_of_range("rcdb render: bad image range");
-    if (begin == end) return;
-    if (tables_.size() > 256) tables_.clear();
-    for (int64_t c = begin / spec_.instances; c <= (end - 1) / spec_.instances; ++c) tables_for(c);
-    scratch_.resize(static_cast<size_t>(pool.size()));
-    const int64_t bytes = spec_.image_bytes();
-    pool.parallel_for(end - begin, [&](int64_t i, int worker) {
-      const int64_t index = begin + i;
-      render_one(index / spec_.instances, index % spec_.instances, scratch_[static_cast<size_t>(worker)], out + i * bytes);
-    });
-  }
-
-  void render_indices(const int64_t* indices, int64_t count, int64_t image_bytes, uint8_t* out,
-                      ThreadPool& pool) override {
-    for (int64_t j = 0; j < count; ++j) {
-      if (indices[j] < 0 || indices[j] >= spec_.image_count()) throw std::out_of_range("rcdb render: bad image index");
-    }
-    if (tables_.size() > 256) tables_.clear();
-    for (int64_t j = 0; j < count; ++j) tables_for(indices[j] / spec_.instances);
-    scratch_.resize(static_cast<size_t>(pool.size()));
-    pool.parallel_for(count, [&](int64_t j, int worker) {
-      const int64_t index = indices[j];
-      render_one(index / spec_.instances, index % spec_.instances, scratch_[static_cast<size_t>(worker)],
-                 out + j * image_bytes);
-    });
-  }
-
- private:
-  const ClassTables& tables_for(int64_t class_offset) {
-    auto it = tables_.find(class_offset);
-    if (it != tables_.end()) return it->second;
-    return tables_.emplace(class_offset, make_tables(spec_.params[static_cast<size_t>(class_offset)])).first->second;
-  }
+  ClassTables make_tables(const ClassParams& p) const { return class_tables(p); }
 
   void render_one(int64_t class_offset, int64_t instance, Scratch& s, uint8_t* pixels) const {
     throw_if_cancelled();
@@ -168,7 +136,7 @@ class PhiloxRenderer final : public ImageRenderer {
     const int32_t size = c.image_size;
     std::memset(pixels, 255, static_cast<size_t>(spec_.image_bytes()));
     const ClassParams& p = spec_.params[static_cast<size_t>(class_offset)];
-    const ClassTables& t = tables_.at(class_offset);
+    const ClassTables& t = tables(class_offset);
     const uint32_t cls = static_cast<uint32_t>(spec_.start_class + class_offset);
     const uint32_t inst = static_cast<uint32_t>(instance);
     const int32_t q = p.vertices;
@@ -214,11 +182,8 @@ class PhiloxRenderer final : public ImageRenderer {
     }
   }
 
-  const DatasetSpec spec_;
   const PhiloxKey key_;
   const psimd::Kernels& kernels_;
-  std::map<int64_t, ClassTables> tables_;
-  std::vector<Scratch> scratch_;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "aligned_array.hpp"
+#include "independent_renderer.hpp"
 #include "dataset.hpp"
 #include "generators/visualatom/visualatom.hpp"
 #include "philox_image.hpp"
@@ -53,7 +54,7 @@ struct ClassTables {
   AlignedArray<float> cos_t, sin_t, bias;
 };
 
-ClassTables make_tables(const ClassParams& p) {
+ClassTables class_tables(const ClassParams& p) {
   ClassTables t;
   const size_t n = static_cast<size_t>(psimd::padded_vertices(p.vertices));
   t.cos_t.assign_zero(n);
@@ -111,55 +112,17 @@ ImageSetup setup_image(const DatasetSpec& spec, PhiloxKey key, const psimd::Kern
   return out;
 }
 
-class PhiloxRenderer final : public ImageRenderer {
+class PhiloxRenderer final : public IndependentImageRenderer<PhiloxRenderer, ClassTables, Scratch> {
  public:
   explicit PhiloxRenderer(const DatasetSpec& spec)
-      : spec_(spec), key_(philox_key(spec.seed)), kernels_(psimd::kernels(psimd::best_isa())) {}
+      : IndependentImageRenderer(spec, "philox"), key_(philox_key(spec.seed)), kernels_(psimd::kernels(psimd::best_isa())) {}
 
-  void render(int64_t begin, int64_t end, uint8_t* out, ThreadPool& pool) override {
-    if (begin < 0 || end > spec_.image_count() || begin > end) throw std::out_of_range("philox render: bad image range");
-    if (begin == end) return;
-    const int64_t first_class = begin / spec_.instances, last_class = (end - 1) / spec_.instances;
-    // Shards walk classes in order, so tables of earlier chunks are rarely needed again.
-    if (tables_.size() > 256) tables_.clear();
-    for (int64_t c = first_class; c <= last_class; ++c) tables_for(c);
-    scratch_.resize(static_cast<size_t>(pool.size()));
-    const int64_t bytes = spec_.image_bytes();
-    pool.parallel_for(end - begin, [&](int64_t i, int worker) {
-      const int64_t index = begin + i;
-      render_one(index / spec_.instances, index % spec_.instances, scratch_[static_cast<size_t>(worker)],
-                 out + i * bytes);
-    });
-  }
-
-  // Every image of the default stream is independent: the indices render in parallel, in any order.
-  void render_indices(const int64_t* indices, int64_t count, int64_t image_bytes, uint8_t* out,
-                      ThreadPool& pool) override {
-    for (int64_t j = 0; j < count; ++j) {
-      if (indices[j] < 0 || indices[j] >= spec_.image_count()) throw std::out_of_range("philox render: bad image index");
-    }
-    if (tables_.size() > 256) tables_.clear();
-    for (int64_t j = 0; j < count; ++j) tables_for(indices[j] / spec_.instances);
-    scratch_.resize(static_cast<size_t>(pool.size()));
-    pool.parallel_for(count, [&](int64_t j, int worker) {
-      const int64_t index = indices[j];
-      render_one(index / spec_.instances, index % spec_.instances, scratch_[static_cast<size_t>(worker)],
-                 out + j * image_bytes);
-    });
-  }
-
- private:
-  const ClassTables& tables_for(int64_t class_offset) {
-    auto it = tables_.find(class_offset);
-    if (it != tables_.end()) return it->second;
-    return tables_.emplace(class_offset, make_tables(spec_.params[static_cast<size_t>(class_offset)]))
-        .first->second;
-  }
+  ClassTables make_tables(const ClassParams& p) const { return class_tables(p); }
 
   void render_one(int64_t class_offset, int64_t instance, Scratch& s, uint8_t* pixels) const {
     throw_if_cancelled();
     std::memset(pixels, 0, static_cast<size_t>(spec_.image_bytes()));
-    ImageSetup im = setup_image(spec_, key_, kernels_, class_offset, instance, tables_.at(class_offset), s, pixels);
+    ImageSetup im = setup_image(spec_, key_, kernels_, class_offset, instance, tables(class_offset), s, pixels);
     for (int32_t k = 0; k < im.orbits; ++k) {
       throw_if_cancelled();
       im.job.orbit = static_cast<uint32_t>(k);
@@ -168,11 +131,8 @@ class PhiloxRenderer final : public ImageRenderer {
     }
   }
 
-  const DatasetSpec spec_;  // a copy: the renderer may outlive the caller's spec
   const PhiloxKey key_;
   const psimd::Kernels& kernels_;
-  std::map<int64_t, ClassTables> tables_;
-  std::vector<Scratch> scratch_;
 };
 
 }  // namespace
