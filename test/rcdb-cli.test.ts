@@ -4,7 +4,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { PYTHON, ROOT, runCli, sha256, tempDir } from './helpers';
+import { CLI, PYTHON, ROOT, runCli, sha256, tempDir } from './helpers';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'rcdb');
 const LIBRARY = path.join(ROOT, 'build', 'Release', 'libvatom_fast.so');
@@ -65,6 +65,32 @@ bad = [n for n in names if Image.open(os.path.join(fixtures, n)).tobytes() != Im
 print(len(names), len(bad))
 `, path.join(FIXTURES, name), png], { encoding: 'utf8' });
     expect(decoded.stdout.trim()).toBe(`${new Set(fs.readdirSync(path.join(FIXTURES, name, 'image'))).size * instances} 0`);
+  });
+
+  test('a planted param/ entry is replaced, never followed, or named with the fix', () => {
+    const png = path.join(dir, 'png-planted');
+    expect(runCli(['export', out, '--to', 'png', '--out', png, '--quiet']).status).toBe(0);
+    const params = path.join(png, 'param');
+    const [first, second] = fs.readdirSync(params).sort();
+    const want = fs.readFileSync(path.join(params, first), 'latin1');
+    const victim = path.join(dir, 'victim.txt');
+    fs.writeFileSync(victim, 'precious\n');
+    fs.rmSync(path.join(params, first));
+    fs.symlinkSync(victim, path.join(params, first));
+    fs.rmSync(path.join(params, second));
+    expect(spawnSync('mkfifo', [path.join(params, second)]).status).toBe(0);
+    const r = spawnSync(process.execPath, [CLI, 'export', out, '--to', 'png', '--out', png, '--quiet'], { encoding: 'utf8', timeout: 60_000 });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(fs.lstatSync(path.join(params, first)).isFile()).toBe(true);
+    expect(fs.readFileSync(path.join(params, first), 'latin1')).toBe(want);
+    expect(fs.lstatSync(path.join(params, second)).isFile()).toBe(true);
+    fs.rmSync(path.join(params, second));
+    fs.mkdirSync(path.join(params, second));
+    const d = runCli(['export', out, '--to', 'png', '--out', png, '--quiet']);
+    expect(d.status).toBe(2);
+    expect(d.stderr.trim().split('\n')).toEqual([`vatom-fast: --out ${png}: ${path.join(params, second)} is a directory where a param file goes; ` +
+      'remove it and rerun the same command']);
   });
 });
 

@@ -61,7 +61,13 @@ function writeParamFiles(source: ImageSource, out: string): void {
     const name = paramFileName(p.class);
     const text = rcdbParamFile(p as Required<typeof p>);
     const file = path.join(dir, name);
-    if (fs.existsSync(file) && fs.lstatSync(file).isFile() && fs.readFileSync(file, 'latin1') === text) continue;
+    const planted = entryExists(dir, name) ? fs.lstatSync(file) : undefined;
+    if (planted?.isFile() && fs.readFileSync(file, 'latin1') === text) continue;
+    if (planted?.isDirectory()) {
+      throw new VatomError('OUTPUT_CONFLICT', `--out ${out}: ${file} is a directory where a param file goes; ` +
+        'remove it and rerun the same command', EXIT_BAD_INPUT);
+    }
+    // Anything else there (a stale file, a symlink, a FIFO) is replaced, never followed or opened.
     fs.rmSync(file, { force: true });
     writeFileAtomic(dir, name, text);
   }
